@@ -1,0 +1,33 @@
+# Finds triserve's dependencies among Debian's packages and names the package when one is missing.
+
+include_guard(GLOBAL)
+
+find_package(Threads REQUIRED)
+
+# Standalone Asio ships no CMake package: find its header and wrap it in an interface target.
+find_path(TRISERVE_ASIO_INCLUDE_DIR asio.hpp)
+if(NOT TRISERVE_ASIO_INCLUDE_DIR)
+  message(FATAL_ERROR "standalone Asio (asio.hpp) not found: install the Debian package libasio-dev")
+endif()
+add_library(triserve_asio INTERFACE)
+target_include_directories(triserve_asio SYSTEM INTERFACE ${TRISERVE_ASIO_INCLUDE_DIR})
+target_compile_definitions(triserve_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+  # clang 14 with libstdc++ 12 does not detect coroutine support on its own.
+  target_compile_definitions(triserve_asio INTERFACE ASIO_HAS_CO_AWAIT=1 ASIO_HAS_STD_COROUTINE=1)
+endif()
+target_link_libraries(triserve_asio INTERFACE Threads::Threads)
+
+macro(triserve_require_package name debian_package)
+  find_package(${name} QUIET ${ARGN})
+  if(NOT ${name}_FOUND)
+    message(FATAL_ERROR "${name} not found: install the Debian package ${debian_package}")
+  endif()
+endmacro()
+
+triserve_require_package(fmt libfmt-dev)
+triserve_require_package(spdlog libspdlog-dev)
+triserve_require_package(CLI11 libcli11-dev)
+if(TRISERVE_BUILD_TESTS)
+  triserve_require_package(Catch2 catch2 2)
+endif()

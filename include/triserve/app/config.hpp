@@ -1,0 +1,30 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "triserve/app/address.hpp"
+#include "triserve/server/server_options.hpp"
+
+namespace triserve::app {
+
+/// Default ports and the drain deadline of the Go program triserve re-creates.
+inline constexpr std::uint16_t default_hello_port = 7000;
+inline constexpr std::uint16_t default_hello_name_port = 8000;
+inline constexpr std::uint16_t default_echo_port = 9000;
+// The Go program gives Server.Shutdown a context with a 5-second timeout.
+inline constexpr std::chrono::milliseconds default_drain_timeout{5000};
+
+/// Everything the command line decides.
+struct config {
+  listen_address hello{"", default_hello_port};
+  listen_address hello_name{"", default_hello_name_port};
+  listen_address echo{"", default_echo_port};
+  std::chrono::milliseconds drain_timeout = default_drain_timeout;
+  std::string log_level = "info";
+  bool access_log = false;
+  server::server_options server;  ///< limits and timeouts shared by the three servers
+};
+
+}  // namespace triserve::app

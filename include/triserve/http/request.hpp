@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace triserve::http {
+
+/// One header field as received; `value` has its surrounding whitespace trimmed.
+struct header_field {
+  std::string_view name;
+  std::string_view value;
+};
+
+/// How the body of a request is delimited (RFC 9112 §6.3).
+enum class body_framing { none, content_length, chunked };
+
+/// A parsed request head. Every view points into the bytes handed to the parser and is valid only
+/// while those bytes stay where they are.
+struct request {
+  std::string_view method;
+  std::string_view target;  ///< the request-target exactly as sent
+  std::string_view path;    ///< path of an origin- or absolute-form target ("" for "*"/authority)
+  std::string_view query;   ///< text after the first '?', without it; empty when there is none
+  int version_minor = 1;    ///< the x of HTTP/1.x
+  std::vector<header_field> headers;
+  body_framing framing = body_framing::none;
+  std::uint64_t content_length = 0;  ///< meaningful when framing == content_length
+  bool keep_alive = true;            ///< from the version's default and the Connection header
+  bool expect_continue = false;      ///< the client sent `Expect: 100-continue`
+
+  /// The first value of the header named `name` (compared case-insensitively), if any.
+  std::optional<std::string_view> header(std::string_view name) const;
+
+  /// True for HEAD, whose response carries a head but no body.
+  bool is_head() const { return method == "HEAD"; }
+
+  /// True when the request announces a body (a content length above zero, or chunked).
+  bool has_body() const {
+    return framing == body_framing::chunked ||
+           (framing == body_framing::content_length && content_length > 0);
+  }
+
+  /// Forgets the previous request but keeps the header vector's capacity for the next one.
+  void clear();
+};
+
+/// ASCII case-insensitive equality, as header names and tokens compare (RFC 9110 §5.1).
+bool iequals(std::string_view a, std::string_view b);
+
+}  // namespace triserve::http

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "triserve/http/request.hpp"
+
+namespace triserve::http {
+
+/// Size limits on a request head; exceeding one is answered with the status beside it.
+struct parser_limits {
+  std::size_t max_request_line = 8 * 1024;   ///< request line, CRLF excluded -> 414
+  std::size_t max_header_bytes = 64 * 1024;  ///< whole head, request line included -> 431
+};
+
+/// Whether a parse produced a request head, needs more bytes, or found the input invalid.
+enum class parse_status { need_more, complete, error };
+
+/// The outcome of one call to request_parser::parse.
+struct parse_result {
+  parse_status status = parse_status::need_more;
+  std::size_t consumed = 0;        ///< bytes of the head, final empty line included (complete)
+  int error_status = 0;            ///< 400, 414, 431, 501 or 505 (error)
+  std::string_view error_reason;   ///< a short static description for logs and the 4xx body
+};
+
+/// An incremental, strict, zero-copy parser of HTTP/1.x request heads. It never throws and never
+/// reads past the bytes it is given.
+class request_parser {
+ public:
+  explicit request_parser(parser_limits limits = {}) : limits_(limits) {}
+
+  /// Parses the head at the start of `input`. After need_more, call again with the same bytes
+  /// plus whatever arrived since; the parser remembers how far it has already looked. On complete,
+  /// `out` describes the request with views into `input`.
+  parse_result parse(std::string_view input, request& out);
+
+  /// Forgets all progress, ready for the next request's bytes.
+  void reset() { scanned_ = 0; }
+
+  const parser_limits& limits() const { return limits_; }
+
+ private:
+  parser_limits limits_;
+  std::size_t scanned_ = 0;  ///< bytes already searched for the end of the head
+};
+
+}  // namespace triserve::http

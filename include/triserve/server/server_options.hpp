@@ -1,0 +1,30 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+namespace triserve::server {
+
+/// Limits and timeouts a server applies to each connection. The defaults are the product's.
+struct server_options {
+  /// Request line bytes before 414; long URLs beyond this are almost always abuse.
+  std::size_t max_request_line = 8 * 1024;
+  /// Head bytes before 431. Go allows 1 MB; 64 KiB is nginx's order of magnitude and plenty.
+  std::size_t max_header_bytes = 64 * 1024;
+  /// From the first byte of a request to the end of its head, then 408. Go has no default,
+  /// which invites slowloris.
+  std::chrono::milliseconds header_timeout{10000};
+  /// How long a keep-alive connection may wait for its next request. nginx uses 75 s, Go 3 min.
+  std::chrono::milliseconds idle_timeout{60000};
+  /// Longest pause while reading a request body.
+  std::chrono::milliseconds body_read_timeout{30000};
+  /// Longest pause while the client does not drain what we write.
+  std::chrono::milliseconds write_timeout{30000};
+  /// Unread request body we discard to keep the connection; beyond this we close instead.
+  /// Go's server uses the same 256 KiB.
+  std::size_t max_discard_bytes = 256 * 1024;
+  /// Log one line per request.
+  bool access_log = false;
+};
+
+}  // namespace triserve::server
