@@ -1,0 +1,136 @@
+#include "triserve/app/cli.hpp"
+
+#include <charconv>
+#include <stdexcept>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "triserve/app/address.hpp"
+#include "triserve/app/duration.hpp"
+
+namespace triserve::app {
+
+namespace {
+
+constexpr std::string_view log_levels[] = {"trace", "debug", "info",    "warn",
+                                           "error", "critical", "off"};
+
+/// A byte count for a limit: decimal digits, within [minimum, maximum].
+std::size_t parse_byte_count(std::string_view text, std::size_t minimum, std::size_t maximum) {
+  std::size_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size())
+    throw std::invalid_argument(fmt::format("invalid byte count \"{}\": expected digits", text));
+  if (value < minimum || value > maximum)
+    throw std::invalid_argument(
+        fmt::format("byte count {} out of range: must be {}-{}", value, minimum, maximum));
+  return value;
+}
+
+/// Applies `parse` to an option's text; a failure names the option.
+template <typename Parse>
+auto parse_option(std::string_view option, const std::string& text, Parse parse) {
+  try {
+    return parse(text);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(fmt::format("{}: {}", option, e.what()));
+  }
+}
+
+}  // namespace
+
+command_line parse_command_line(int argc, const char* const* argv) {
+  config result;
+  CLI::App cli{"triserve: three HTTP/1.1 servers (hello, hello-name, echo) in one process, "
+               "drained together on SIGINT/SIGTERM.",
+               "triserve"};
+  cli.get_formatter()->column_width(34);
+  std::string hello = ":7000", hello_name = ":8000", echo = ":9000";
+  std::string drain_timeout = format_duration(result.drain_timeout);
+  std::string header_timeout = format_duration(result.server.header_timeout);
+  std::string idle_timeout = format_duration(result.server.idle_timeout);
+  std::string body_timeout = format_duration(result.server.body_read_timeout);
+  std::string write_timeout = format_duration(result.server.write_timeout);
+  std::string max_header_bytes = std::to_string(result.server.max_header_bytes);
+  std::string max_request_line = std::to_string(result.server.max_request_line);
+  bool show_version = false;
+
+  cli.add_option("--hello", hello, "Address of the hello server")->capture_default_str();
+  cli.add_option("--hello-name", hello_name, "Address of the hello-name server")
+      ->capture_default_str();
+  cli.add_option("--echo", echo, "Address of the echo server")->capture_default_str();
+  cli.add_option("--drain-timeout", drain_timeout,
+                 "How long a drain waits for requests in flight before closing them")
+      ->capture_default_str();
+  cli.add_option("--log-level", result.log_level,
+                 "trace, debug, info, warn, error, critical or off")
+      ->capture_default_str();
+  cli.add_flag("--access-log", result.access_log, "Log one line per request");
+  cli.add_option("--max-header-bytes", max_header_bytes,
+                 "Largest request head, request line included (larger: 431)")
+      ->capture_default_str();
+  cli.add_option("--max-request-line", max_request_line, "Longest request line (longer: 414)")
+      ->capture_default_str();
+  cli.add_option("--header-timeout", header_timeout,
+                 "Time to receive a request head once it has begun (then 408)")
+      ->capture_default_str();
+  cli.add_option("--idle-timeout", idle_timeout,
+                 "How long a keep-alive connection may wait for its next request")
+      ->capture_default_str();
+  cli.add_option("--body-timeout", body_timeout, "Longest pause while receiving a request body")
+      ->capture_default_str();
+  cli.add_option("--write-timeout", write_timeout,
+                 "Longest pause while a client does not read the response")
+      ->capture_default_str();
+  cli.add_flag("--version", show_version, "Print the version and exit");
+  cli.footer(
+      "ADDR is :PORT, HOST:PORT or [IPv6]:PORT; port 0 picks a free port. DUR is like 5s, 500ms, "
+      "1m.\nExit codes: 0 clean drain, 1 start-up failure, drain deadline or forced close, 2 "
+      "usage.");
+
+  command_line outcome;
+  try {
+    cli.parse(argc, argv);
+    if (show_version) {
+      outcome.message = fmt::format("triserve {}\n", TRISERVE_VERSION);
+      return outcome;
+    }
+    result.hello = parse_option("--hello", hello, parse_listen_address);
+    result.hello_name = parse_option("--hello-name", hello_name, parse_listen_address);
+    result.echo = parse_option("--echo", echo, parse_listen_address);
+    result.drain_timeout = parse_option("--drain-timeout", drain_timeout, parse_duration);
+    result.server.header_timeout = parse_option("--header-timeout", header_timeout, parse_duration);
+    result.server.idle_timeout = parse_option("--idle-timeout", idle_timeout, parse_duration);
+    result.server.body_read_timeout = parse_option("--body-timeout", body_timeout, parse_duration);
+    result.server.write_timeout = parse_option("--write-timeout", write_timeout, parse_duration);
+    // A head must hold at least a request line and a Host header; 16 MiB is far beyond any client.
+    result.server.max_header_bytes =
+        parse_option("--max-header-bytes", max_header_bytes,
+                     [](const std::string& text) { return parse_byte_count(text, 256, 16 << 20); });
+    result.server.max_request_line =
+        parse_option("--max-request-line", max_request_line,
+                     [](const std::string& text) { return parse_byte_count(text, 64, 16 << 20); });
+    if (std::find(std::begin(log_levels), std::end(log_levels), result.log_level) ==
+        std::end(log_levels))
+      throw std::invalid_argument(fmt::format(
+          "--log-level: unknown level \"{}\" (use trace, debug, info, warn, error, critical or off)",
+          result.log_level));
+    result.server.access_log = result.access_log;
+  } catch (const CLI::CallForHelp&) {
+    outcome.message = cli.help();
+    return outcome;
+  } catch (const CLI::ParseError& e) {
+    outcome.exit_code = 2;
+    outcome.message = fmt::format("triserve: {} (see --help)\n", e.what());
+    return outcome;
+  } catch (const std::invalid_argument& e) {
+    outcome.exit_code = 2;
+    outcome.message = fmt::format("triserve: {}\n", e.what());
+    return outcome;
+  }
+  outcome.run = std::move(result);
+  return outcome;
+}
+
+}  // namespace triserve::app

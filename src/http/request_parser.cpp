@@ -1,0 +1,372 @@
+#include "triserve/http/request_parser.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+
+namespace triserve::http {
+
+namespace {
+
+constexpr std::size_t npos = std::string_view::npos;
+
+parse_result fail(int status, std::string_view reason) {
+  return {parse_status::error, 0, status, reason};
+}
+
+/// The "no error" answer of the validating helpers below.
+constexpr parse_result valid{};
+
+bool is_error(const parse_result& r) {
+  return r.status == parse_status::error;
+}
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+// RFC 9110 §5.6.2: tchar.
+bool is_tchar(char c) {
+  return is_alpha(c) || is_digit(c) || std::string_view("!#$%&'*+-.^_`|~").find(c) != npos;
+}
+
+bool is_token(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar);
+}
+
+// RFC 5234 CTL; bytes >= 0x80 are not controls and pass through (obs-text, Go allows them).
+bool is_ctl(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u < 0x20 || u == 0x7f;
+}
+
+bool is_ows(char c) {
+  return c == ' ' || c == '\t';
+}
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+/// Calls `f` with each non-empty, OWS-trimmed element of a comma-separated list (RFC 9110 §5.6.1).
+template <typename F>
+void for_each_element(std::string_view list, F f) {
+  while (!list.empty()) {
+    const std::size_t comma = list.find(',');
+    const std::string_view element = trim_ows(list.substr(0, comma));
+    if (!element.empty()) f(element);
+    if (comma == npos) break;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+/// The line that starts at `start` and ends with the LF at `lf`, without its LF or CRLF.
+std::string_view line_at(std::string_view input, std::size_t start, std::size_t lf) {
+  std::size_t end = lf;
+  if (end > start && input[end - 1] == '\r') --end;
+  return input.substr(start, end - start);
+}
+
+// RFC 3986 reg-name and IP-literal characters plus ':' for the port; a loose check that keeps
+// whitespace, controls, '/', '@' and '#' out of what the handlers see as the host.
+bool is_host_char(char c) {
+  return is_alpha(c) || is_digit(c) || std::string_view("-._~!$&'()*+,;=:[]%").find(c) != npos;
+}
+
+bool is_host(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), is_host_char);
+}
+
+// RFC 9112 §3.2.3: authority-form = uri-host ":" port, for CONNECT only.
+bool is_authority_form(std::string_view target) {
+  const std::size_t colon = target.rfind(':');
+  if (colon == npos || colon == 0) return false;
+  const std::string_view host = target.substr(0, colon);
+  const std::string_view port = target.substr(colon + 1);
+  if (port.empty() || !std::all_of(port.begin(), port.end(), is_digit)) return false;
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return false;
+  } else if (host.find_first_of(":[]") != npos) {
+    return false;
+  }
+  return is_host(host);
+}
+
+// RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
+bool is_scheme(std::string_view s) {
+  if (s.empty() || !is_alpha(s.front())) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return is_alpha(c) || is_digit(c) || c == '+' || c == '-' || c == '.';
+  });
+}
+
+/// The parts of a request line, kept apart from `request` so the line can be checked early
+/// without touching the caller's request.
+struct request_line {
+  std::string_view method;
+  std::string_view target;
+  std::string_view path;
+  std::string_view query;
+  int version_minor = 1;
+};
+
+// RFC 9112 §3.2: which of the four forms the target has, and its path and query.
+parse_result split_target(request_line& rl) {
+  const std::string_view target = rl.target;
+  if (rl.method == "CONNECT") {
+    // RFC 9112 §3.2.3: CONNECT takes the authority-form and nothing else.
+    if (!is_authority_form(target)) return fail(400, "invalid request target");
+    return valid;
+  }
+  if (target == "*") {
+    // RFC 9112 §3.2.4: the asterisk-form is only for a server-wide OPTIONS.
+    if (rl.method != "OPTIONS") return fail(400, "invalid request target");
+    return valid;
+  }
+  std::string_view path_and_query = target;  // origin-form
+  if (target.front() != '/') {
+    // RFC 9112 §3.2.2: absolute-form. An empty authority or one with userinfo is refused
+    // (RFC 9110 §4.2.4: userinfo in an http(s) URI is an error).
+    const std::size_t scheme_end = target.find("://");
+    if (scheme_end == npos || !is_scheme(target.substr(0, scheme_end))) {
+      return fail(400, "invalid request target");
+    }
+    const std::string_view rest = target.substr(scheme_end + 3);
+    const std::size_t authority_end = std::min(rest.find_first_of("/?"), rest.size());
+    if (authority_end == 0 || !is_host(rest.substr(0, authority_end))) {
+      return fail(400, "invalid request target");
+    }
+    // Without a path ("http://host?q") the path stays empty: a view cannot conjure the "/".
+    path_and_query = rest.substr(authority_end);
+  }
+  // Go keeps a '#' in RawQuery; so do we, the target was never meant to carry a fragment.
+  const std::size_t question = path_and_query.find('?');
+  rl.path = path_and_query.substr(0, question);
+  if (question != npos) rl.query = path_and_query.substr(question + 1);
+  return valid;
+}
+
+// RFC 9112 §3: method SP request-target SP HTTP-version, single spaces and nothing more.
+parse_result parse_request_line(std::string_view line, request_line& rl) {
+  const std::size_t sp1 = line.find(' ');
+  const std::size_t sp2 = sp1 == npos ? npos : line.find(' ', sp1 + 1);
+  if (sp2 == npos) return fail(400, "invalid request line");
+  rl.method = line.substr(0, sp1);
+  rl.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  const std::string_view version = line.substr(sp2 + 1);
+  if (!is_token(rl.method)) return fail(400, "invalid method");
+  if (rl.target.empty() || std::any_of(rl.target.begin(), rl.target.end(), is_ctl)) {
+    return fail(400, "invalid request target");
+  }
+  // RFC 9112 §2.3: HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive.
+  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || !is_digit(version[5]) ||
+      version[6] != '.' || !is_digit(version[7])) {
+    return fail(400, "invalid HTTP version");
+  }
+  // Checked before the target's form so that an HTTP/2 preface ("PRI * HTTP/2.0") gets a 505.
+  if (version[5] != '1') return fail(505, "HTTP version not supported");
+  rl.version_minor = version[7] - '0';
+  return split_target(rl);
+}
+
+// RFC 9112 §5: field-name ":" OWS field-value OWS.
+parse_result parse_field_line(std::string_view line, header_field& field) {
+  // RFC 9112 §5.2 (obs-fold) and §2.2 (whitespace between the start line and the first field).
+  if (is_ows(line.front())) return fail(400, "obs-fold not allowed");
+  const std::size_t colon = line.find(':');
+  if (colon == npos) return fail(400, "header line without colon");
+  field.name = line.substr(0, colon);
+  // RFC 9112 §5.1: whitespace between the name and the colon -> 400 (it is not a tchar).
+  if (!is_token(field.name)) return fail(400, "invalid header name");
+  field.value = trim_ows(line.substr(colon + 1));
+  // RFC 9110 §5.5: CR, LF and NUL (and the other controls) are never valid in a value.
+  if (std::any_of(field.value.begin(), field.value.end(),
+                  [](char c) { return is_ctl(c) && c != '\t'; })) {
+    return fail(400, "invalid header value");
+  }
+  return valid;
+}
+
+// RFC 9110 §8.6: Content-Length = 1*DIGIT. Nineteen digits always fit in 64 bits; signs, spaces
+// and lists ("5, 5") are refused outright.
+bool is_content_length(std::string_view v) {
+  return !v.empty() && v.size() <= 19 && std::all_of(v.begin(), v.end(), is_digit);
+}
+
+std::uint64_t to_uint64(std::string_view digits) {
+  std::uint64_t n = 0;
+  for (char c : digits) n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  return n;
+}
+
+// RFC 9112 §6.1: the codings of every Transfer-Encoding field form one list, and we decode a
+// lone "chunked" only.
+parse_result check_transfer_codings(const std::vector<header_field>& headers) {
+  std::size_t codings = 0;
+  bool unknown = false;
+  for (const header_field& field : headers) {
+    if (!iequals(field.name, "Transfer-Encoding")) continue;
+    for_each_element(field.value, [&](std::string_view coding) {
+      ++codings;
+      if (!iequals(coding, "chunked")) unknown = true;
+    });
+  }
+  if (unknown) return fail(501, "unsupported transfer coding");
+  // Empty, "chunked, chunked": chunked must be applied exactly once, last.
+  if (codings != 1) return fail(400, "invalid Transfer-Encoding");
+  return valid;
+}
+
+/// Derives host, framing, persistence and expectation from the fields of a complete head.
+parse_result interpret_fields(request& req) {
+  const bool http11 = req.version_minor >= 1;
+  int hosts = 0;
+  std::optional<std::string_view> content_length;
+  bool transfer_encoding = false;
+  bool close = false;
+  bool keep_alive = false;
+  bool expect_continue = false;
+
+  for (const header_field& field : req.headers) {
+    if (iequals(field.name, "Host")) {
+      // RFC 9112 §3.2: more than one Host -> 400, whatever the version.
+      if (++hosts > 1) return fail(400, "duplicate Host header");
+      if (!is_host(field.value)) return fail(400, "invalid Host header");
+    } else if (iequals(field.name, "Content-Length")) {
+      if (!is_content_length(field.value)) return fail(400, "invalid Content-Length");
+      // Repeats of the very same text are tolerated (Go does); any other difference is not.
+      if (content_length && *content_length != field.value) {
+        return fail(400, "conflicting Content-Length");
+      }
+      content_length = field.value;
+    } else if (iequals(field.name, "Transfer-Encoding")) {
+      transfer_encoding = true;
+    } else if (iequals(field.name, "Connection")) {
+      for_each_element(field.value, [&](std::string_view option) {
+        if (iequals(option, "close")) close = true;
+        if (iequals(option, "keep-alive")) keep_alive = true;
+      });
+    } else if (iequals(field.name, "Expect")) {
+      // RFC 9110 §10.1.1: 100-continue is the only expectation defined; others MAY get 417.
+      if (!iequals(field.value, "100-continue")) return fail(417, "unsupported expectation");
+      expect_continue = true;
+    }
+  }
+
+  if (hosts == 0 && http11) return fail(400, "missing Host header");
+
+  req.keep_alive = http11 ? !close : keep_alive && !close;
+  if (transfer_encoding) {
+    // RFC 9112 §6.3: both TE and CL -> reject, request smuggling.
+    if (content_length) return fail(400, "both Transfer-Encoding and Content-Length");
+    if (parse_result r = check_transfer_codings(req.headers); is_error(r)) return r;
+    req.framing = body_framing::chunked;
+    // RFC 9112 §6.1: TE in an HTTP/1.0 request means faulty framing; close after it.
+    if (!http11) req.keep_alive = false;
+  } else if (content_length) {
+    req.framing = body_framing::content_length;
+    req.content_length = to_uint64(*content_length);
+  }
+  // RFC 9110 §10.1.1: a 100-continue in an HTTP/1.0 request is ignored.
+  req.expect_continue = expect_continue && http11;
+  return valid;
+}
+
+}  // namespace
+
+void request_parser::restart() {
+  scanned_ = 0;
+  line_start_ = 0;
+  request_line_start_ = 0;
+  header_start_ = 0;
+}
+
+parse_result request_parser::parse(std::string_view input, request& out) {
+  if (scanned_ == 0 || scanned_ > input.size()) restart();
+
+  // A finished parse forgets its progress, so handing the same bytes again gives the same answer.
+  const auto finish = [this](parse_result r) {
+    restart();
+    return r;
+  };
+
+  // The head must end within max_header_bytes, so nothing past that is worth searching.
+  const std::size_t limit = std::min(input.size(), limits_.max_header_bytes);
+  while (scanned_ < limit) {
+    const void* hit = std::memchr(input.data() + scanned_, '\n', limit - scanned_);
+    if (hit == nullptr) {
+      scanned_ = limit;
+      break;
+    }
+    const auto lf = static_cast<std::size_t>(static_cast<const char*>(hit) - input.data());
+    const std::string_view line = line_at(input, line_start_, lf);
+    scanned_ = lf + 1;
+
+    if (header_start_ == 0) {
+      if (!line.empty()) {
+        if (line.size() > limits_.max_request_line) {
+          return finish(fail(414, "request line too long"));
+        }
+        // Checked as soon as it is whole: a bad request line is answered without waiting.
+        request_line rl;
+        if (parse_result r = parse_request_line(line, rl); is_error(r)) return finish(r);
+        request_line_start_ = line_start_;
+        header_start_ = scanned_;
+      }
+      // else RFC 9112 §2.2: an empty line before the request line is skipped.
+    } else if (line.empty()) {
+      return finish(parse_head(input.substr(0, scanned_), out));
+    } else {
+      // Each field line's syntax is checked as it ends too; the fields' meaning waits for the
+      // whole head.
+      header_field field;
+      if (parse_result r = parse_field_line(line, field); is_error(r)) return finish(r);
+    }
+    line_start_ = scanned_;
+  }
+
+  if (header_start_ == 0) {
+    // The request line so far, less a CR that may yet turn out to be half of its CRLF.
+    std::size_t partial = scanned_ - line_start_;
+    if (partial > 0 && input[scanned_ - 1] == '\r') --partial;
+    if (partial > limits_.max_request_line) return finish(fail(414, "request line too long"));
+  }
+  if (input.size() >= limits_.max_header_bytes) {
+    return finish(fail(431, "header section too large"));
+  }
+  return {};
+}
+
+parse_result request_parser::parse_head(std::string_view head, request& out) const {
+  out.clear();
+  request_line rl;
+  // Already accepted when its line ended; parsed again for views into this very buffer.
+  (void)parse_request_line(line_at(head, request_line_start_, header_start_ - 1), rl);
+  out.method = rl.method;
+  out.target = rl.target;
+  out.path = rl.path;
+  out.query = rl.query;
+  out.version_minor = rl.version_minor;
+
+  std::size_t start = header_start_;
+  for (;;) {
+    const std::size_t lf = head.find('\n', start);
+    const std::string_view line = line_at(head, start, lf);
+    if (line.empty()) break;
+    header_field field;
+    if (parse_result r = parse_field_line(line, field); is_error(r)) return r;
+    out.headers.push_back(field);
+    start = lf + 1;
+  }
+
+  if (parse_result r = interpret_fields(out); is_error(r)) return r;
+  return {parse_status::complete, head.size(), 0, {}};
+}
+
+}  // namespace triserve::http

@@ -1,0 +1,296 @@
+#include "triserve/server/connection.hpp"
+
+#include <array>
+#include <optional>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "triserve/http/response_head.hpp"
+#include "triserve/http/status.hpp"
+#include "triserve/server/exchange.hpp"
+#include "triserve/server/server.hpp"
+
+namespace triserve::server {
+
+namespace {
+
+constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
+
+/// First allocation of a connection's input buffer: most heads fit, and bodies stream through it.
+constexpr std::size_t initial_input_capacity = 16 * 1024;
+/// Smallest read worth making; below it the buffer is compacted or grown first.
+constexpr std::size_t minimum_read = 2048;
+/// How long a closing connection keeps reading so the client sees our response, not a reset.
+/// Go waits 500 ms for the same reason (rstAvoidanceDelay).
+constexpr std::chrono::milliseconds linger_time{500};
+/// Queued responses to pipelined requests are written once they reach this size.
+constexpr std::size_t max_queued_output = 64 * 1024;
+
+/// Clears a flag when a scope ends, however it ends.
+struct flag_reset {
+  bool& flag;
+  ~flag_reset() { flag = false; }
+};
+
+}  // namespace
+
+connection::connection(server& owner, asio::ip::tcp::socket socket)
+    : server_(owner),
+      socket_(std::move(socket)),
+      watchdog_(socket_.get_executor()),
+      input_(initial_input_capacity),
+      parser_(http::parser_limits{owner.options().max_request_line,
+                                  owner.options().max_header_bytes}) {
+  std::error_code ignored;
+  peer_ = socket_.remote_endpoint(ignored);
+  registration_ = server_.add(this);
+}
+
+connection::~connection() { server_.remove(registration_); }
+
+asio::awaitable<void> connection::run() {
+  using asio::experimental::awaitable_operators::operator||;
+  serving_ = true;
+  co_await (serve() || watch_deadlines());
+}
+
+void connection::begin_drain() {
+  draining_ = true;
+  // An idle connection is only waiting for readability: cancelling ends it. A request that
+  // already reached us is still served, because that wait has then completed.
+  if (idle_) socket_.cancel();
+}
+
+void connection::force_close() {
+  forced_ = true;
+  std::error_code ignored;
+  socket_.cancel(ignored);
+}
+
+void connection::set_deadline(std::chrono::milliseconds from_now) {
+  deadline_ = clock::now() + from_now;
+  // The watchdog sleeps until the deadline it saw last; wake it only when this one is earlier.
+  if (deadline_ < watchdog_armed_for_) watchdog_.cancel();
+}
+
+asio::awaitable<void> connection::watch_deadlines() {
+  while (serving_) {
+    watchdog_armed_for_ = deadline_;
+    watchdog_.expires_at(deadline_);
+    auto [ec] = co_await watchdog_.async_wait(as_result);
+    if (!serving_) break;
+    if (ec || clock::now() < deadline_) continue;
+    timed_out_ = true;
+    deadline_ = clock::time_point::max();
+    std::error_code ignored;
+    socket_.cancel(ignored);
+  }
+}
+
+asio::awaitable<void> connection::serve() {
+  flag_reset stop_watchdog{serving_};
+  const auto& options = server_.options();
+  set_deadline(options.header_timeout);
+  for (bool first = true;; first = false) {
+    const bool request_arrived = co_await wait_for_request(first);
+    if (!request_arrived) co_return;
+    http::parse_result head;
+    const bool head_read = co_await read_head(head);
+    if (!head_read) co_return;
+    if (head.status == http::parse_status::error) {
+      queue_error(head.error_status, head.error_reason);
+      co_await finish_and_close();
+      co_return;
+    }
+    bool keep_alive = false;
+    const bool answered = co_await answer(keep_alive);
+    if (!answered) co_return;
+    if (!keep_alive || (draining_ && input_.empty())) {
+      co_await finish_and_close();
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<bool> connection::wait_for_request(bool first) {
+  if (!input_.empty()) {
+    // Pipelined requests are answered in one write, but not without bound.
+    if (output_.size() < max_queued_output) co_return true;
+    const bool written = co_await write();
+    co_return written;
+  }
+  const bool written = co_await write();
+  if (!written || draining_ || forced_) co_return false;
+  // A new connection has the header timeout from accept on; a kept-alive one the idle timeout.
+  if (!first) set_deadline(server_.options().idle_timeout);
+  idle_ = true;
+  auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, as_result);
+  idle_ = false;
+  co_return !ec && !forced_ && !timed_out_;
+}
+
+asio::awaitable<bool> connection::read_head(http::parse_result& result) {
+  const auto& options = server_.options();
+  // Room for the largest head the parser accepts plus one read, so it can see the excess.
+  const std::size_t head_limit = options.max_header_bytes + minimum_read;
+  parser_.reset();
+  request_.clear();
+  bool header_deadline_set = false;
+  for (;;) {
+    result = parser_.parse(input_.data(), request_);
+    if (result.status != http::parse_status::need_more) break;
+    if (!header_deadline_set) {
+      set_deadline(options.header_timeout);
+      header_deadline_set = true;
+    }
+    // Responses to earlier pipelined requests must not wait for this head to complete.
+    const bool written = co_await write();
+    if (!written) co_return false;
+    const std::size_t received = co_await read_more(options.header_timeout, head_limit);
+    if (received > 0) continue;
+    if (timed_out_ && !forced_) {
+      timed_out_ = false;
+      queue_error(408, "timed out reading the request head");
+      set_deadline(options.write_timeout);
+      co_await write();
+    }
+    co_return false;
+  }
+  if (result.status == http::parse_status::complete) {
+    // The body streams through the room after the head; make sure there is some. Should that
+    // move the bytes, the request's views must be taken again.
+    const char* before = input_.data().data();
+    input_.prepare(minimum_read, head_limit);
+    if (input_.data().data() != before) {
+      parser_.reset();
+      request_.clear();
+      result = parser_.parse(input_.data(), request_);
+    }
+    input_.consume(result.consumed);
+    input_.pin();
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> connection::answer(bool& keep_alive) {
+  const auto started = clock::now();
+  exchange ex{*this, request_};
+  co_await server_.answer()(ex);
+  if (!ex.responded()) {
+    switch (ex.failure_kind()) {
+      case exchange::failure::bad_body:
+        queue_error(400, "malformed chunked body");
+        break;
+      case exchange::failure::body_timeout:
+        timed_out_ = false;
+        set_deadline(server_.options().write_timeout);
+        queue_error(408, "timed out reading the request body");
+        break;
+      case exchange::failure::none:
+      case exchange::failure::handler_bug:
+        if (ex.status() == 0) queue_error(500, "the handler did not answer");
+        break;
+      case exchange::failure::disconnected:
+      case exchange::failure::write_failed:
+        break;
+    }
+    co_await finish_and_close();
+    co_return false;
+  }
+  if (ex.failed()) co_return false;
+  server_.count_request();
+  if (server_.options().access_log) log_access(ex, started);
+  keep_alive = !ex.closes_connection();
+  if (!ex.body_complete()) {
+    // Unread body bytes would be taken for the next request: drop them, or close when costly.
+    const bool discarded = co_await ex.discard_body(server_.options().max_discard_bytes);
+    keep_alive = keep_alive && discarded;
+  }
+  input_.unpin();
+  co_return true;
+}
+
+bool connection::must_close() const {
+  if (!request_.keep_alive || forced_) return true;
+  // While draining, finish what the client already sent: keep the connection only for requests
+  // that are already waiting in our buffer behind this one.
+  if (draining_) return request_.has_body() || input_.empty();
+  return false;
+}
+
+void connection::queue_error(int status, std::string_view reason) {
+  const auto phrase = http::reason_phrase(status);
+  http::response_head head;
+  head.status = status;
+  head.content_length = 3 + 1 + phrase.size() + 2 + reason.size();
+  head.date = server_.dates().now();
+  head.close = true;
+  http::append_response_head(output_, head);
+  std::array<char, 4> code{};
+  code[0] = static_cast<char>('0' + status / 100);
+  code[1] = static_cast<char>('0' + status / 10 % 10);
+  code[2] = static_cast<char>('0' + status % 10);
+  code[3] = ' ';
+  output_.append(code.data(), code.size());
+  output_.append(phrase);
+  output_.append(": ");
+  output_.append(reason);
+  spdlog::debug("{} server: {} {} to {}: {}", server_.name(), status, phrase, to_string(peer_),
+                reason);
+}
+
+asio::awaitable<std::size_t> connection::read_more(std::chrono::milliseconds timeout,
+                                                  std::size_t limit) {
+  if (forced_ || timed_out_ || peer_closed_) co_return 0;
+  auto room = input_.prepare(minimum_read, limit);
+  if (room.empty()) co_return 0;
+  set_deadline(timeout);
+  auto [ec, received] = co_await socket_.async_read_some(asio::buffer(room.data(), room.size()), as_result);
+  if (ec == asio::error::eof) peer_closed_ = true;
+  if (ec) co_return 0;
+  input_.commit(received);
+  co_return received;
+}
+
+asio::awaitable<bool> connection::write(std::span<const asio::const_buffer> extra) {
+  if (forced_) co_return false;
+  if (output_.empty() && extra.empty()) co_return true;
+  std::array<asio::const_buffer, 4> pieces;
+  std::size_t count = 0;
+  if (!output_.empty()) pieces[count++] = asio::buffer(output_);
+  for (const auto& piece : extra) pieces[count++] = piece;
+  set_deadline(server_.options().write_timeout);
+  auto [ec, written] = co_await asio::async_write(
+      socket_, std::span<const asio::const_buffer>(pieces.data(), count), as_result);
+  output_.clear();
+  co_return !ec && !forced_;
+}
+
+asio::awaitable<void> connection::finish_and_close() {
+  const bool written = co_await write();
+  if (written) co_await close_gracefully();
+}
+
+asio::awaitable<void> connection::close_gracefully() {
+  std::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  input_.unpin();
+  const auto until = clock::now() + linger_time;
+  while (!peer_closed_ && !forced_ && !timed_out_ && clock::now() < until) {
+    input_.consume(input_.size());
+    const std::size_t received = co_await read_more(linger_time, 0);
+    if (received == 0) break;
+  }
+}
+
+void connection::log_access(const exchange& ex, clock::time_point started) const {
+  const auto elapsed = std::chrono::duration<double, std::milli>(clock::now() - started);
+  spdlog::info("{} {} {} {} {} {} {:.3f}ms", server_.name(), to_string(peer_), request_.method,
+               request_.target, ex.status(), ex.body_bytes_sent(), elapsed.count());
+}
+
+}  // namespace triserve::server

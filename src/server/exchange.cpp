@@ -1,0 +1,192 @@
+#include "triserve/server/exchange.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include <asio/buffer.hpp>
+
+#include "triserve/http/chunked_encoder.hpp"
+#include "triserve/server/connection.hpp"
+#include "triserve/server/server.hpp"
+
+namespace triserve::server {
+
+exchange::exchange(connection& conn, const http::request& request)
+    : conn_(conn), request_(request) {
+  switch (request.framing) {
+    case http::body_framing::none:
+      body_done_ = true;
+      break;
+    case http::body_framing::content_length:
+      body_remaining_ = request.content_length;
+      body_done_ = body_remaining_ == 0;
+      break;
+    case http::body_framing::chunked:
+      break;
+  }
+}
+
+std::string& exchange::scratch() { return conn_.scratch_; }
+
+void exchange::append_head(int status, http::response_framing framing,
+                           std::uint64_t content_length) {
+  status_ = status;
+  bool close = conn_.must_close() || framing == http::response_framing::until_close;
+  if (!body_done_) {
+    // RFC 9110 §10.1.1: the client may never send a body it was not asked to continue, so the
+    // connection cannot be reused when we answer without having read it.
+    if (request_.expect_continue && !continue_sent_ && !body_read_started_) close = true;
+    // A body too large to discard cheaply ends the connection instead (Go does the same).
+    if (request_.framing == http::body_framing::content_length &&
+        body_remaining_ > conn_.server_.options().max_discard_bytes)
+      close = true;
+  }
+  closes_ = close;
+  http::response_head head;
+  head.status = status;
+  head.framing = framing;
+  head.content_length = content_length;
+  head.date = conn_.server_.dates().now();
+  head.close = close;
+  head.keep_alive_1_0 = !close && request_.version_minor == 0;
+  http::append_response_head(conn_.output_, head);
+}
+
+void exchange::respond(int status, std::initializer_list<std::string_view> body_parts) {
+  if (state_ != response_state::none) return fail(failure::handler_bug);
+  std::uint64_t length = 0;
+  for (auto part : body_parts) length += part.size();
+  head_queued_ = true;
+  append_head(status, http::response_framing::content_length, length);
+  if (!request_.is_head())
+    for (auto part : body_parts) conn_.output_.append(part);
+  body_bytes_sent_ = length;
+  state_ = response_state::complete;
+}
+
+void exchange::begin_response(int status, std::optional<std::uint64_t> content_length) {
+  if (state_ != response_state::none) return fail(failure::handler_bug);
+  status_ = status;
+  declared_length_ = content_length.value_or(0);
+  framing_ = http::response_framing::content_length;
+  if (!content_length)
+    framing_ = request_.version_minor >= 1 ? http::response_framing::chunked
+                                           : http::response_framing::until_close;
+  state_ = response_state::streaming;
+  // The head waits for the first body bytes: a `100 Continue` may still have to go before it.
+  if (request_.is_head()) {
+    queue_head_once();
+    state_ = response_state::complete;
+  }
+}
+
+void exchange::queue_head_once() {
+  if (head_queued_) return;
+  head_queued_ = true;
+  append_head(status_, framing_, declared_length_);
+}
+
+asio::awaitable<void> exchange::send_continue_if_expected() {
+  if (!request_.expect_continue || continue_sent_ || conn_.input_.size() > 0) co_return;
+  continue_sent_ = true;
+  conn_.output_.append(http::continue_response);
+  const bool written = co_await conn_.write();
+  if (!written) fail(failure::write_failed);
+}
+
+asio::awaitable<std::string_view> exchange::read_body_some() {
+  if (body_done_ || failed()) co_return std::string_view{};
+  body_read_started_ = true;
+  co_await send_continue_if_expected();
+  const auto& options = conn_.server_.options();
+  for (;;) {
+    if (failed()) co_return std::string_view{};
+    auto buffered = conn_.input_.data();
+    if (request_.framing == http::body_framing::content_length) {
+      if (!buffered.empty()) {
+        const auto take = static_cast<std::size_t>(
+            std::min<std::uint64_t>(buffered.size(), body_remaining_));
+        conn_.input_.consume(take);
+        body_remaining_ -= take;
+        body_done_ = body_remaining_ == 0;
+        co_return buffered.substr(0, take);
+      }
+    } else if (!buffered.empty()) {
+      const auto step = chunked_.decode(buffered);
+      conn_.input_.consume(step.consumed);
+      switch (step.status) {
+        case http::chunked_status::data:
+          co_return step.data;
+        case http::chunked_status::done:
+          body_done_ = true;
+          co_return std::string_view{};
+        case http::chunked_status::error:
+          fail(failure::bad_body);
+          co_return std::string_view{};
+        case http::chunked_status::need_more:
+          break;
+      }
+    }
+    const std::size_t received = co_await conn_.read_more(options.body_read_timeout, 0);
+    if (received == 0) {
+      fail(conn_.timed_out_ ? failure::body_timeout : failure::disconnected);
+      co_return std::string_view{};
+    }
+  }
+}
+
+asio::awaitable<void> exchange::write_body(std::string_view piece) {
+  if (state_ != response_state::streaming || failed() || piece.empty()) co_return;
+  if (framing_ == http::response_framing::content_length &&
+      piece.size() > declared_length_ - body_bytes_sent_) {
+    // Writing past the declared length would corrupt the framing of the next response.
+    fail(failure::handler_bug);
+    co_return;
+  }
+  std::array<char, http::max_chunk_header_size> chunk_header{};
+  std::array<asio::const_buffer, 3> pieces;
+  std::size_t count = 0;
+  if (framing_ == http::response_framing::chunked)
+    pieces[count++] =
+        asio::buffer(chunk_header.data(), http::write_chunk_header(piece.size(), chunk_header.data()));
+  pieces[count++] = asio::buffer(piece);
+  if (framing_ == http::response_framing::chunked)
+    pieces[count++] = asio::buffer(http::chunk_trailer);
+  queue_head_once();
+  body_bytes_sent_ += piece.size();
+  const bool written =
+      co_await conn_.write(std::span<const asio::const_buffer>(pieces.data(), count));
+  if (!written) fail(failure::write_failed);
+}
+
+void exchange::finish() {
+  if (state_ != response_state::streaming || failed()) return;
+  if (framing_ == http::response_framing::content_length && body_bytes_sent_ != declared_length_)
+    return fail(failure::handler_bug);
+  queue_head_once();
+  if (framing_ == http::response_framing::chunked) conn_.output_.append(http::last_chunk);
+  state_ = response_state::complete;
+}
+
+asio::awaitable<bool> exchange::discard_body(std::size_t limit) {
+  std::size_t dropped = 0;
+  while (!body_done_ && !failed() && dropped <= limit) {
+    // Reading it ourselves must not make a client that waits for 100 Continue start sending.
+    if (request_.expect_continue && !continue_sent_) co_return false;
+    const std::string_view piece = co_await read_body_some();
+    dropped += piece.size();
+  }
+  co_return body_done_ && !failed();
+}
+
+void exchange::fail(failure why) {
+  if (failure_ != failure::none) return;
+  failure_ = why;
+  // A response whose head was never queued can still be replaced by an error response.
+  if (state_ == response_state::streaming && !head_queued_) {
+    state_ = response_state::none;
+    status_ = 0;
+  }
+}
+
+}  // namespace triserve::server

@@ -1,0 +1,130 @@
+#include "triserve/server/server.hpp"
+
+#include <algorithm>
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ip/v6_only.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "triserve/server/connection.hpp"
+#include "triserve/server/server_group.hpp"
+
+namespace triserve::server {
+
+namespace {
+
+constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
+
+// Go's http.Server backs off the same way when Accept fails (e.g. EMFILE).
+constexpr std::chrono::milliseconds first_accept_backoff{5};
+constexpr std::chrono::milliseconds max_accept_backoff{1000};
+
+}  // namespace
+
+std::string to_string(const asio::ip::tcp::endpoint& endpoint) {
+  const auto address = endpoint.address();
+  if (address.is_v6()) return fmt::format("[{}]:{}", address.to_string(), endpoint.port());
+  return fmt::format("{}:{}", address.to_string(), endpoint.port());
+}
+
+server::server(asio::io_context& io, std::string name, handler answer,
+               const server_options& options, server_group& group, http::date_cache& dates)
+    : io_(io),
+      name_(std::move(name)),
+      answer_(std::move(answer)),
+      options_(options),
+      group_(group),
+      dates_(dates),
+      acceptor_(io),
+      accept_backoff_(io) {}
+
+server::~server() = default;
+
+void server::bind(const asio::ip::tcp::endpoint& where) {
+  acceptor_.open(where.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  if (where.address().is_v6() && where.address().is_unspecified()) {
+    // "[::]" serves IPv4 clients too (dual stack), as Go's ":7000" does.
+    std::error_code ignored;
+    acceptor_.set_option(asio::ip::v6_only(false), ignored);
+  }
+  acceptor_.bind(where);
+}
+
+void server::listen() { acceptor_.listen(asio::socket_base::max_listen_connections); }
+
+void server::close_listener() {
+  accepting_ = false;
+  std::error_code ignored;
+  acceptor_.close(ignored);
+  accept_backoff_.cancel();
+}
+
+asio::ip::tcp::endpoint server::local_endpoint() const {
+  std::error_code ignored;
+  return acceptor_.local_endpoint(ignored);
+}
+
+void server::start_accepting() {
+  accepting_ = true;
+  asio::co_spawn(io_, accept_loop(), [this](std::exception_ptr failure) {
+    if (failure) group_.server_failed(*this, failure);
+  });
+}
+
+asio::awaitable<void> server::accept_loop() {
+  std::chrono::milliseconds backoff{0};
+  while (accepting_) {
+    auto [ec, socket] = co_await acceptor_.async_accept(as_result);
+    if (!accepting_) break;
+    if (ec) {
+      backoff = backoff.count() == 0 ? first_accept_backoff : std::min(backoff * 2, max_accept_backoff);
+      spdlog::error("{} server: accept failed: {}; retrying in {}ms", name_, ec.message(),
+                    backoff.count());
+      accept_backoff_.expires_after(backoff);
+      co_await accept_backoff_.async_wait(as_result);
+      continue;
+    }
+    backoff = std::chrono::milliseconds{0};
+    std::error_code ignored;
+    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    asio::co_spawn(io_, serve_connection(std::move(socket)), [this](std::exception_ptr failure) {
+      if (failure) report_failure(failure);
+    });
+  }
+}
+
+asio::awaitable<void> server::serve_connection(asio::ip::tcp::socket socket) {
+  connection conn{*this, std::move(socket)};
+  co_await conn.run();
+}
+
+void server::begin_drain() {
+  close_listener();
+  for (auto* conn : connections_) {
+    if (conn->idle()) ++stats_.idle_closed;
+    conn->begin_drain();
+  }
+}
+
+void server::force_close() {
+  close_listener();
+  stats_.cut += connections_.size();
+  for (auto* conn : connections_) conn->force_close();
+}
+
+std::list<connection*>::iterator server::add(connection* conn) {
+  return connections_.insert(connections_.end(), conn);
+}
+
+void server::remove(std::list<connection*>::iterator registration) {
+  connections_.erase(registration);
+  group_.connection_closed();
+}
+
+void server::report_failure(std::exception_ptr failure) { group_.server_failed(*this, failure); }
+
+}  // namespace triserve::server

@@ -1,0 +1,237 @@
+#include "triserve/server/server_group.hpp"
+
+#include <csignal>
+
+#include <asio/ip/address.hpp>
+#include <asio/ip/tcp.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "triserve/server/server.hpp"
+
+namespace triserve::server {
+
+namespace {
+
+constexpr std::chrono::seconds progress_interval{1};
+
+std::string describe(const listen_address& where) {
+  if (where.host.empty()) return fmt::format(":{}", where.port);
+  if (where.host.find(':') != std::string::npos) return fmt::format("[{}]:{}", where.host, where.port);
+  return fmt::format("{}:{}", where.host, where.port);
+}
+
+std::string_view signal_name(int signal_number) {
+  return signal_number == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+std::string format_seconds(std::chrono::steady_clock::duration left) {
+  return fmt::format("{:.1f}s", std::chrono::duration<double>(left).count());
+}
+
+/// The endpoints to try for an address, best first. "All interfaces" is IPv6 dual stack where
+/// the host has IPv6, else IPv4.
+std::vector<asio::ip::tcp::endpoint> candidate_endpoints(asio::io_context& io,
+                                                         const listen_address& where) {
+  if (where.host.empty())
+    return {{asio::ip::tcp::v6(), where.port}, {asio::ip::tcp::v4(), where.port}};
+  std::error_code ec;
+  const auto literal = asio::ip::make_address(where.host, ec);
+  if (!ec) return {{literal, where.port}};
+  asio::ip::tcp::resolver resolver{io};
+  const auto results = resolver.resolve(where.host, std::to_string(where.port),
+                                        asio::ip::tcp::resolver::numeric_service, ec);
+  if (ec) throw std::system_error(ec);
+  std::vector<asio::ip::tcp::endpoint> endpoints;
+  for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+  return endpoints;
+}
+
+}  // namespace
+
+server_group::server_group(asio::io_context& io, server_options options,
+                           std::chrono::milliseconds drain_timeout)
+    : io_(io),
+      options_(options),
+      drain_timeout_(drain_timeout),
+      signals_(io),
+      drain_deadline_(io),
+      progress_timer_(io) {}
+
+server_group::~server_group() = default;
+
+void server_group::add(std::string name, listen_address where, handler answer) {
+  servers_.push_back({std::make_unique<server>(io_, std::move(name), std::move(answer), options_,
+                                               *this, dates_),
+                      std::move(where)});
+}
+
+void server_group::bind_all() {
+  for (auto& planned : servers_) {
+    std::error_code failure;
+    try {
+      for (const auto& endpoint : candidate_endpoints(io_, planned.where)) {
+        planned.instance->close_listener();
+        try {
+          planned.instance->bind(endpoint);
+          failure.clear();
+          break;
+        } catch (const std::system_error& e) {
+          failure = e.code();
+          // Only a missing address family makes the next candidate worth a try.
+          if (failure != asio::error::address_family_not_supported) break;
+        }
+      }
+    } catch (const std::system_error& e) {
+      failure = e.code();
+    }
+    if (failure)
+      throw startup_error(fmt::format("{} server: cannot listen on {}: {}",
+                                      planned.instance->name(), describe(planned.where),
+                                      failure.message()));
+  }
+}
+
+void server_group::start() {
+  // Bind everything before listening anywhere: a group that cannot start never accepts a
+  // single connection on any port.
+  try {
+    bind_all();
+    for (auto& planned : servers_) {
+      try {
+        planned.instance->listen();
+      } catch (const std::system_error& e) {
+        throw startup_error(fmt::format("{} server: cannot listen on {}: {}",
+                                        planned.instance->name(),
+                                        to_string(planned.instance->local_endpoint()),
+                                        e.code().message()));
+      }
+    }
+  } catch (...) {
+    for (auto& planned : servers_) planned.instance->close_listener();
+    throw;
+  }
+  for (auto& planned : servers_)
+    spdlog::info("{} server listening on {}", planned.instance->name(),
+                 to_string(planned.instance->local_endpoint()));
+  for (auto& planned : servers_) planned.instance->start_accepting();
+  state_ = state::running;
+  signals_.add(SIGINT);
+  signals_.add(SIGTERM);
+  wait_for_signal();
+  spdlog::info("all servers are started");
+}
+
+void server_group::wait_for_signal() {
+  signals_.async_wait([this](std::error_code ec, int signal_number) {
+    if (ec) return;
+    if (state_ == state::running) {
+      spdlog::info("received {}: draining (deadline {:.1f}s)", signal_name(signal_number),
+                   std::chrono::duration<double>(drain_timeout_).count());
+      begin_drain(signal_name(signal_number));
+    } else if (state_ == state::draining) {
+      force_close(fmt::format("received {} again", signal_name(signal_number)));
+    }
+    if (state_ == state::draining) wait_for_signal();
+  });
+}
+
+void server_group::begin_drain(std::string_view why) {
+  if (state_ != state::running) return;
+  state_ = state::draining;
+  spdlog::debug("drain started: {}", why);
+  deadline_at_ = std::chrono::steady_clock::now() + drain_timeout_;
+  for (auto& planned : servers_) planned.instance->begin_drain();
+  drain_deadline_.expires_at(deadline_at_);
+  drain_deadline_.async_wait([this](std::error_code ec) {
+    if (!ec && state_ == state::draining) force_close("drain deadline reached");
+  });
+  schedule_progress_log();
+  finish_if_drained();
+}
+
+void server_group::schedule_progress_log() {
+  progress_timer_.expires_after(progress_interval);
+  progress_timer_.async_wait([this](std::error_code ec) {
+    if (ec || state_ != state::draining) return;
+    std::string counts;
+    for (auto& planned : servers_)
+      counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", planned.instance->name(),
+                            planned.instance->connection_count());
+    spdlog::info("draining: {} connection(s) left; {} to deadline", counts,
+                 format_seconds(deadline_at_ - std::chrono::steady_clock::now()));
+    schedule_progress_log();
+  });
+}
+
+void server_group::force_close(std::string_view why) {
+  if (state_ == state::stopped) return;
+  state_ = state::stopped;
+  exit_code_ = 1;
+  std::string left;
+  std::size_t total = 0;
+  for (auto& planned : servers_) {
+    const auto count = planned.instance->connection_count();
+    total += count;
+    if (count > 0)
+      left += fmt::format("{}{} server still had {} connection(s)", left.empty() ? "" : ", ",
+                          planned.instance->name(), count);
+  }
+  spdlog::warn("{}: {}; closing them now", why, left.empty() ? "no connections left" : left);
+  for (auto& planned : servers_) planned.instance->force_close();
+  stop_watching();
+  std::uint64_t served = 0;
+  for (auto& planned : servers_) served += planned.instance->stats().requests_served;
+  spdlog::error("shutdown incomplete: {} connection(s) cut, {} request(s) served", total, served);
+}
+
+void server_group::connection_closed() { finish_if_drained(); }
+
+void server_group::finish_if_drained() {
+  if (state_ != state::draining || connection_count() != 0) return;
+  state_ = state::stopped;
+  stop_watching();
+  std::uint64_t served = 0;
+  std::uint64_t idle_closed = 0;
+  for (auto& planned : servers_) {
+    served += planned.instance->stats().requests_served;
+    idle_closed += planned.instance->stats().idle_closed;
+    spdlog::info("{} server closed", planned.instance->name());
+  }
+  if (exit_code_ == 0)
+    spdlog::info(
+        "everything closed successfully: {} request(s) served, {} idle connection(s) closed, 0 "
+        "cut at the deadline",
+        served, idle_closed);
+  else
+    spdlog::error("all servers closed after a failure: {} request(s) served", served);
+}
+
+void server_group::stop_watching() {
+  drain_deadline_.cancel();
+  progress_timer_.cancel();
+  std::error_code ignored;
+  signals_.cancel(ignored);
+  signals_.clear(ignored);
+}
+
+void server_group::server_failed(const server& failed, std::exception_ptr failure) {
+  std::string what = "unknown error";
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  spdlog::error("{} server failed: {}; stopping all servers", failed.name(), what);
+  exit_code_ = 1;
+  begin_drain("server failure");
+}
+
+std::size_t server_group::connection_count() const {
+  std::size_t total = 0;
+  for (const auto& planned : servers_) total += planned.instance->connection_count();
+  return total;
+}
+
+}  // namespace triserve::server

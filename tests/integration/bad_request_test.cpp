@@ -1,0 +1,100 @@
+// Malformed and over-limit requests: the right status, then close, and the daemon keeps serving.
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+
+#include "support/daemon.hpp"
+#include "support/raw_client.hpp"
+
+using namespace triserve::integration;
+
+namespace {
+
+/// One bad request, the server it is sent to, and the status it must get.
+struct bad_request {
+  const char* name;
+  const char* server;
+  std::string request;
+  int status;
+};
+
+/// Sends `row.request`, requires its status and then the close, and proves the daemon still serves.
+void check_rejected(daemon_process& daemon, const bad_request& row) {
+  INFO(row.name << " -> " << row.status << " on the " << row.server << " server");
+  INFO("request: " << printable(row.request, 200));
+  {
+    raw_client client(daemon.port(row.server));
+    // The server may answer and close before it has read everything; a reset is fine then.
+    client.try_send_all(row.request);
+    http_response response;
+    REQUIRE_NOTHROW(response = client.read_response(3s));
+    CHECK(response.status == row.status);
+    const auto rest = client.read_until_eof(3s);
+    CHECK(rest.closed);
+  }
+  raw_client next(daemon.port("hello"));
+  CHECK(next.round_trip("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
+}
+
+}  // namespace
+
+TEST_CASE("bad requests get their status and a close", "[bad-request]") {
+  auto daemon = daemon_process::start({"--max-header-bytes", "16384"});
+  const bad_request rows[] = {
+      {"malformed request line", "hello", "GARBAGE\r\n\r\n", 400},
+      {"request line without a version", "hello", "GET /\r\nHost: x\r\n\r\n", 400},
+      {"request line with extra spaces", "hello", "GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+      // RFC 9112 §6.3: both framings at once is how requests are smuggled.
+      {"Content-Length with Transfer-Encoding", "echo",
+       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "0\r\n\r\n",
+       400},
+      {"two different Content-Length", "echo",
+       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400},
+      {"non-numeric Content-Length", "echo",
+       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400},
+      {"Transfer-Encoding gzip", "echo",
+       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+      // RFC 9112 §5.2: obs-fold must be rejected (or replaced) in requests.
+      {"obs-fold header", "hello", "GET / HTTP/1.1\r\nHost: x\r\nX-Long: a\r\n b\r\n\r\n", 400},
+      // RFC 9112 §3.2: exactly one Host in an HTTP/1.1 request.
+      {"missing Host on HTTP/1.1", "hello", "GET / HTTP/1.1\r\n\r\n", 400},
+      {"duplicate Host", "hello", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+      {"head over --max-header-bytes", "hello",
+       "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n", 431},
+      {"request line over 8 KiB", "hello",
+       "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", 414},
+      {"HTTP/2.0 version", "hello", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
+      {"bare LF in a chunk-size line", "echo",
+       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n",
+       400},
+  };
+  for (const auto& row : rows) check_rejected(*daemon, row);
+}
+
+TEST_CASE("--max-request-line lowers the 414 limit", "[bad-request]") {
+  auto daemon = daemon_process::start({"--max-request-line", "100"});
+  check_rejected(*daemon, {"request line over 100 bytes", "hello",
+                           "GET /" + std::string(200, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", 414});
+  raw_client client(daemon->port("hello"));
+  CHECK(client.round_trip("GET /" + std::string(50, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n").status ==
+        200);
+}
+
+TEST_CASE("a head that stalls past --header-timeout gets 408 and a close", "[bad-request]") {
+  auto daemon = daemon_process::start({"--header-timeout", "1s"});
+  raw_client client(daemon->port("hello"));
+  client.send_all("GET / HTTP/1.1\r\nHost: x\r\n");
+  const auto start = std::chrono::steady_clock::now();
+  const auto response = client.read_response(5s);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(response.status == 408);
+  CHECK(waited > 700ms);
+  CHECK(waited < 3s);
+  CHECK(client.read_until_eof(2s).closed);
+
+  raw_client next(daemon->port("hello"));
+  CHECK(next.round_trip("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
+}

@@ -1,0 +1,174 @@
+// The command line: --version, --help, bad values (exit 2, one line, nothing listens) and the
+// accepted address and duration forms.
+
+#include <catch2/catch.hpp>
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "support/daemon.hpp"
+#include "support/raw_client.hpp"
+
+using namespace triserve::integration;
+
+namespace {
+
+/// The lines of `text`, without their newlines; a trailing newline adds no empty line.
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+/// Whether this machine can bind [::1]; containers often run without IPv6.
+bool ipv6_loopback_available() {
+  const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_addr = in6addr_loopback;
+  const bool ok = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+TEST_CASE("--version prints the version and exits 0", "[cli]") {
+  daemon_process daemon({"--version"});
+  const auto status = daemon.wait_for_exit(3s);
+  REQUIRE(status.has_value());
+  CHECK(status->code == 0);
+  const auto printed = daemon.out() + daemon.log();
+  INFO("output: " << printed);
+  CHECK(printed.rfind("triserve ", 0) == 0);
+  CHECK(printed.size() > std::string("triserve \n").size());
+  CHECK(printed.find("listening") == std::string::npos);
+}
+
+TEST_CASE("--help describes the options and exits 0", "[cli]") {
+  daemon_process daemon({"--help"});
+  const auto status = daemon.wait_for_exit(3s);
+  REQUIRE(status.has_value());
+  CHECK(status->code == 0);
+  const auto printed = daemon.out() + daemon.log();
+  INFO("output: " << printed);
+  for (const char* option : {"--hello", "--hello-name", "--echo", "--drain-timeout"}) {
+    CHECK(printed.find(option) != std::string::npos);
+  }
+  CHECK(printed.find("listening") == std::string::npos);
+}
+
+TEST_CASE("a bad value is one line on stderr, exit 2, and nothing listens", "[cli]") {
+  struct row {
+    std::string flag;   ///< the option given a bad value, or the unknown flag itself
+    std::string value;  ///< empty for a flag without a value
+    std::string named;  ///< what the error line must mention
+  };
+  const row rows[] = {
+      {"--drain-timeout", "5x", "5x"},
+      {"--hello", "nonsense", "nonsense"},
+      {"--hello", "127.0.0.1:70000", "70000"},
+      {"--echo", "127.0.0.1:-1", "-1"},
+      {"--header-timeout", "soon", "soon"},
+      {"--max-header-bytes", "many", "many"},
+      {"--no-such-flag", "", "--no-such-flag"},
+  };
+  for (const auto& r : rows) {
+    INFO(r.flag << " " << r.value);
+    std::map<std::string, std::string> addresses;
+    for (const char* server : {"--hello", "--hello-name", "--echo"}) {
+      addresses[server] = "127.0.0.1:" + std::to_string(reserve_free_port());
+    }
+    std::vector<std::string> args;
+    for (const auto& [flag, address] : addresses) {
+      if (flag == r.flag) continue;
+      args.push_back(flag);
+      args.push_back(address);
+    }
+    args.push_back(r.flag);
+    if (!r.value.empty()) args.push_back(r.value);
+
+    daemon_process daemon(args);
+    bool something_listened = false;
+    std::optional<exit_status> status;
+    for (int attempt = 0; attempt < 100 && !status; ++attempt) {
+      for (const auto& [flag, address] : addresses) {
+        const auto port = static_cast<std::uint16_t>(std::stoul(address.substr(10)));
+        if (flag != r.flag && port_accepts(port, 20ms)) something_listened = true;
+      }
+      status = daemon.wait_for_exit(5ms);
+    }
+    if (!status) status = daemon.wait_for_exit(2s);
+    REQUIRE(status.has_value());
+    INFO("stderr: " << daemon.log());
+    INFO("stdout: " << daemon.out());
+    CHECK(status->exited);
+    CHECK(status->code == 2);
+    CHECK_FALSE(something_listened);
+    const auto lines = lines_of(daemon.log());
+    REQUIRE(lines.size() == 1);
+    CHECK(lines.front().rfind("triserve: ", 0) == 0);
+    CHECK(lines.front().find(r.named) != std::string::npos);
+  }
+}
+
+TEST_CASE("the documented address and duration forms are accepted", "[cli]") {
+  SECTION("durations in s, ms and m") {
+    auto daemon = daemon_process::start({"--drain-timeout", "1m", "--header-timeout", "500ms",
+                                         "--idle-timeout", "30s", "--body-timeout", "2s",
+                                         "--write-timeout", "1m"});
+    daemon->send_signal(SIGTERM);
+    const auto status = daemon->wait_for_exit(3s);
+    REQUIRE(status.has_value());
+    CHECK(status->code == 0);
+  }
+
+  SECTION("localhost:0") {
+    daemon_process daemon({"--hello", "localhost:0", "--hello-name", "127.0.0.1:0", "--echo",
+                           "127.0.0.1:0"});
+    const bool started = daemon.wait_for_log("all servers are started", 10s);
+    INFO("stderr:\n" << daemon.log());
+    REQUIRE(started);
+    REQUIRE(daemon.wait_for_ports(1s));
+    INFO("hello listens on " << daemon.logged_address("hello"));
+    CHECK(daemon.logged_address("hello").find(":0") == std::string::npos);
+  }
+
+  SECTION("[::1]:0 is logged in brackets with the bound port") {
+    if (!ipv6_loopback_available()) {
+      WARN("no IPv6 loopback on this machine: [::1] not tested");
+      return;
+    }
+    daemon_process daemon({"--hello", "[::1]:0", "--hello-name", "127.0.0.1:0", "--echo",
+                           "127.0.0.1:0"});
+    const bool started = daemon.wait_for_log("all servers are started", 10s);
+    INFO("stderr:\n" << daemon.log());
+    REQUIRE(started);
+    REQUIRE(daemon.wait_for_ports(1s));
+    const auto address = daemon.logged_address("hello");
+    CHECK(address.rfind("[::1]:", 0) == 0);
+    CHECK(daemon.port("hello") != 0);
+  }
+
+  SECTION("--log-level and --access-log") {
+    auto daemon = daemon_process::start({"--log-level", "debug", "--access-log"});
+    raw_client client(daemon->port("hello"));
+    CHECK(client.round_trip("GET /logged HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
+    const bool logged = daemon->wait_for_log("/logged", 2s);
+    INFO("stderr:\n" << daemon->log());
+    CHECK(logged);
+  }
+}

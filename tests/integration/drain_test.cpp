@@ -1,0 +1,187 @@
+// The coordinated graceful drain on SIGTERM/SIGINT: in-flight work finishes, idle connections and
+// listeners close, the deadline and a second signal cut it short.
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "support/daemon.hpp"
+#include "support/raw_client.hpp"
+
+using namespace triserve::integration;
+
+namespace {
+
+const char* signal_name(int sig) { return sig == SIGINT ? "SIGINT" : "SIGTERM"; }
+
+/// Where `needle` first appears in the log; npos when it does not.
+std::size_t log_position(const daemon_process& daemon, const std::string& needle) {
+  return daemon.log().find(needle);
+}
+
+/// Waits until none of the three ports accepts a connection, within about a second.
+bool all_ports_refuse(const daemon_process& daemon) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    if (!port_accepts(daemon.port("hello"), 200ms) &&
+        !port_accepts(daemon.port("hello-name"), 200ms) &&
+        !port_accepts(daemon.port("echo"), 200ms)) {
+      return true;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+/// An echo upload whose head and first half of the body are sent, the second half held back.
+struct half_upload {
+  std::string body;
+  raw_client client;
+
+  half_upload(const daemon_process& daemon, std::size_t size)
+      : body(size, 'u'), client(daemon.port("echo")) {
+    for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
+    client.send_all("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, body.size() / 2));
+    // Give the server time to read the head and start the exchange before the signal.
+    std::this_thread::sleep_for(200ms);
+  }
+  void send_rest() { client.send_all(std::string_view(body).substr(body.size() / 2)); }
+};
+
+}  // namespace
+
+TEST_CASE("a signal with nothing in flight drains and exits 0 quickly", "[drain]") {
+  const int sig = GENERATE(SIGTERM, SIGINT);
+  INFO("signal " << signal_name(sig));
+  auto daemon = daemon_process::start();
+  daemon->send_signal(sig);
+  const auto status = daemon->wait_for_exit(3s);
+  INFO("stderr:\n" << daemon->log());
+  REQUIRE(status.has_value());
+  INFO(status->describe());
+  CHECK(status->exited);
+  CHECK(status->code == 0);
+  CHECK(status->elapsed_ms < 1000);
+
+  const auto draining = log_position(*daemon, std::string("received ") + signal_name(sig) +
+                                                  ": draining");
+  const auto everything = log_position(*daemon, "everything closed successfully");
+  REQUIRE(draining != std::string::npos);
+  REQUIRE(everything != std::string::npos);
+  for (const char* closed : {"hello server closed", "hello-name server closed",
+                             "echo server closed"}) {
+    INFO(closed);
+    const auto at = log_position(*daemon, closed);
+    CHECK(at != std::string::npos);
+    CHECK(at > draining);
+    CHECK(at < everything);
+  }
+}
+
+TEST_CASE("an idle keep-alive connection does not delay the exit", "[drain]") {
+  auto daemon = daemon_process::start();
+  raw_client client(daemon->port("hello"));
+  REQUIRE(client.round_trip("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
+  raw_client never_asked(daemon->port("hello-name"));  // connected, no request at all
+
+  daemon->send_signal(SIGTERM);
+  const auto status = daemon->wait_for_exit(3s);
+  INFO("stderr:\n" << daemon->log());
+  REQUIRE(status.has_value());
+  INFO(status->describe());
+  CHECK(status->code == 0);
+  CHECK(status->elapsed_ms < 1000);
+  CHECK(client.read_until_eof(1s).closed);
+  CHECK(never_asked.read_until_eof(1s).closed);
+}
+
+TEST_CASE("an upload in flight finishes during the drain while new connections are refused",
+          "[drain]") {
+  auto daemon = daemon_process::start();
+  half_upload upload(*daemon, 256 * 1024);
+
+  daemon->send_signal(SIGTERM);
+  REQUIRE(daemon->wait_for_log("received SIGTERM: draining", 2s));
+  CHECK(all_ports_refuse(*daemon));
+  REQUIRE(daemon->running());
+  CHECK_FALSE(daemon->wait_for_exit(300ms).has_value());  // it waits for the upload
+
+  upload.send_rest();
+  const auto response = upload.client.read_response(5s);
+  CHECK(response.status == 200);
+  CHECK(response.header("Content-Length").value_or("<absent>") == std::to_string(upload.body.size()));
+  CHECK(response.header("Connection").value_or("<absent>") == std::string("close"));
+  const bool identical = response.body == upload.body;
+  CHECK(identical);
+  CHECK(upload.client.read_until_eof(2s).closed);
+
+  const auto status = daemon->wait_for_exit(3s);
+  INFO("stderr:\n" << daemon->log());
+  REQUIRE(status.has_value());
+  INFO(status->describe());
+  CHECK(status->code == 0);
+  CHECK(daemon->wait_for_log("everything closed successfully", 1s));
+}
+
+TEST_CASE("a stuck upload is cut at the drain deadline and the exit code is 1", "[drain]") {
+  auto daemon = daemon_process::start({"--drain-timeout", "1s"});
+  half_upload upload(*daemon, 64 * 1024);
+
+  daemon->send_signal(SIGTERM);
+  const auto status = daemon->wait_for_exit(4s);
+  INFO("stderr:\n" << daemon->log());
+  REQUIRE(status.has_value());
+  INFO(status->describe());
+  CHECK(status->exited);
+  CHECK(status->code == 1);
+  CHECK(status->elapsed_ms > 800);
+  CHECK(status->elapsed_ms < 3000);
+
+  const auto deadline_lines = daemon->log_lines_with("drain deadline reached");
+  REQUIRE(deadline_lines.size() == 1);
+  CHECK(deadline_lines.front().find("echo") != std::string::npos);
+  CHECK(daemon->log().find("everything closed successfully") == std::string::npos);
+  CHECK(upload.client.read_until_eof(1s).closed);
+}
+
+TEST_CASE("the drain reports progress about once a second", "[drain]") {
+  auto daemon = daemon_process::start({"--drain-timeout", "3s"});
+  half_upload upload(*daemon, 64 * 1024);
+
+  daemon->send_signal(SIGTERM);
+  const auto status = daemon->wait_for_exit(8s);
+  INFO("stderr:\n" << daemon->log());
+  REQUIRE(status.has_value());
+  CHECK(status->code == 1);
+  // Lines are "[timestamp] [level] draining: ..."; the message starts right after "] ".
+  const auto progress = daemon->log_lines_with("] draining:");
+  CHECK(progress.size() >= 2);
+  CHECK(progress.size() <= 5);
+}
+
+TEST_CASE("a second signal during the drain closes everything at once with exit 1", "[drain]") {
+  const int sig = GENERATE(SIGTERM, SIGINT);
+  INFO("signal " << signal_name(sig));
+  auto daemon = daemon_process::start({"--drain-timeout", "10s"});
+  half_upload upload(*daemon, 64 * 1024);
+
+  daemon->send_signal(sig);
+  REQUIRE(daemon->wait_for_log(std::string("received ") + signal_name(sig) + ": draining", 2s));
+  std::this_thread::sleep_for(200ms);
+  REQUIRE(daemon->running());
+  daemon->send_signal(sig);
+  const auto status = daemon->wait_for_exit(3s);
+  INFO("stderr:\n" << daemon->log());
+  REQUIRE(status.has_value());
+  INFO(status->describe());
+  CHECK(status->exited);
+  CHECK(status->code == 1);
+  CHECK(status->elapsed_ms < 1000);
+  CHECK(daemon->log().find(std::string("received ") + signal_name(sig) + " again") !=
+        std::string::npos);
+  CHECK(upload.client.read_until_eof(1s).closed);
+}

@@ -4,13 +4,12 @@
 #include <string>
 #include <string_view>
 
+#include "triserve/server/listen_address.hpp"
+
 namespace triserve::app {
 
-/// Where a server listens, as the user wrote it: a host (empty for all interfaces) and a port.
-struct listen_address {
-  std::string host;  ///< "" (all interfaces), an IPv4/IPv6 literal without brackets, or a name
-  std::uint16_t port = 0;  ///< 0 lets the kernel pick a free port
-};
+/// Where a server listens, as the user wrote it on the command line.
+using listen_address = server::listen_address;
 
 /// Parses ":7000", "127.0.0.1:7000", "[::1]:7000" or "localhost:7000". Throws
 /// std::invalid_argument with a message naming what is wrong (missing port, bad port, unclosed

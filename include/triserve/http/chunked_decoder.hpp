@@ -61,11 +61,36 @@ class chunked_decoder {
     done,
     failed
   };
+  /// Where in `*( BWS ";" BWS name [ BWS "=" BWS value ] )` the extension state is.
+  enum class extension_part {
+    before_semicolon,  ///< BWS seen after the size or a value; only ';' may follow
+    name_start,        ///< after ';' (and BWS)
+    name,
+    after_name,   ///< BWS after a name: '=' or ';' may follow
+    value_start,  ///< after '=' (and BWS)
+    token_value,
+    quoted_value,
+    quoted_pair,  ///< after a backslash inside a quoted value
+    after_quoted
+  };
+
+  /// Advances the state machine over one metadata byte; sets state::failed on invalid input.
+  void step(char c);
+  /// step() for the chunk-ext part of a chunk line.
+  void step_extension(char c);
+  /// step() for the trailer section after the last chunk.
+  void step_trailer(char c);
+  /// Enters state::failed, remembering `reason` (a static string) for every later call.
+  void fail(std::string_view reason);
+
   chunked_limits limits_;
   state state_ = state::size;
+  extension_part extension_ = extension_part::before_semicolon;
+  bool trailer_value_ = false;  ///< past the ':' of the current trailer field
   std::uint64_t chunk_remaining_ = 0;
   std::size_t line_bytes_ = 0;
   std::size_t trailer_bytes_ = 0;
+  std::string_view error_reason_;  ///< a static string, repeated by every call after an error
 };
 
 }  // namespace triserve::http

@@ -20,7 +20,7 @@ enum class parse_status { need_more, complete, error };
 struct parse_result {
   parse_status status = parse_status::need_more;
   std::size_t consumed = 0;        ///< bytes of the head, final empty line included (complete)
-  int error_status = 0;            ///< 400, 414, 431, 501 or 505 (error)
+  int error_status = 0;            ///< 400, 414, 417, 431, 501 or 505 (error)
   std::string_view error_reason;   ///< a short static description for logs and the 4xx body
 };
 
@@ -41,8 +41,17 @@ class request_parser {
   const parser_limits& limits() const { return limits_; }
 
  private:
+  /// Forgets the line bookkeeping below; parse() calls it whenever `scanned_` is 0.
+  void restart();
+
+  /// Parses a whole head (final empty line included) whose request line is already checked.
+  parse_result parse_head(std::string_view head, request& out) const;
+
   parser_limits limits_;
-  std::size_t scanned_ = 0;  ///< bytes already searched for the end of the head
+  std::size_t scanned_ = 0;             ///< bytes already searched for the end of the head
+  std::size_t line_start_ = 0;          ///< start of the line whose end is being searched for
+  std::size_t request_line_start_ = 0;  ///< where the request line begins, after empty lines
+  std::size_t header_start_ = 0;        ///< first byte after the request line; 0 until it ends
 };
 
 }  // namespace triserve::http

@@ -1,0 +1,288 @@
+#include "support/daemon.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <stdexcept>
+#include <system_error>
+
+#ifndef TRISERVE_BINARY
+#error "TRISERVE_BINARY must name the triserve executable (CMake defines it)"
+#endif
+
+extern char** environ;
+
+namespace triserve::integration {
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+[[noreturn]] void throw_errno(const std::string& what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
+/// Parses "... hello-name server listening on 127.0.0.1:41234" into name and address.
+std::optional<std::pair<std::string, std::string>> parse_listening_line(std::string_view line) {
+  constexpr std::string_view marker = " server listening on ";
+  const auto at = line.find(marker);
+  if (at == std::string_view::npos) return std::nullopt;
+  const auto name_start = line.find_last_of(" ]", at == 0 ? 0 : at - 1);
+  const auto name =
+      line.substr(name_start == std::string_view::npos ? 0 : name_start + 1,
+                  at - (name_start == std::string_view::npos ? 0 : name_start + 1));
+  auto address = line.substr(at + marker.size());
+  while (!address.empty() && (address.back() == '\r' || address.back() == ' ')) {
+    address.remove_suffix(1);
+  }
+  if (name.empty() || address.empty()) return std::nullopt;
+  return std::pair{std::string(name), std::string(address)};
+}
+
+}  // namespace
+
+std::string exit_status::describe() const {
+  return (exited ? "exit " + std::to_string(code) : "killed by signal " + std::to_string(signal)) +
+         " after " + std::to_string(elapsed_ms) + " ms";
+}
+
+std::vector<std::string> default_daemon_args() {
+  return {"--hello", "127.0.0.1:0", "--hello-name", "127.0.0.1:0", "--echo", "127.0.0.1:0"};
+}
+
+daemon_process::daemon_process(std::vector<std::string> args) {
+  int out_pipe[2];
+  int err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) throw_errno("pipe2");
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    const int saved = errno;
+    ::close(out_pipe[0]);
+    ::close(out_pipe[1]);
+    errno = saved;
+    throw_errno("pipe2");
+  }
+
+  std::vector<std::string> argv_storage;
+  argv_storage.reserve(args.size() + 1);
+  argv_storage.emplace_back(TRISERVE_BINARY);
+  for (auto& arg : args) argv_storage.push_back(std::move(arg));
+  std::vector<char*> argv;
+  for (auto& arg : argv_storage) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  // dup2 clears FD_CLOEXEC on the target, so only these two ends survive the exec.
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+
+  // Catch2 installs handlers and a test may block signals: the child starts with a clean slate.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t empty;
+  sigemptyset(&empty);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (const int sig : {SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGQUIT, SIGCHLD}) {
+    sigaddset(&defaults, sig);
+  }
+  posix_spawnattr_setsigmask(&attr, &empty);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  const int rc = ::posix_spawn(&pid_, TRISERVE_BINARY, &actions, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  if (rc != 0) {
+    ::close(out_pipe[0]);
+    ::close(err_pipe[0]);
+    pid_ = -1;
+    status_ = exit_status{};
+    throw std::system_error(rc, std::generic_category(), "posix_spawn " TRISERVE_BINARY);
+  }
+  reader_ = std::thread([this, out = out_pipe[0], err = err_pipe[0]] { collect_output(out, err); });
+}
+
+daemon_process::~daemon_process() {
+  if (running() && pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    int raw = 0;
+    while (::waitpid(pid_, &raw, 0) < 0 && errno == EINTR) {
+    }
+    status_ = exit_status{};
+  }
+  {
+    std::unique_lock lock(mutex_);
+    output_changed_.wait_for(lock, 2s, [this] { return output_closed_; });
+    stop_reading_ = true;
+  }
+  if (reader_.joinable()) reader_.join();
+}
+
+std::unique_ptr<daemon_process> daemon_process::start(std::vector<std::string> extra_args,
+                                                      std::chrono::milliseconds timeout) {
+  auto args = default_daemon_args();
+  for (auto& arg : extra_args) args.push_back(std::move(arg));
+  auto daemon = std::make_unique<daemon_process>(std::move(args));
+  const auto deadline = steady::now() + timeout;
+  if (!daemon->wait_for_log("all servers are started", timeout) ||
+      !daemon->wait_for_ports(std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - steady::now() + 100ms))) {
+    throw std::runtime_error("triserve did not start within " + std::to_string(timeout.count()) +
+                             " ms; stderr:\n" + daemon->log() + "\nstdout:\n" + daemon->out());
+  }
+  return daemon;
+}
+
+void daemon_process::collect_output(int out_fd, int err_fd) {
+  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+  std::string* sinks[2] = {&out_, &err_};
+  char chunk[4096];
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stop_reading_) break;
+    }
+    if (fds[0].fd < 0 && fds[1].fd < 0) break;
+    const int ready = ::poll(fds, 2, 100);
+    if (ready < 0 && errno != EINTR) break;
+    if (ready <= 0) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      const auto got = ::read(fds[i].fd, chunk, sizeof chunk);
+      if (got > 0) {
+        std::lock_guard lock(mutex_);
+        sinks[i]->append(chunk, static_cast<std::size_t>(got));
+      } else if (got == 0 || errno != EINTR) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+      }
+    }
+    output_changed_.notify_all();
+  }
+  for (const auto& p : fds) {
+    if (p.fd >= 0) ::close(p.fd);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    output_closed_ = true;
+  }
+  output_changed_.notify_all();
+}
+
+bool daemon_process::wait_for_log(std::string_view needle, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mutex_);
+  return output_changed_.wait_for(lock, timeout, [&] {
+    return err_.find(needle) != std::string::npos || output_closed_;
+  }) && err_.find(needle) != std::string::npos;
+}
+
+std::string daemon_process::log() const {
+  std::lock_guard lock(mutex_);
+  return err_;
+}
+
+std::string daemon_process::out() const {
+  std::lock_guard lock(mutex_);
+  return out_;
+}
+
+std::vector<std::string> daemon_process::log_lines_with(std::string_view needle) const {
+  const auto text = log();
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const auto line = std::string_view(text).substr(start, end - start);
+    if (line.find(needle) != std::string_view::npos) lines.emplace_back(line);
+    start = end + 1;
+  }
+  return lines;
+}
+
+bool daemon_process::wait_for_ports(std::chrono::milliseconds timeout) {
+  const auto deadline = steady::now() + timeout;
+  for (int attempt = 0; attempt < 10000; ++attempt) {
+    for (const auto& line : log_lines_with(" server listening on ")) {
+      if (auto parsed = parse_listening_line(line)) addresses_[parsed->first] = parsed->second;
+    }
+    if (addresses_.count("hello") && addresses_.count("hello-name") && addresses_.count("echo")) {
+      return true;
+    }
+    if (steady::now() >= deadline) return false;
+    std::unique_lock lock(mutex_);
+    if (output_closed_) return false;
+    output_changed_.wait_for(lock, 20ms);
+  }
+  return false;
+}
+
+std::uint16_t daemon_process::port(const std::string& server) const {
+  const auto address = logged_address(server);
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos) {
+    throw std::runtime_error("no port logged for the " + server + " server; stderr:\n" + log());
+  }
+  const auto port = std::stoul(address.substr(colon + 1));
+  if (port == 0 || port > 65535) {
+    throw std::runtime_error("bad port logged for the " + server + " server: " + address);
+  }
+  return static_cast<std::uint16_t>(port);
+}
+
+std::string daemon_process::logged_address(const std::string& server) const {
+  const auto it = addresses_.find(server);
+  return it == addresses_.end() ? std::string() : it->second;
+}
+
+void daemon_process::send_signal(int sig) {
+  if (!running() || pid_ <= 0) throw std::logic_error("signal to a daemon that was already reaped");
+  if (::kill(pid_, sig) != 0) throw_errno("kill");
+}
+
+std::optional<exit_status> daemon_process::wait_for_exit(std::chrono::milliseconds timeout) {
+  if (status_) return status_;
+  const auto start = steady::now();
+  const auto deadline = start + timeout;
+  for (long attempt = 0; attempt < 1'000'000; ++attempt) {
+    int raw = 0;
+    const pid_t reaped = ::waitpid(pid_, &raw, WNOHANG);
+    if (reaped == pid_) {
+      exit_status s;
+      s.exited = WIFEXITED(raw);
+      s.code = s.exited ? WEXITSTATUS(raw) : -1;
+      s.signal = WIFSIGNALED(raw) ? WTERMSIG(raw) : 0;
+      s.elapsed_ms = static_cast<long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - start).count());
+      status_ = s;
+      std::unique_lock lock(mutex_);
+      output_changed_.wait_for(lock, 1s, [this] { return output_closed_; });
+      return status_;
+    }
+    if (reaped < 0 && errno != EINTR) throw_errno("waitpid");
+    if (steady::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(2ms);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::size_t> daemon_process::peak_rss_kib() const {
+  if (!running()) return std::nullopt;
+  std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  for (int count = 0; count < 200 && std::getline(status, line); ++count) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoul(line.substr(6));
+  }
+  return std::nullopt;
+}
+
+}  // namespace triserve::integration

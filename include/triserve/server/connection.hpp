@@ -1,0 +1,93 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <list>
+#include <span>
+#include <string>
+
+#include <asio/awaitable.hpp>
+#include <asio/buffer.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "triserve/http/request.hpp"
+#include "triserve/http/request_parser.hpp"
+#include "triserve/server/input_buffer.hpp"
+
+namespace triserve::server {
+
+class exchange;
+class server;
+
+/// One accepted socket and the requests it carries, answered one after another. The owning server
+/// keeps a registry of live connections so that a drain can reach every one of them.
+class connection {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  connection(server& owner, asio::ip::tcp::socket socket);
+  ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  /// Serves requests until the client leaves, an error, a timeout or the drain ends it.
+  asio::awaitable<void> run();
+
+  /// True while waiting for the first byte of a next request with nothing buffered.
+  bool idle() const { return idle_; }
+
+  /// Starts this connection's part of a drain: an idle connection closes now, a busy one finishes
+  /// the request in flight, answers it with `Connection: close`, and closes.
+  void begin_drain();
+
+  /// Closes the connection now, whatever it was doing (drain deadline or second signal).
+  void force_close();
+
+ private:
+  friend class exchange;
+
+  asio::awaitable<void> serve();
+  asio::awaitable<void> watch_deadlines();
+  asio::awaitable<bool> wait_for_request(bool first);
+  asio::awaitable<bool> read_head(http::parse_result& result);
+  asio::awaitable<bool> answer(bool& keep_alive);
+
+  /// Receives more bytes within `timeout`; 0 on end of stream, error, timeout or forced close.
+  asio::awaitable<std::size_t> read_more(std::chrono::milliseconds timeout, std::size_t limit);
+  /// Writes what is queued in output_ followed by `extra`; false when the write failed.
+  asio::awaitable<bool> write(std::span<const asio::const_buffer> extra = {});
+  /// Queues an error response with `Connection: close`.
+  void queue_error(int status, std::string_view reason);
+  /// Sends FIN, then drops what the client still sends for a moment, so that our last response
+  /// is not destroyed by a reset (RFC 9112 §9.6).
+  asio::awaitable<void> close_gracefully();
+  /// Writes what is queued, then closes gracefully.
+  asio::awaitable<void> finish_and_close();
+  void set_deadline(std::chrono::milliseconds from_now);
+  /// Whether the response being started must close the connection, as far as the connection
+  /// knows (client's wish, drain, earlier failure).
+  bool must_close() const;
+  void log_access(const exchange& ex, clock::time_point started) const;
+
+  server& server_;
+  asio::ip::tcp::socket socket_;
+  asio::ip::tcp::endpoint peer_;
+  asio::steady_timer watchdog_;
+  clock::time_point deadline_;
+  clock::time_point watchdog_armed_for_;
+  input_buffer input_;
+  std::string output_;
+  std::string scratch_;
+  http::request_parser parser_;
+  http::request request_;
+  std::list<connection*>::iterator registration_;
+  bool serving_ = false;
+  bool idle_ = false;
+  bool draining_ = false;
+  bool forced_ = false;
+  bool timed_out_ = false;
+  bool peer_closed_ = false;
+};
+
+}  // namespace triserve::server

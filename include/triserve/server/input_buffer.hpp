@@ -1,0 +1,49 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string_view>
+
+namespace triserve::server {
+
+/// The bytes a connection has received and not yet consumed. The head of the request in progress
+/// can be pinned: compaction then moves unread bytes only down to the end of the pinned head, so
+/// the request's views into it stay valid while its body streams through the rest of the buffer.
+class input_buffer {
+ public:
+  explicit input_buffer(std::size_t initial_capacity) : initial_capacity_(initial_capacity) {}
+
+  /// Unconsumed received bytes.
+  std::string_view data() const { return {storage_.get() + begin_, end_ - begin_}; }
+  bool empty() const { return begin_ == end_; }
+  std::size_t size() const { return end_ - begin_; }
+  std::size_t capacity() const { return capacity_; }
+
+  /// Drops `count` bytes from the front of data().
+  void consume(std::size_t count);
+
+  /// Keeps the bytes before data() (the current request's head) in place until unpin().
+  void pin() { pinned_ = begin_; }
+  void unpin() { pinned_ = 0; }
+
+  /// Room to receive into, at least `minimum` bytes when the buffer may grow to `limit` bytes.
+  /// Compacts first; grows (moving pinned bytes too) only when nothing is pinned. Empty when full.
+  std::span<char> prepare(std::size_t minimum, std::size_t limit);
+
+  /// Marks `count` bytes received into the span prepare() returned.
+  void commit(std::size_t count) { end_ += count; }
+
+  /// Releases the storage when nothing is buffered, so an idle connection costs no buffer.
+  void release_if_empty();
+
+ private:
+  std::size_t initial_capacity_;
+  std::unique_ptr<char[]> storage_;
+  std::size_t capacity_ = 0;
+  std::size_t pinned_ = 0;
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
+};
+
+}  // namespace triserve::server

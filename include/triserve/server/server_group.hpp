@@ -1,0 +1,89 @@
+#pragma once
+
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "triserve/http/date.hpp"
+#include "triserve/server/handler.hpp"
+#include "triserve/server/listen_address.hpp"
+#include "triserve/server/server_options.hpp"
+
+namespace triserve::server {
+
+class server;
+
+/// The group could not start: one line naming the server, the address and the reason.
+class startup_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// All servers of the process: they start together or not at all, and one signal drains them all
+/// against one deadline, as Go's errgroup with Server.Shutdown does.
+class server_group {
+ public:
+  server_group(asio::io_context& io, server_options options,
+               std::chrono::milliseconds drain_timeout);
+  ~server_group();
+  server_group(const server_group&) = delete;
+  server_group& operator=(const server_group&) = delete;
+
+  /// Declares a server; nothing is opened before start().
+  void add(std::string name, listen_address where, handler answer);
+
+  /// Binds every server, then listens on every one, then starts accepting and watching SIGINT and
+  /// SIGTERM. On any failure closes what it opened and throws startup_error.
+  void start();
+
+  /// Stops accepting everywhere, closes idle connections, lets requests in flight finish.
+  void begin_drain(std::string_view why);
+  /// Closes every remaining connection now.
+  void force_close(std::string_view why);
+
+  /// 0 after a complete drain, 1 after a deadline, a second signal or a server failure.
+  int exit_code() const { return exit_code_; }
+
+  /// Total live connections over all servers.
+  std::size_t connection_count() const;
+
+  // For servers.
+  void connection_closed();
+  void server_failed(const server& failed, std::exception_ptr failure);
+
+ private:
+  enum class state { idle, running, draining, stopped };
+
+  struct planned_server {
+    std::unique_ptr<server> instance;
+    listen_address where;
+  };
+
+  void bind_all();
+  void wait_for_signal();
+  void schedule_progress_log();
+  void finish_if_drained();
+  void stop_watching();
+
+  asio::io_context& io_;
+  server_options options_;
+  std::chrono::milliseconds drain_timeout_;
+  http::date_cache dates_;
+  std::vector<planned_server> servers_;
+  asio::signal_set signals_;
+  asio::steady_timer drain_deadline_;
+  asio::steady_timer progress_timer_;
+  std::chrono::steady_clock::time_point deadline_at_;
+  state state_ = state::idle;
+  int exit_code_ = 0;
+};
+
+}  // namespace triserve::server

@@ -1,0 +1,40 @@
+#include "triserve/server/input_buffer.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace triserve::server {
+
+void input_buffer::consume(std::size_t count) {
+  begin_ += std::min(count, end_ - begin_);
+  if (begin_ == end_ && pinned_ == 0) begin_ = end_ = 0;
+}
+
+std::span<char> input_buffer::prepare(std::size_t minimum, std::size_t limit) {
+  if (!storage_) {
+    capacity_ = std::max(initial_capacity_, std::min(minimum, limit));
+    storage_ = std::make_unique_for_overwrite<char[]>(capacity_);
+  }
+  if (capacity_ - end_ < minimum && begin_ > pinned_) {
+    const std::size_t unread = end_ - begin_;
+    std::memmove(storage_.get() + pinned_, storage_.get() + begin_, unread);
+    begin_ = pinned_;
+    end_ = pinned_ + unread;
+  }
+  if (capacity_ - end_ < minimum && pinned_ == 0 && capacity_ < limit) {
+    const std::size_t grown = std::min(limit, std::max(capacity_ * 2, end_ + minimum));
+    auto bigger = std::make_unique_for_overwrite<char[]>(grown);
+    std::memcpy(bigger.get(), storage_.get(), end_);
+    storage_ = std::move(bigger);
+    capacity_ = grown;
+  }
+  return {storage_.get() + end_, capacity_ - end_};
+}
+
+void input_buffer::release_if_empty() {
+  if (begin_ != end_ || pinned_ != 0) return;
+  storage_.reset();
+  capacity_ = begin_ = end_ = 0;
+}
+
+}  // namespace triserve::server

@@ -1,0 +1,100 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace triserve::integration {
+
+using namespace std::chrono_literals;
+
+/// How a daemon process ended, and how long wait_for_exit waited for it.
+struct exit_status {
+  bool exited = false;   ///< ended through exit(); otherwise killed by `signal`
+  int code = -1;         ///< exit code when `exited`
+  int signal = 0;        ///< terminating signal when not `exited`
+  long elapsed_ms = 0;   ///< from the call to wait_for_exit until the process was reaped
+  std::string describe() const;  ///< "exit 0 after 12 ms" / "killed by signal 9 after 3 ms"
+};
+
+/// The address arguments every test starts from: the three servers on ephemeral loopback ports.
+std::vector<std::string> default_daemon_args();
+
+/// The real triserve binary run as a child process. It owns the process and a background thread
+/// that collects the child's stdout and stderr, so a test can wait for a log line with a timeout.
+/// The destructor SIGKILLs and reaps the child if it is still running; it never kills by name.
+class daemon_process {
+ public:
+  /// Spawns TRISERVE_BINARY with exactly `args` (no defaults added); throws if spawning fails.
+  explicit daemon_process(std::vector<std::string> args);
+  ~daemon_process();
+  daemon_process(const daemon_process&) = delete;
+  daemon_process& operator=(const daemon_process&) = delete;
+
+  /// Spawns with default_daemon_args() plus `extra_args`, waits for `all servers are started` and
+  /// for the three listening ports; throws with the captured log if that does not happen in time.
+  static std::unique_ptr<daemon_process> start(std::vector<std::string> extra_args = {},
+                                               std::chrono::milliseconds timeout = 10s);
+
+  /// The child's process id.
+  pid_t pid() const { return pid_; }
+  /// Whether the child has not been reaped yet (it may be a zombie a few ms after exiting).
+  bool running() const { return !status_.has_value(); }
+
+  /// Waits until the stderr log contains `needle`; false on timeout or once the child is gone
+  /// and the text never came.
+  bool wait_for_log(std::string_view needle, std::chrono::milliseconds timeout = 5s) const;
+  /// Everything the child wrote to stderr so far.
+  std::string log() const;
+  /// Everything the child wrote to stdout so far.
+  std::string out() const;
+  /// The stderr lines containing `needle`, in order.
+  std::vector<std::string> log_lines_with(std::string_view needle) const;
+
+  /// Waits for the `listening on` lines of the three servers and parses their ports.
+  bool wait_for_ports(std::chrono::milliseconds timeout = 10s);
+  /// The port a server logged it listens on ("hello", "hello-name", "echo"); throws if unknown.
+  std::uint16_t port(const std::string& server) const;
+  /// The address a server logged, as printed ("127.0.0.1:41234", "[::1]:41234"); empty if none.
+  std::string logged_address(const std::string& server) const;
+
+  /// Sends `sig` to the child by its pid (only while it has not been reaped).
+  void send_signal(int sig);
+
+  /// Polls waitpid(WNOHANG) until the child exits or `timeout` passes; nullopt on timeout.
+  /// After an exit, further calls return the same status. Once it has reaped the child it waits
+  /// (up to a second) for the last output, so log() is complete when this returns.
+  std::optional<exit_status> wait_for_exit(std::chrono::milliseconds timeout = 5s);
+
+  /// The child's peak resident set (VmHWM in /proc/<pid>/status) in KiB; nullopt once reaped.
+  std::optional<std::size_t> peak_rss_kib() const;
+
+ private:
+  /// Reads the child's two pipes until both reach EOF or the destructor asks it to stop.
+  void collect_output(int out_fd, int err_fd);
+
+  pid_t pid_ = -1;
+  std::optional<exit_status> status_;
+  std::map<std::string, std::string, std::less<>> addresses_;  ///< server name -> "host:port"
+
+  mutable std::mutex mutex_;
+  mutable std::condition_variable output_changed_;
+  std::string out_;             ///< guarded by mutex_
+  std::string err_;             ///< guarded by mutex_
+  bool output_closed_ = false;  ///< both pipes reached EOF; guarded by mutex_
+  bool stop_reading_ = false;   ///< the destructor gave up on the pipes; guarded by mutex_
+  std::thread reader_;
+};
+
+}  // namespace triserve::integration
