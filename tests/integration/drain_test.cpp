@@ -103,6 +103,11 @@ TEST_CASE("an upload in flight finishes during the drain while new connections a
           "[drain]") {
   auto daemon = daemon_process::start();
   half_upload upload(*daemon, 256 * 1024);
+  // The echo streams: it may already have sent its head (and the first half) before the signal,
+  // and a head cannot take back its keep-alive. Connection: close is only required of a head
+  // written after the drain began.
+  const auto before_signal = upload.client.read_some(300ms);
+  const bool head_sent_before_signal = before_signal.rfind("HTTP/1.1 200", 0) == 0;
 
   daemon->send_signal(SIGTERM);
   REQUIRE(daemon->wait_for_log("received SIGTERM: draining", 2s));
@@ -111,13 +116,23 @@ TEST_CASE("an upload in flight finishes during the drain while new connections a
   CHECK_FALSE(daemon->wait_for_exit(300ms).has_value());  // it waits for the upload
 
   upload.send_rest();
-  const auto response = upload.client.read_response(5s);
-  CHECK(response.status == 200);
-  CHECK(response.header("Content-Length").value_or("<absent>") == std::to_string(upload.body.size()));
-  CHECK(response.header("Connection").value_or("<absent>") == std::string("close"));
-  const bool identical = response.body == upload.body;
+  const auto rest = upload.client.read_until_eof(5s);
+  CHECK(rest.closed);  // the daemon closes once the upload is answered
+  const auto received = before_signal + rest.data;
+  const auto head_end = received.find("\r\n\r\n");
+  REQUIRE(head_end != std::string::npos);
+  const auto head = received.substr(0, head_end + 4);
+  INFO("response head: " << printable(head));
+  CHECK(head.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(head.find("\r\nContent-Length: " + std::to_string(upload.body.size()) + "\r\n") !=
+        std::string::npos);
+  if (head_sent_before_signal) {
+    WARN("the echo head left before the signal, so Connection: close could not be in it");
+  } else {
+    CHECK(head.find("\r\nConnection: close\r\n") != std::string::npos);
+  }
+  const bool identical = received.substr(head_end + 4) == upload.body;
   CHECK(identical);
-  CHECK(upload.client.read_until_eof(2s).closed);
 
   const auto status = daemon->wait_for_exit(3s);
   INFO("stderr:\n" << daemon->log());
@@ -184,4 +199,28 @@ TEST_CASE("a second signal during the drain closes everything at once with exit 
   CHECK(daemon->log().find(std::string("received ") + signal_name(sig) + " again") !=
         std::string::npos);
   CHECK(upload.client.read_until_eof(1s).closed);
+}
+
+TEST_CASE("a request whose head completes during the drain is answered with Connection: close",
+          "[drain]") {
+  auto daemon = daemon_process::start();
+  raw_client client(daemon->port("hello-name"));
+  client.send_all("GET /?name=Late HTTP/1.1\r\nHost: x\r\n");  // half a head: not idle
+  std::this_thread::sleep_for(200ms);
+
+  daemon->send_signal(SIGTERM);
+  REQUIRE(daemon->wait_for_log("received SIGTERM: draining", 2s));
+  CHECK_FALSE(daemon->wait_for_exit(300ms).has_value());  // it waits for the request
+
+  client.send_all("\r\n");
+  const auto response = client.read_response(3s);
+  CHECK(response.status == 200);
+  CHECK(response.body == "Hello, Late!");
+  CHECK(response.header("Connection").value_or("<absent>") == std::string("close"));
+  CHECK(client.read_until_eof(2s).closed);
+
+  const auto status = daemon->wait_for_exit(3s);
+  INFO("stderr:\n" << daemon->log());
+  REQUIRE(status.has_value());
+  CHECK(status->code == 0);
 }
