@@ -3,8 +3,8 @@
 #include <charconv>
 #include <stdexcept>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "triserve/app/address.hpp"
 #include "triserve/app/duration.hpp"
@@ -13,7 +13,7 @@ namespace triserve::app {
 
 namespace {
 
-constexpr std::string_view log_levels[] = {"trace", "debug", "info",    "warn",
+constexpr std::string_view log_levels[] = {"trace", "debug",    "info", "warn",
                                            "error", "critical", "off"};
 
 /// A byte count for a limit: decimal digits, within [minimum, maximum].
@@ -38,13 +38,30 @@ auto parse_option(std::string_view option, const std::string& text, Parse parse)
   }
 }
 
+/// Two servers on one port would both bind (SO_REUSEADDR) and only fail at listen, after the
+/// first had started listening: refuse the configuration instead.
+void reject_shared_ports(
+    std::initializer_list<std::pair<std::string_view, listen_address>> servers) {
+  for (auto first = servers.begin(); first != servers.end(); ++first)
+    for (auto second = std::next(first); second != servers.end(); ++second) {
+      const auto& [first_option, first_address] = *first;
+      const auto& [second_option, second_address] = *second;
+      const bool overlap = first_address.host.empty() || second_address.host.empty() ||
+                           first_address.host == second_address.host;
+      if (first_address.port != 0 && first_address.port == second_address.port && overlap)
+        throw std::invalid_argument(fmt::format("{} and {} both use port {}", first_option,
+                                                second_option, first_address.port));
+    }
+}
+
 }  // namespace
 
 command_line parse_command_line(int argc, const char* const* argv) {
   config result;
-  CLI::App cli{"triserve: three HTTP/1.1 servers (hello, hello-name, echo) in one process, "
-               "drained together on SIGINT/SIGTERM.",
-               "triserve"};
+  CLI::App cli{
+      "triserve: three HTTP/1.1 servers (hello, hello-name, echo) in one process, "
+      "drained together on SIGINT/SIGTERM.",
+      "triserve"};
   cli.get_formatter()->column_width(34);
   std::string hello = ":7000", hello_name = ":8000", echo = ":9000";
   std::string drain_timeout = format_duration(result.drain_timeout);
@@ -113,10 +130,13 @@ command_line parse_command_line(int argc, const char* const* argv) {
                      [](const std::string& text) { return parse_byte_count(text, 64, 16 << 20); });
     if (std::find(std::begin(log_levels), std::end(log_levels), result.log_level) ==
         std::end(log_levels))
-      throw std::invalid_argument(fmt::format(
-          "--log-level: unknown level \"{}\" (use trace, debug, info, warn, error, critical or off)",
-          result.log_level));
+      throw std::invalid_argument(
+          fmt::format("--log-level: unknown level \"{}\" (use trace, debug, info, warn, error, "
+                      "critical or off)",
+                      result.log_level));
     result.server.access_log = result.access_log;
+    reject_shared_ports(
+        {{"--hello", result.hello}, {"--hello-name", result.hello_name}, {"--echo", result.echo}});
   } catch (const CLI::CallForHelp&) {
     outcome.message = cli.help();
     return outcome;

@@ -1,7 +1,7 @@
 #include <cstdio>
 
-#include <asio/io_context.hpp>
 #include <spdlog/spdlog.h>
+#include <asio/io_context.hpp>
 
 #include "triserve/app/cli.hpp"
 #include "triserve/app/handlers.hpp"

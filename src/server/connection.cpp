@@ -3,11 +3,11 @@
 #include <array>
 #include <optional>
 
+#include <spdlog/spdlog.h>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include "triserve/http/response_head.hpp"
 #include "triserve/http/status.hpp"
@@ -43,14 +43,16 @@ connection::connection(server& owner, asio::ip::tcp::socket socket)
       socket_(std::move(socket)),
       watchdog_(socket_.get_executor()),
       input_(initial_input_capacity),
-      parser_(http::parser_limits{owner.options().max_request_line,
-                                  owner.options().max_header_bytes}) {
+      parser_(
+          http::parser_limits{owner.options().max_request_line, owner.options().max_header_bytes}) {
   std::error_code ignored;
   peer_ = socket_.remote_endpoint(ignored);
   registration_ = server_.add(this);
 }
 
-connection::~connection() { server_.remove(registration_); }
+connection::~connection() {
+  server_.remove(registration_);
+}
 
 asio::awaitable<void> connection::run() {
   using asio::experimental::awaitable_operators::operator||;
@@ -244,12 +246,13 @@ void connection::queue_error(int status, std::string_view reason) {
 }
 
 asio::awaitable<std::size_t> connection::read_more(std::chrono::milliseconds timeout,
-                                                  std::size_t limit) {
+                                                   std::size_t limit) {
   if (forced_ || timed_out_ || peer_closed_) co_return 0;
   auto room = input_.prepare(minimum_read, limit);
   if (room.empty()) co_return 0;
   set_deadline(timeout);
-  auto [ec, received] = co_await socket_.async_read_some(asio::buffer(room.data(), room.size()), as_result);
+  auto [ec, received] =
+      co_await socket_.async_read_some(asio::buffer(room.data(), room.size()), as_result);
   if (ec == asio::error::eof) peer_closed_ = true;
   if (ec) co_return 0;
   input_.commit(received);

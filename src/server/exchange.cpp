@@ -26,7 +26,9 @@ exchange::exchange(connection& conn, const http::request& request)
   }
 }
 
-std::string& exchange::scratch() { return conn_.scratch_; }
+std::string& exchange::scratch() {
+  return conn_.scratch_;
+}
 
 void exchange::append_head(int status, http::response_framing framing,
                            std::uint64_t content_length) {
@@ -104,8 +106,8 @@ asio::awaitable<std::string_view> exchange::read_body_some() {
     auto buffered = conn_.input_.data();
     if (request_.framing == http::body_framing::content_length) {
       if (!buffered.empty()) {
-        const auto take = static_cast<std::size_t>(
-            std::min<std::uint64_t>(buffered.size(), body_remaining_));
+        const auto take =
+            static_cast<std::size_t>(std::min<std::uint64_t>(buffered.size(), body_remaining_));
         conn_.input_.consume(take);
         body_remaining_ -= take;
         body_done_ = body_remaining_ == 0;
@@ -147,8 +149,8 @@ asio::awaitable<void> exchange::write_body(std::string_view piece) {
   std::array<asio::const_buffer, 3> pieces;
   std::size_t count = 0;
   if (framing_ == http::response_framing::chunked)
-    pieces[count++] =
-        asio::buffer(chunk_header.data(), http::write_chunk_header(piece.size(), chunk_header.data()));
+    pieces[count++] = asio::buffer(chunk_header.data(),
+                                   http::write_chunk_header(piece.size(), chunk_header.data()));
   pieces[count++] = asio::buffer(piece);
   if (framing_ == http::response_framing::chunked)
     pieces[count++] = asio::buffer(http::chunk_trailer);

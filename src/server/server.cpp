@@ -2,12 +2,12 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/v6_only.hpp>
 #include <asio/use_awaitable.hpp>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "triserve/server/connection.hpp"
 #include "triserve/server/server_group.hpp"
@@ -54,7 +54,9 @@ void server::bind(const asio::ip::tcp::endpoint& where) {
   acceptor_.bind(where);
 }
 
-void server::listen() { acceptor_.listen(asio::socket_base::max_listen_connections); }
+void server::listen() {
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+}
 
 void server::close_listener() {
   accepting_ = false;
@@ -81,7 +83,8 @@ asio::awaitable<void> server::accept_loop() {
     auto [ec, socket] = co_await acceptor_.async_accept(as_result);
     if (!accepting_) break;
     if (ec) {
-      backoff = backoff.count() == 0 ? first_accept_backoff : std::min(backoff * 2, max_accept_backoff);
+      backoff =
+          backoff.count() == 0 ? first_accept_backoff : std::min(backoff * 2, max_accept_backoff);
       spdlog::error("{} server: accept failed: {}; retrying in {}ms", name_, ec.message(),
                     backoff.count());
       accept_backoff_.expires_after(backoff);
@@ -125,6 +128,8 @@ void server::remove(std::list<connection*>::iterator registration) {
   group_.connection_closed();
 }
 
-void server::report_failure(std::exception_ptr failure) { group_.server_failed(*this, failure); }
+void server::report_failure(std::exception_ptr failure) {
+  group_.server_failed(*this, failure);
+}
 
 }  // namespace triserve::server

@@ -2,10 +2,10 @@
 
 #include <csignal>
 
-#include <asio/ip/address.hpp>
-#include <asio/ip/tcp.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <asio/ip/address.hpp>
+#include <asio/ip/tcp.hpp>
 
 #include "triserve/server/server.hpp"
 
@@ -17,7 +17,8 @@ constexpr std::chrono::seconds progress_interval{1};
 
 std::string describe(const listen_address& where) {
   if (where.host.empty()) return fmt::format(":{}", where.port);
-  if (where.host.find(':') != std::string::npos) return fmt::format("[{}]:{}", where.host, where.port);
+  if (where.host.find(':') != std::string::npos)
+    return fmt::format("[{}]:{}", where.host, where.port);
   return fmt::format("{}:{}", where.host, where.port);
 }
 
@@ -61,9 +62,9 @@ server_group::server_group(asio::io_context& io, server_options options,
 server_group::~server_group() = default;
 
 void server_group::add(std::string name, listen_address where, handler answer) {
-  servers_.push_back({std::make_unique<server>(io_, std::move(name), std::move(answer), options_,
-                                               *this, dates_),
-                      std::move(where)});
+  servers_.push_back(
+      {std::make_unique<server>(io_, std::move(name), std::move(answer), options_, *this, dates_),
+       std::move(where)});
 }
 
 void server_group::bind_all() {
@@ -101,10 +102,9 @@ void server_group::start() {
       try {
         planned.instance->listen();
       } catch (const std::system_error& e) {
-        throw startup_error(fmt::format("{} server: cannot listen on {}: {}",
-                                        planned.instance->name(),
-                                        to_string(planned.instance->local_endpoint()),
-                                        e.code().message()));
+        throw startup_error(
+            fmt::format("{} server: cannot listen on {}: {}", planned.instance->name(),
+                        to_string(planned.instance->local_endpoint()), e.code().message()));
       }
     }
   } catch (...) {
@@ -185,7 +185,9 @@ void server_group::force_close(std::string_view why) {
   spdlog::error("shutdown incomplete: {} connection(s) cut, {} request(s) served", total, served);
 }
 
-void server_group::connection_closed() { finish_if_drained(); }
+void server_group::connection_closed() {
+  finish_if_drained();
+}
 
 void server_group::finish_if_drained() {
   if (state_ != state::draining || connection_count() != 0) return;

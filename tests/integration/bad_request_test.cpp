@@ -74,7 +74,7 @@ TEST_CASE("bad requests get their status and a close", "[bad-request]") {
   for (const auto& row : rows) check_rejected(*daemon, row);
 }
 
-TEST_CASE("--max-request-line lowers the 414 limit", "[bad-request]") {
+TEST_CASE("a request line over --max-request-line gets 414", "[bad-request]") {
   auto daemon = daemon_process::start({"--max-request-line", "100"});
   check_rejected(*daemon, {"request line over 100 bytes", "hello",
                            "GET /" + std::string(200, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", 414});

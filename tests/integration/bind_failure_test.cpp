@@ -21,9 +21,9 @@ TEST_CASE("a port in use fails the start with exit 1 and nothing else listening"
   for (const char* server : {"hello", "hello-name", "echo"}) {
     ports[server] = server == taken ? blocker.port() : reserve_free_port();
   }
-  daemon_process daemon({"--hello", "127.0.0.1:" + std::to_string(ports["hello"]),
-                         "--hello-name", "127.0.0.1:" + std::to_string(ports["hello-name"]),
-                         "--echo", "127.0.0.1:" + std::to_string(ports["echo"])});
+  daemon_process daemon({"--hello", "127.0.0.1:" + std::to_string(ports["hello"]), "--hello-name",
+                         "127.0.0.1:" + std::to_string(ports["hello-name"]), "--echo",
+                         "127.0.0.1:" + std::to_string(ports["echo"])});
 
   // Probe the other two ports for as long as the daemon lives: none may ever accept.
   bool another_port_accepted = false;
@@ -43,8 +43,9 @@ TEST_CASE("a port in use fails the start with exit 1 and nothing else listening"
   CHECK_FALSE(another_port_accepted);
   CHECK(daemon.log().find("all servers are started") == std::string::npos);
 
-  const auto expected = taken + " server: cannot listen on 127.0.0.1:" +
-                        std::to_string(blocker.port()) + ": Address already in use";
+  const auto expected = taken +
+                        " server: cannot listen on 127.0.0.1:" + std::to_string(blocker.port()) +
+                        ": Address already in use";
   INFO("expected: " << expected);
   CHECK(daemon.log_lines_with(expected).size() == 1);
   CHECK(daemon.log_lines_with("cannot listen").size() == 1);
@@ -66,8 +67,8 @@ TEST_CASE("the bind failure exits fast", "[bind]") {
 
 TEST_CASE("an address that is not local fails like a port in use", "[bind]") {
   // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): never assigned to this machine.
-  daemon_process daemon({"--hello", "192.0.2.1:0", "--hello-name", "127.0.0.1:0", "--echo",
-                         "127.0.0.1:0"});
+  daemon_process daemon(
+      {"--hello", "192.0.2.1:0", "--hello-name", "127.0.0.1:0", "--echo", "127.0.0.1:0"});
   const auto status = daemon.wait_for_exit(3s);
   INFO("stderr:\n" << daemon.log());
   REQUIRE(status.has_value());

@@ -46,7 +46,7 @@ bool ipv6_loopback_available() {
 
 }  // namespace
 
-TEST_CASE("--version prints the version and exits 0", "[cli]") {
+TEST_CASE("the version flag prints the version and exits 0", "[cli]") {
   daemon_process daemon({"--version"});
   const auto status = daemon.wait_for_exit(3s);
   REQUIRE(status.has_value());
@@ -58,7 +58,7 @@ TEST_CASE("--version prints the version and exits 0", "[cli]") {
   CHECK(printed.find("listening") == std::string::npos);
 }
 
-TEST_CASE("--help describes the options and exits 0", "[cli]") {
+TEST_CASE("the help flag describes the options and exits 0", "[cli]") {
   daemon_process daemon({"--help"});
   const auto status = daemon.wait_for_exit(3s);
   REQUIRE(status.has_value());
@@ -78,12 +78,9 @@ TEST_CASE("a bad value is one line on stderr, exit 2, and nothing listens", "[cl
     std::string named;  ///< what the error line must mention
   };
   const row rows[] = {
-      {"--drain-timeout", "5x", "5x"},
-      {"--hello", "nonsense", "nonsense"},
-      {"--hello", "127.0.0.1:70000", "70000"},
-      {"--echo", "127.0.0.1:-1", "-1"},
-      {"--header-timeout", "soon", "soon"},
-      {"--max-header-bytes", "many", "many"},
+      {"--drain-timeout", "5x", "5x"},          {"--hello", "nonsense", "nonsense"},
+      {"--hello", "127.0.0.1:70000", "70000"},  {"--echo", "127.0.0.1:-1", "-1"},
+      {"--header-timeout", "soon", "soon"},     {"--max-header-bytes", "many", "many"},
       {"--no-such-flag", "", "--no-such-flag"},
   };
   for (const auto& r : rows) {
@@ -137,8 +134,8 @@ TEST_CASE("the documented address and duration forms are accepted", "[cli]") {
   }
 
   SECTION("localhost:0") {
-    daemon_process daemon({"--hello", "localhost:0", "--hello-name", "127.0.0.1:0", "--echo",
-                           "127.0.0.1:0"});
+    daemon_process daemon(
+        {"--hello", "localhost:0", "--hello-name", "127.0.0.1:0", "--echo", "127.0.0.1:0"});
     const bool started = daemon.wait_for_log("all servers are started", 10s);
     INFO("stderr:\n" << daemon.log());
     REQUIRE(started);
@@ -152,8 +149,8 @@ TEST_CASE("the documented address and duration forms are accepted", "[cli]") {
       WARN("no IPv6 loopback on this machine: [::1] not tested");
       return;
     }
-    daemon_process daemon({"--hello", "[::1]:0", "--hello-name", "127.0.0.1:0", "--echo",
-                           "127.0.0.1:0"});
+    daemon_process daemon(
+        {"--hello", "[::1]:0", "--hello-name", "127.0.0.1:0", "--echo", "127.0.0.1:0"});
     const bool started = daemon.wait_for_log("all servers are started", 10s);
     INFO("stderr:\n" << daemon.log());
     REQUIRE(started);

@@ -25,10 +25,12 @@ TEST_CASE("echo sends 100 Continue before reading the body", "[continue]") {
   const auto final_response = client.read_response(2s, /*skip_interim=*/false);
   CHECK(final_response.status == 200);
   CHECK(final_response.body == body);
-  CHECK(final_response.header("Content-Length").value_or("<absent>") == std::to_string(body.size()));
+  CHECK(final_response.header("Content-Length").value_or("<absent>") ==
+        std::to_string(body.size()));
 
   // The connection is still usable afterwards.
-  const auto next = client.round_trip("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nnext");
+  const auto next =
+      client.round_trip("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nnext");
   CHECK(next.body == "next");
 }
 

@@ -16,7 +16,9 @@ using namespace triserve::integration;
 
 namespace {
 
-const char* signal_name(int sig) { return sig == SIGINT ? "SIGINT" : "SIGTERM"; }
+const char* signal_name(int sig) {
+  return sig == SIGINT ? "SIGINT" : "SIGTERM";
+}
 
 /// Where `needle` first appears in the log; npos when it does not.
 std::size_t log_position(const daemon_process& daemon, const std::string& needle) {
@@ -67,13 +69,13 @@ TEST_CASE("a signal with nothing in flight drains and exits 0 quickly", "[drain]
   CHECK(status->code == 0);
   CHECK(status->elapsed_ms < 1000);
 
-  const auto draining = log_position(*daemon, std::string("received ") + signal_name(sig) +
-                                                  ": draining");
+  const auto draining =
+      log_position(*daemon, std::string("received ") + signal_name(sig) + ": draining");
   const auto everything = log_position(*daemon, "everything closed successfully");
   REQUIRE(draining != std::string::npos);
   REQUIRE(everything != std::string::npos);
-  for (const char* closed : {"hello server closed", "hello-name server closed",
-                             "echo server closed"}) {
+  for (const char* closed :
+       {"hello server closed", "hello-name server closed", "echo server closed"}) {
     INFO(closed);
     const auto at = log_position(*daemon, closed);
     CHECK(at != std::string::npos);

@@ -123,7 +123,8 @@ TEST_CASE("echo answers a chunked HTTP/1.0 request with a close-delimited body",
   auto daemon = daemon_process::start();
   raw_client client(daemon->port("echo"));
   const auto response = client.round_trip(
-      "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+      "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n "
+      "world\r\n0\r\n\r\n");
   CHECK(response.status == 200);
   CHECK(response.close_delimited);
   CHECK_FALSE(response.has_header("Content-Length"));
@@ -135,11 +136,10 @@ TEST_CASE("a 64 MiB echo is byte-exact and the daemon's memory stays bounded", "
   auto daemon = daemon_process::start();
   const auto body = random_bytes(64 * mib, 64);
   raw_client client(daemon->port("echo"));
-  const auto response = upload_while_reading(
-      client,
-      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
-          body,
-      60s);
+  const auto response = upload_while_reading(client,
+                                             "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                                                 std::to_string(body.size()) + "\r\n\r\n" + body,
+                                             60s);
   CHECK(response.status == 200);
   CHECK(response.header("Content-Length").value_or("<absent>") == std::to_string(body.size()));
   const bool identical = response.body == body;
@@ -161,11 +161,11 @@ TEST_CASE("a chunked echo of a few MiB is byte-exact", "[echo]") {
   auto daemon = daemon_process::start();
   const auto body = random_bytes(4 * mib + 123, 4);
   raw_client client(daemon->port("echo"));
-  const auto response = upload_while_reading(
-      client,
-      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
-          chunked(body, 64 * 1024, 7),
-      30s);
+  const auto response =
+      upload_while_reading(client,
+                           "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                               chunked(body, 64 * 1024, 7),
+                           30s);
   CHECK(response.status == 200);
   CHECK(response.chunked);
   const bool identical = response.body == body;

@@ -33,9 +33,8 @@ std::optional<std::pair<std::string, std::string>> parse_listening_line(std::str
   const auto at = line.find(marker);
   if (at == std::string_view::npos) return std::nullopt;
   const auto name_start = line.find_last_of(" ]", at == 0 ? 0 : at - 1);
-  const auto name =
-      line.substr(name_start == std::string_view::npos ? 0 : name_start + 1,
-                  at - (name_start == std::string_view::npos ? 0 : name_start + 1));
+  const auto name = line.substr(name_start == std::string_view::npos ? 0 : name_start + 1,
+                                at - (name_start == std::string_view::npos ? 0 : name_start + 1));
   auto address = line.substr(at + marker.size());
   while (!address.empty() && (address.back() == '\r' || address.back() == ' ')) {
     address.remove_suffix(1);
@@ -178,7 +177,8 @@ void daemon_process::collect_output(int out_fd, int err_fd) {
   output_changed_.notify_all();
 }
 
-bool daemon_process::wait_for_log(std::string_view needle, std::chrono::milliseconds timeout) const {
+bool daemon_process::wait_for_log(std::string_view needle,
+                                  std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mutex_);
   return output_changed_.wait_for(lock, timeout, [&] {
     return err_.find(needle) != std::string::npos || output_closed_;

@@ -21,10 +21,10 @@ using namespace std::chrono_literals;
 
 /// How a daemon process ended, and how long wait_for_exit waited for it.
 struct exit_status {
-  bool exited = false;   ///< ended through exit(); otherwise killed by `signal`
-  int code = -1;         ///< exit code when `exited`
-  int signal = 0;        ///< terminating signal when not `exited`
-  long elapsed_ms = 0;   ///< from the call to wait_for_exit until the process was reaped
+  bool exited = false;           ///< ended through exit(); otherwise killed by `signal`
+  int code = -1;                 ///< exit code when `exited`
+  int signal = 0;                ///< terminating signal when not `exited`
+  long elapsed_ms = 0;           ///< from the call to wait_for_exit until the process was reaped
   std::string describe() const;  ///< "exit 0 after 12 ms" / "killed by signal 9 after 3 ms"
 };
 

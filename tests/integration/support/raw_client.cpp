@@ -216,7 +216,9 @@ std::string_view raw_client::pending() const {
   return std::string_view(buffer_).substr(consumed_);
 }
 
-void raw_client::consume(std::size_t n) { consumed_ += std::min(n, buffer_.size() - consumed_); }
+void raw_client::consume(std::size_t n) {
+  consumed_ += std::min(n, buffer_.size() - consumed_);
+}
 
 std::string raw_client::read_some(std::chrono::milliseconds timeout) {
   if (pending().empty()) fill(steady::now() + timeout);
@@ -342,8 +344,8 @@ http_response raw_client::read_response(std::chrono::milliseconds timeout, bool 
       read_exact(length, r.body, deadline);
     } else {
       r.close_delimited = true;
-      auto rest = read_until_eof(std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - steady::now()));
+      auto rest = read_until_eof(
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now()));
       if (!rest.closed) fail("close-delimited body: timed out before the connection closed");
       r.body = std::move(rest.data);
     }
@@ -386,8 +388,7 @@ occupied_port::occupied_port(std::uint16_t port) {
   auto addr = loopback(port);
   socklen_t len = sizeof addr;
   if (::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::listen(fd_, 16) != 0 ||
-      ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      ::listen(fd_, 16) != 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     const int saved = errno;
     ::close(fd_);
     errno = saved;
