@@ -172,8 +172,7 @@ asio::awaitable<bool> connection::read_head(http::parse_result& result) {
       request_.clear();
       result = parser_.parse(input_.data(), request_);
     }
-    input_.consume(result.consumed);
-    input_.pin();
+    input_.consume_and_pin(result.consumed);
   }
   co_return true;
 }

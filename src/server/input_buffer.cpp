@@ -7,7 +7,19 @@ namespace triserve::server {
 
 void input_buffer::consume(std::size_t count) {
   begin_ += std::min(count, end_ - begin_);
-  if (begin_ == end_ && pinned_ == 0) begin_ = end_ = 0;
+  if (begin_ == end_ && !pinned_) begin_ = end_ = 0;
+}
+
+void input_buffer::consume_and_pin(std::size_t head_size) {
+  begin_ += std::min(head_size, end_ - begin_);
+  pinned_ = true;
+  pin_end_ = begin_;
+}
+
+void input_buffer::unpin() {
+  pinned_ = false;
+  pin_end_ = 0;
+  if (begin_ == end_) begin_ = end_ = 0;
 }
 
 std::span<char> input_buffer::prepare(std::size_t minimum, std::size_t limit) {
@@ -15,13 +27,13 @@ std::span<char> input_buffer::prepare(std::size_t minimum, std::size_t limit) {
     capacity_ = std::max(initial_capacity_, std::min(minimum, limit));
     storage_ = std::make_unique_for_overwrite<char[]>(capacity_);
   }
-  if (capacity_ - end_ < minimum && begin_ > pinned_) {
+  if (capacity_ - end_ < minimum && begin_ > pin_end_) {
     const std::size_t unread = end_ - begin_;
-    std::memmove(storage_.get() + pinned_, storage_.get() + begin_, unread);
-    begin_ = pinned_;
-    end_ = pinned_ + unread;
+    std::memmove(storage_.get() + pin_end_, storage_.get() + begin_, unread);
+    begin_ = pin_end_;
+    end_ = pin_end_ + unread;
   }
-  if (capacity_ - end_ < minimum && pinned_ == 0 && capacity_ < limit) {
+  if (capacity_ - end_ < minimum && !pinned_ && capacity_ < limit) {
     const std::size_t grown = std::min(limit, std::max(capacity_ * 2, end_ + minimum));
     auto bigger = std::make_unique_for_overwrite<char[]>(grown);
     std::memcpy(bigger.get(), storage_.get(), end_);
@@ -32,7 +44,7 @@ std::span<char> input_buffer::prepare(std::size_t minimum, std::size_t limit) {
 }
 
 void input_buffer::release_if_empty() {
-  if (begin_ != end_ || pinned_ != 0) return;
+  if (begin_ != end_ || pinned_) return;
   storage_.reset();
   capacity_ = begin_ = end_ = 0;
 }

@@ -20,6 +20,7 @@ TEST_CASE("echo sends 100 Continue before reading the body", "[continue]") {
   const auto interim = client.read_response(2s, /*skip_interim=*/false);
   CHECK(interim.version == "HTTP/1.1");
   REQUIRE(interim.status == 100);
+  CHECK(interim.reason == "Continue");
 
   client.send_all(body);
   const auto final_response = client.read_response(2s, /*skip_interim=*/false);

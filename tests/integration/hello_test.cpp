@@ -20,8 +20,9 @@ bool is_imf_fixdate(std::string_view value) {
   if (value.size() != shape.size()) return false;
   for (std::size_t i = 0; i < shape.size(); ++i) {
     const bool digit = value[i] >= '0' && value[i] <= '9';
-    if (shape[i] == '0' ? !digit : (shape[i] != 'D' && shape[i] != 'd' && shape[i] != 'M' &&
-                                    shape[i] != 'm' && value[i] != shape[i])) {
+    if (shape[i] == '0' ? !digit
+                        : (shape[i] != 'D' && shape[i] != 'd' && shape[i] != 'M' &&
+                           shape[i] != 'm' && value[i] != shape[i])) {
       return false;
     }
   }

@@ -23,9 +23,11 @@ class input_buffer {
   /// Drops `count` bytes from the front of data().
   void consume(std::size_t count);
 
-  /// Keeps the bytes before data() (the current request's head) in place until unpin().
-  void pin() { pinned_ = begin_; }
-  void unpin() { pinned_ = 0; }
+  /// Consumes the `head_size` bytes of the current request's head and keeps them in place, with
+  /// everything before them, until unpin().
+  void consume_and_pin(std::size_t head_size);
+  /// The head is no longer needed: its bytes may be overwritten.
+  void unpin();
 
   /// Room to receive into, at least `minimum` bytes when the buffer may grow to `limit` bytes.
   /// Compacts first; grows (moving pinned bytes too) only when nothing is pinned. Empty when full.
@@ -41,7 +43,8 @@ class input_buffer {
   std::size_t initial_capacity_;
   std::unique_ptr<char[]> storage_;
   std::size_t capacity_ = 0;
-  std::size_t pinned_ = 0;
+  bool pinned_ = false;
+  std::size_t pin_end_ = 0;  ///< first byte after the pinned head
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
 };

@@ -1,0 +1,96 @@
+#include "triserve/server/input_buffer.hpp"
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <string>
+
+namespace {
+
+using triserve::server::input_buffer;
+
+/// Copies `bytes` into the buffer the way a socket read would.
+void receive(input_buffer& buffer, std::string_view bytes, std::size_t limit = 1 << 20) {
+  auto room = buffer.prepare(bytes.size(), limit);
+  REQUIRE(room.size() >= bytes.size());
+  std::memcpy(room.data(), bytes.data(), bytes.size());
+  buffer.commit(bytes.size());
+}
+
+}  // namespace
+
+TEST_CASE("received bytes are consumed from the front", "[input_buffer]") {
+  input_buffer buffer{64};
+  CHECK(buffer.empty());
+  receive(buffer, "GET / HTTP/1.1\r\n");
+  CHECK(buffer.data() == "GET / HTTP/1.1\r\n");
+  buffer.consume(4);
+  CHECK(buffer.data() == "/ HTTP/1.1\r\n");
+  buffer.consume(100);
+  CHECK(buffer.empty());
+}
+
+TEST_CASE("the buffer grows up to its limit and no further", "[input_buffer]") {
+  input_buffer buffer{16};
+  for (int reads = 0; reads < 10; ++reads) {
+    auto room = buffer.prepare(8, 40);
+    if (room.empty()) break;
+    receive(buffer, std::string(room.size(), 'a'), 40);
+  }
+  CHECK(buffer.capacity() == 40);
+  CHECK(buffer.size() == 40);
+  CHECK(buffer.prepare(8, 40).empty());
+}
+
+TEST_CASE("compaction keeps a pinned head where it is", "[input_buffer]") {
+  input_buffer buffer{32};
+  receive(buffer, "HEAD:body-bytes-that-fill-it-up");
+  const std::string_view head{buffer.data().data(), 5};
+  buffer.consume_and_pin(5);
+  buffer.consume(buffer.size() - 2);  // the handler took all but the last two body bytes
+  auto room = buffer.prepare(20, 1 << 20);
+  // Unread body bytes moved down to just after the head; the head's bytes did not move.
+  CHECK(head == "HEAD:");
+  CHECK(buffer.data() == "up");
+  CHECK(buffer.data().data() == head.data() + 5);
+  CHECK(room.size() >= 20);
+  CHECK(buffer.capacity() == 32);
+}
+
+TEST_CASE("a head pinned with nothing after it is not overwritten", "[input_buffer]") {
+  input_buffer buffer{16};
+  receive(buffer, "0123456789abcdef");
+  const std::string_view head{buffer.data().data(), 16};
+  buffer.consume_and_pin(16);
+  CHECK(buffer.empty());
+  // Full and pinned: no room, and above all no reuse of the head's bytes.
+  CHECK(buffer.prepare(8, 1 << 20).empty());
+  CHECK(head == "0123456789abcdef");
+  buffer.unpin();
+  CHECK(buffer.prepare(8, 1 << 20).size() == 16);
+}
+
+TEST_CASE("body bytes stream after a pinned head", "[input_buffer]") {
+  input_buffer buffer{32};
+  receive(buffer, "HEAD");
+  const std::string_view head{buffer.data().data(), 4};
+  buffer.consume_and_pin(4);
+  for (int piece = 0; piece < 10; ++piece) {
+    receive(buffer, "body-piece");
+    CHECK(buffer.data() == "body-piece");
+    buffer.consume(buffer.size());
+  }
+  CHECK(head == "HEAD");
+}
+
+TEST_CASE("an empty buffer can give its storage back", "[input_buffer]") {
+  input_buffer buffer{16};
+  receive(buffer, "abc");
+  buffer.release_if_empty();
+  CHECK(buffer.capacity() == 16);
+  buffer.consume(3);
+  buffer.release_if_empty();
+  CHECK(buffer.capacity() == 0);
+  receive(buffer, "again");
+  CHECK(buffer.data() == "again");
+}
