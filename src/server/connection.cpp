@@ -57,6 +57,7 @@ connection::~connection() {
 asio::awaitable<void> connection::run() {
   using asio::experimental::awaitable_operators::operator||;
   serving_ = true;
+  // serve() starts first and sets the first deadline before the watchdog reads it.
   co_await (serve() || watch_deadlines());
 }
 
@@ -73,8 +74,10 @@ void connection::force_close() {
   socket_.cancel(ignored);
 }
 
-void connection::set_deadline(std::chrono::milliseconds from_now) {
-  deadline_ = clock::now() + from_now;
+void connection::set_deadline(clock::time_point deadline) {
+  deadline_ = deadline;
+  // A timeout that fired just as the previous operation completed must not cut this one.
+  timed_out_ = false;
   // The watchdog sleeps until the deadline it saw last; wake it only when this one is earlier.
   if (deadline_ < watchdog_armed_for_) watchdog_.cancel();
 }
@@ -96,7 +99,7 @@ asio::awaitable<void> connection::watch_deadlines() {
 asio::awaitable<void> connection::serve() {
   flag_reset stop_watchdog{serving_};
   const auto& options = server_.options();
-  set_deadline(options.header_timeout);
+  set_deadline(clock::now() + options.header_timeout);
   for (bool first = true;; first = false) {
     const bool request_arrived = co_await wait_for_request(first);
     if (!request_arrived) co_return;
@@ -126,13 +129,18 @@ asio::awaitable<bool> connection::wait_for_request(bool first) {
     co_return written;
   }
   const bool written = co_await write();
-  if (!written || draining_ || forced_) co_return false;
+  if (!written || forced_) co_return false;
+  if (draining_) {
+    // A connection accepted just before the drain may already hold its first request.
+    std::error_code ec;
+    co_return first&& socket_.available(ec) > 0;
+  }
   // A new connection has the header timeout from accept on; a kept-alive one the idle timeout.
-  if (!first) set_deadline(server_.options().idle_timeout);
+  if (!first) set_deadline(clock::now() + server_.options().idle_timeout);
   idle_ = true;
   auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, as_result);
   idle_ = false;
-  co_return !ec && !forced_ && !timed_out_;
+  co_return !ec && !forced_;
 }
 
 asio::awaitable<bool> connection::read_head(http::parse_result& result) {
@@ -141,24 +149,21 @@ asio::awaitable<bool> connection::read_head(http::parse_result& result) {
   const std::size_t head_limit = options.max_header_bytes + minimum_read;
   parser_.reset();
   request_.clear();
-  bool header_deadline_set = false;
+  // One deadline for the whole head, however many reads it takes: a client trickling bytes
+  // (slowloris) must not extend it.
+  std::optional<clock::time_point> head_deadline;
   for (;;) {
     result = parser_.parse(input_.data(), request_);
     if (result.status != http::parse_status::need_more) break;
-    if (!header_deadline_set) {
-      set_deadline(options.header_timeout);
-      header_deadline_set = true;
-    }
+    if (!head_deadline) head_deadline = clock::now() + options.header_timeout;
     // Responses to earlier pipelined requests must not wait for this head to complete.
     const bool written = co_await write();
     if (!written) co_return false;
-    const std::size_t received = co_await read_more(options.header_timeout, head_limit);
+    const std::size_t received = co_await read_more(*head_deadline, head_limit);
     if (received > 0) continue;
     if (timed_out_ && !forced_) {
-      timed_out_ = false;
       queue_error(408, "timed out reading the request head");
-      set_deadline(options.write_timeout);
-      co_await write();
+      co_await finish_and_close();
     }
     co_return false;
   }
@@ -183,13 +188,13 @@ asio::awaitable<bool> connection::answer(bool& keep_alive) {
   co_await server_.answer()(ex);
   if (!ex.responded()) {
     switch (ex.failure_kind()) {
+      // Once a response head has left, an error response would corrupt it: closing is all
+      // that is left, and the truncated body tells the client.
       case exchange::failure::bad_body:
-        queue_error(400, "malformed chunked body");
+        if (ex.status() == 0) queue_error(400, "malformed chunked body");
         break;
       case exchange::failure::body_timeout:
-        timed_out_ = false;
-        set_deadline(server_.options().write_timeout);
-        queue_error(408, "timed out reading the request body");
+        if (ex.status() == 0) queue_error(408, "timed out reading the request body");
         break;
       case exchange::failure::none:
       case exchange::failure::handler_bug:
@@ -202,14 +207,20 @@ asio::awaitable<bool> connection::answer(bool& keep_alive) {
     co_await finish_and_close();
     co_return false;
   }
-  if (ex.failed()) co_return false;
   server_.count_request();
   if (server_.options().access_log) log_access(ex, started);
+  if (ex.failed()) {
+    co_await finish_and_close();
+    co_return false;
+  }
   keep_alive = !ex.closes_connection();
-  if (!ex.body_complete()) {
+  if (keep_alive && !ex.body_complete()) {
     // Unread body bytes would be taken for the next request: drop them, or close when costly.
+    // The response need not wait for that.
+    const bool written = co_await write();
+    if (!written) co_return false;
     const bool discarded = co_await ex.discard_body(server_.options().max_discard_bytes);
-    keep_alive = keep_alive && discarded;
+    keep_alive = discarded;
   }
   input_.unpin();
   co_return true;
@@ -244,12 +255,11 @@ void connection::queue_error(int status, std::string_view reason) {
                 reason);
 }
 
-asio::awaitable<std::size_t> connection::read_more(std::chrono::milliseconds timeout,
-                                                   std::size_t limit) {
-  if (forced_ || timed_out_ || peer_closed_) co_return 0;
+asio::awaitable<std::size_t> connection::read_more(clock::time_point deadline, std::size_t limit) {
+  if (forced_ || peer_closed_) co_return 0;
   auto room = input_.prepare(minimum_read, limit);
   if (room.empty()) co_return 0;
-  set_deadline(timeout);
+  set_deadline(deadline);
   auto [ec, received] =
       co_await socket_.async_read_some(asio::buffer(room.data(), room.size()), as_result);
   if (ec == asio::error::eof) peer_closed_ = true;
@@ -265,7 +275,7 @@ asio::awaitable<bool> connection::write(std::span<const asio::const_buffer> extr
   std::size_t count = 0;
   if (!output_.empty()) pieces[count++] = asio::buffer(output_);
   for (const auto& piece : extra) pieces[count++] = piece;
-  set_deadline(server_.options().write_timeout);
+  set_deadline(clock::now() + server_.options().write_timeout);
   auto [ec, written] = co_await asio::async_write(
       socket_, std::span<const asio::const_buffer>(pieces.data(), count), as_result);
   output_.clear();
@@ -284,7 +294,7 @@ asio::awaitable<void> connection::close_gracefully() {
   const auto until = clock::now() + linger_time;
   while (!peer_closed_ && !forced_ && !timed_out_ && clock::now() < until) {
     input_.consume(input_.size());
-    const std::size_t received = co_await read_more(linger_time, 0);
+    const std::size_t received = co_await read_more(until, 0);
     if (received == 0) break;
   }
 }

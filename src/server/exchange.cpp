@@ -39,7 +39,7 @@ void exchange::append_head(int status, http::response_framing framing,
     // connection cannot be reused when we answer without having read it.
     if (request_.expect_continue && !continue_sent_ && !body_read_started_) close = true;
     // A body too large to discard cheaply ends the connection instead (Go does the same).
-    if (request_.framing == http::body_framing::content_length &&
+    if (!body_read_started_ && request_.framing == http::body_framing::content_length &&
         body_remaining_ > conn_.server_.options().max_discard_bytes)
       close = true;
   }
@@ -89,7 +89,10 @@ void exchange::queue_head_once() {
 }
 
 asio::awaitable<void> exchange::send_continue_if_expected() {
-  if (!request_.expect_continue || continue_sent_ || conn_.input_.size() > 0) co_return;
+  // After the final response head (HEAD) a 100 would come too late; so would it once the client
+  // has started sending anyway.
+  if (!request_.expect_continue || continue_sent_ || head_queued_ || conn_.input_.size() > 0)
+    co_return;
   continue_sent_ = true;
   conn_.output_.append(http::continue_response);
   const bool written = co_await conn_.write();
@@ -98,6 +101,8 @@ asio::awaitable<void> exchange::send_continue_if_expected() {
 
 asio::awaitable<std::string_view> exchange::read_body_some() {
   if (body_done_ || failed()) co_return std::string_view{};
+  // The final response went out without asking for the body: the client will not send it.
+  if (request_.expect_continue && !continue_sent_ && head_queued_) co_return std::string_view{};
   body_read_started_ = true;
   co_await send_continue_if_expected();
   const auto& options = conn_.server_.options();
@@ -129,7 +134,8 @@ asio::awaitable<std::string_view> exchange::read_body_some() {
           break;
       }
     }
-    const std::size_t received = co_await conn_.read_more(options.body_read_timeout, 0);
+    const std::size_t received =
+        co_await conn_.read_more(connection::clock::now() + options.body_read_timeout, 0);
     if (received == 0) {
       fail(conn_.timed_out_ ? failure::body_timeout : failure::disconnected);
       co_return std::string_view{};

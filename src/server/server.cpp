@@ -94,15 +94,16 @@ asio::awaitable<void> server::accept_loop() {
     backoff = std::chrono::milliseconds{0};
     std::error_code ignored;
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-    asio::co_spawn(io_, serve_connection(std::move(socket)), [this](std::exception_ptr failure) {
+    // Registered before its coroutine first runs, so a drain starting in between still sees it.
+    auto conn = std::make_unique<connection>(*this, std::move(socket));
+    asio::co_spawn(io_, serve_connection(std::move(conn)), [this](std::exception_ptr failure) {
       if (failure) report_failure(failure);
     });
   }
 }
 
-asio::awaitable<void> server::serve_connection(asio::ip::tcp::socket socket) {
-  connection conn{*this, std::move(socket)};
-  co_await conn.run();
+asio::awaitable<void> server::serve_connection(std::unique_ptr<connection> conn) {
+  co_await conn->run();
 }
 
 void server::begin_drain() {

@@ -9,6 +9,7 @@
 #include "support/raw_client.hpp"
 
 using namespace triserve::integration;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -97,4 +98,27 @@ TEST_CASE("a head that stalls past --header-timeout gets 408 and a close", "[bad
 
   raw_client next(daemon->port("hello"));
   CHECK(next.round_trip("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
+}
+
+TEST_CASE("a head trickled one byte at a time still gets 408 at the header timeout",
+          "[bad-request]") {
+  // Slowloris: every byte arriving in time must not extend the deadline of the whole head.
+  auto daemon = daemon_process::start({"--header-timeout", "1s"});
+  raw_client client(daemon->port("hello"));
+  const std::string head = "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + std::string(64, 'a');
+  const auto started = std::chrono::steady_clock::now();
+  std::size_t sent = 0;
+  std::string received;
+  // One byte per 100 ms for at most 4 s, stopping as soon as the server answers.
+  while (sent < head.size() && std::chrono::steady_clock::now() - started < 4s) {
+    if (!client.try_send_all(head.substr(sent, 1), 1s)) break;
+    ++sent;
+    received = client.read_some(100ms);
+    if (!received.empty()) break;
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  INFO("sent " << sent << " bytes; received: " << printable(received));
+  CHECK(received.rfind("HTTP/1.1 408", 0) == 0);
+  CHECK(elapsed < 2500ms);
+  CHECK(elapsed > 800ms);
 }

@@ -11,6 +11,7 @@
 #include "support/raw_client.hpp"
 
 using namespace triserve::integration;
+using namespace std::chrono_literals;
 
 TEST_CASE("a port in use fails the start with exit 1 and nothing else listening", "[bind]") {
   const std::string taken = GENERATE(as<std::string>{}, "hello", "hello-name", "echo");

@@ -10,12 +10,14 @@
 
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/daemon.hpp"
 #include "support/raw_client.hpp"
 
 using namespace triserve::integration;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -168,4 +170,19 @@ TEST_CASE("the documented address and duration forms are accepted", "[cli]") {
     INFO("stderr:\n" << daemon->log());
     CHECK(logged);
   }
+}
+
+TEST_CASE("the access log names the request even when its body arrives after the head", "[cli]") {
+  // The head is pinned in the connection's buffer while the body streams through it; a body read
+  // must never overwrite the method and target the access log prints.
+  auto daemon = daemon_process::start({"--access-log"});
+  raw_client client(daemon->port("echo"));
+  client.send_all("POST /some/path?q=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n");
+  std::this_thread::sleep_for(200ms);
+  client.send_all(std::string(40, 'Z'));
+  const auto response = client.read_response();
+  CHECK(response.body == std::string(40, 'Z'));
+  const bool logged = daemon->wait_for_log("POST /some/path?q=1 200 40", 2s);
+  INFO("stderr:\n" << daemon->log());
+  CHECK(logged);
 }

@@ -8,6 +8,7 @@
 #include "support/raw_client.hpp"
 
 using namespace triserve::integration;
+using namespace std::chrono_literals;
 
 TEST_CASE("echo sends 100 Continue before reading the body", "[continue]") {
   auto daemon = daemon_process::start();
@@ -61,4 +62,18 @@ TEST_CASE("hello answers 100-continue requests without waiting for the body", "[
     CHECK(response.status == 200);
     CHECK(response.body.find("Hello, ") == 0);
   }
+}
+
+TEST_CASE("HEAD with Expect: 100-continue gets its final head and no late 100", "[continue]") {
+  auto daemon = daemon_process::start();
+  raw_client client(daemon->port("echo"));
+  client.send_all(
+      "HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  const auto response = client.read_response(default_io_timeout, false, true);
+  CHECK(response.status == 200);
+  // The server cannot reuse a connection whose announced body it never asked for.
+  const auto rest = client.read_until_eof(3s);
+  CHECK(rest.closed);
+  INFO("after the response: " << printable(rest.data));
+  CHECK(rest.data.empty());
 }

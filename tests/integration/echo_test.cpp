@@ -15,6 +15,7 @@
 #include "support/raw_client.hpp"
 
 using namespace triserve::integration;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -150,8 +151,9 @@ TEST_CASE("a 64 MiB echo is byte-exact and the daemon's memory stays bounded", "
   REQUIRE(peak_kib.has_value());
   INFO("daemon VmHWM: " << *peak_kib << " KiB");
 #if defined(__SANITIZE_ADDRESS__)
-  // AddressSanitizer's shadow memory and quarantine dwarf the daemon's own buffers.
-  WARN("AddressSanitizer build: peak RSS " << *peak_kib << " KiB not checked against 20 MiB");
+  // AddressSanitizer's shadow memory and quarantine add a fixed ~30 MiB; a daemon that kept
+  // the 64 MiB body would still be far above this.
+  CHECK(*peak_kib < 48 * 1024);
 #else
   CHECK(*peak_kib < 20 * 1024);
 #endif
@@ -171,4 +173,41 @@ TEST_CASE("a chunked echo of a few MiB is byte-exact", "[echo]") {
   const bool identical = response.body == body;
   INFO(first_difference(response.body, body));
   CHECK(identical);
+}
+
+TEST_CASE("a malformed chunk after echo has started answering closes without a second status",
+          "[echo]") {
+  // The 200 head and the first chunk are on the wire: an error response now would be read as
+  // part of the echoed body. The truncated chunked body and the close are the only answer.
+  auto daemon = daemon_process::start();
+  raw_client client(daemon->port("echo"));
+  client.send_all("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+  const auto first = client.read_some();
+  REQUIRE(first.rfind("HTTP/1.1 200", 0) == 0);
+  client.try_send_all("zz\r\nbad\r\n");
+  const auto rest = client.read_until_eof(3s);
+  const auto all = first + rest.data;
+  INFO("received: " << printable(all));
+  CHECK(rest.closed);
+  CHECK(all.find("HTTP/1.1 400") == std::string::npos);
+  CHECK(all.find("0\r\n\r\n") == std::string::npos);  // never claims the body ended well
+}
+
+TEST_CASE("an echo larger than the discard limit keeps the connection alive", "[echo]") {
+  // Echo reads the whole body, so its size alone is no reason to close.
+  auto daemon = daemon_process::start();
+  raw_client client(daemon->port("echo"));
+  const std::string body(300 * 1024, 'e');
+  std::string request =
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  std::thread sender([&client, request, &body] {
+    client.try_send_all(request);
+    client.try_send_all(body);
+  });
+  const auto response = client.read_response(10s);
+  sender.join();
+  CHECK(response.status == 200);
+  CHECK(response.body.size() == body.size());
+  CHECK_FALSE(response.has_header("Connection"));
+  CHECK(client.round_trip("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
 }

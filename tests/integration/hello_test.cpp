@@ -9,6 +9,7 @@
 #include "support/raw_client.hpp"
 
 using namespace triserve::integration;
+using namespace std::chrono_literals;
 
 namespace {
 

@@ -9,6 +9,7 @@
 #include "support/raw_client.hpp"
 
 using namespace triserve::integration;
+using namespace std::chrono_literals;
 
 TEST_CASE("HTTP/1.1 keeps the connection open between requests", "[keep-alive]") {
   auto daemon = daemon_process::start();

@@ -53,8 +53,8 @@ class connection {
   asio::awaitable<bool> read_head(http::parse_result& result);
   asio::awaitable<bool> answer(bool& keep_alive);
 
-  /// Receives more bytes within `timeout`; 0 on end of stream, error, timeout or forced close.
-  asio::awaitable<std::size_t> read_more(std::chrono::milliseconds timeout, std::size_t limit);
+  /// Receives more bytes before `deadline`; 0 on end of stream, error, timeout or forced close.
+  asio::awaitable<std::size_t> read_more(clock::time_point deadline, std::size_t limit);
   /// Writes what is queued in output_ followed by `extra`; false when the write failed.
   asio::awaitable<bool> write(std::span<const asio::const_buffer> extra = {});
   /// Queues an error response with `Connection: close`.
@@ -64,7 +64,8 @@ class connection {
   asio::awaitable<void> close_gracefully();
   /// Writes what is queued, then closes gracefully.
   asio::awaitable<void> finish_and_close();
-  void set_deadline(std::chrono::milliseconds from_now);
+  /// Starts timing a new operation: it is cut when `deadline` passes.
+  void set_deadline(clock::time_point deadline);
   /// Whether the response being started must close the connection, as far as the connection
   /// knows (client's wish, drain, earlier failure).
   bool must_close() const;

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <string>
 
 #include <asio/awaitable.hpp>
@@ -71,7 +72,7 @@ class server {
 
  private:
   asio::awaitable<void> accept_loop();
-  asio::awaitable<void> serve_connection(asio::ip::tcp::socket socket);
+  asio::awaitable<void> serve_connection(std::unique_ptr<connection> conn);
 
   asio::io_context& io_;
   std::string name_;

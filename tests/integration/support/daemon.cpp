@@ -19,6 +19,8 @@
 extern char** environ;
 
 namespace triserve::integration {
+
+using namespace std::chrono_literals;
 namespace {
 
 using steady = std::chrono::steady_clock;

@@ -17,8 +17,6 @@
 
 namespace triserve::integration {
 
-using namespace std::chrono_literals;
-
 /// How a daemon process ended, and how long wait_for_exit waited for it.
 struct exit_status {
   bool exited = false;           ///< ended through exit(); otherwise killed by `signal`
@@ -44,8 +42,9 @@ class daemon_process {
 
   /// Spawns with default_daemon_args() plus `extra_args`, waits for `all servers are started` and
   /// for the three listening ports; throws with the captured log if that does not happen in time.
-  static std::unique_ptr<daemon_process> start(std::vector<std::string> extra_args = {},
-                                               std::chrono::milliseconds timeout = 10s);
+  static std::unique_ptr<daemon_process> start(
+      std::vector<std::string> extra_args = {},
+      std::chrono::milliseconds timeout = std::chrono::seconds{10});
 
   /// The child's process id.
   pid_t pid() const { return pid_; }
@@ -54,7 +53,8 @@ class daemon_process {
 
   /// Waits until the stderr log contains `needle`; false on timeout or once the child is gone
   /// and the text never came.
-  bool wait_for_log(std::string_view needle, std::chrono::milliseconds timeout = 5s) const;
+  bool wait_for_log(std::string_view needle,
+                    std::chrono::milliseconds timeout = std::chrono::seconds{5}) const;
   /// Everything the child wrote to stderr so far.
   std::string log() const;
   /// Everything the child wrote to stdout so far.
@@ -63,7 +63,7 @@ class daemon_process {
   std::vector<std::string> log_lines_with(std::string_view needle) const;
 
   /// Waits for the `listening on` lines of the three servers and parses their ports.
-  bool wait_for_ports(std::chrono::milliseconds timeout = 10s);
+  bool wait_for_ports(std::chrono::milliseconds timeout = std::chrono::seconds{10});
   /// The port a server logged it listens on ("hello", "hello-name", "echo"); throws if unknown.
   std::uint16_t port(const std::string& server) const;
   /// The address a server logged, as printed ("127.0.0.1:41234", "[::1]:41234"); empty if none.
@@ -75,7 +75,8 @@ class daemon_process {
   /// Polls waitpid(WNOHANG) until the child exits or `timeout` passes; nullopt on timeout.
   /// After an exit, further calls return the same status. Once it has reaped the child it waits
   /// (up to a second) for the last output, so log() is complete when this returns.
-  std::optional<exit_status> wait_for_exit(std::chrono::milliseconds timeout = 5s);
+  std::optional<exit_status> wait_for_exit(std::chrono::milliseconds timeout = std::chrono::seconds{
+                                               5});
 
   /// The child's peak resident set (VmHWM in /proc/<pid>/status) in KiB; nullopt once reaped.
   std::optional<std::size_t> peak_rss_kib() const;

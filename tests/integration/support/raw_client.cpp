@@ -17,6 +17,8 @@
 #include <system_error>
 
 namespace triserve::integration {
+
+using namespace std::chrono_literals;
 namespace {
 
 using steady = std::chrono::steady_clock;

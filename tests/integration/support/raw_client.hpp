@@ -11,11 +11,9 @@
 
 namespace triserve::integration {
 
-using namespace std::chrono_literals;
-
 /// The timeout of one client operation when a test does not name one: long enough for a daemon
 /// built with AddressSanitizer, short enough that a hang fails the test instead of the CI job.
-inline constexpr std::chrono::milliseconds default_io_timeout = 5s;
+inline constexpr std::chrono::milliseconds default_io_timeout = std::chrono::seconds{5};
 
 /// One HTTP/1.x response as read off the wire: status line, headers in order, decoded body.
 struct http_response {
@@ -106,7 +104,8 @@ class raw_client {
 };
 
 /// Whether 127.0.0.1:`port` accepts a TCP connection within `timeout` (refused -> false).
-bool port_accepts(std::uint16_t port, std::chrono::milliseconds timeout = 500ms);
+bool port_accepts(std::uint16_t port,
+                  std::chrono::milliseconds timeout = std::chrono::milliseconds{500});
 
 /// Binds 127.0.0.1:0, reads the port the kernel chose and closes the socket, so a test can name
 /// a port on the command line before the daemon starts.
