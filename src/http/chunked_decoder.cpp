@@ -1,40 +1,16 @@
 #include "triserve/http/chunked_decoder.hpp"
 
+#include "triserve/http/syntax.hpp"
+
 #include <limits>
 
 namespace triserve::http {
 namespace {
 
+using namespace syntax;
+
 constexpr char cr = '\r';
 constexpr char lf = '\n';
-
-/// tchar (RFC 9110 §5.6.2): the characters of a token.
-bool is_tchar(char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-bool is_whitespace(char c) {
-  return c == ' ' || c == '\t';
-}
-
-/// obs-text (RFC 9110 §5.5): bytes 0x80-0xFF, tolerated in values.
-bool is_obs_text(char c) {
-  return static_cast<unsigned char>(c) >= 0x80;
-}
-
-/// VCHAR (RFC 5234 appendix B.1): 0x21-0x7E.
-bool is_vchar(char c) {
-  return c >= 0x21 && c <= 0x7e;
-}
-
-/// The value of a hex digit, or -1.
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 }  // namespace
 
@@ -111,7 +87,7 @@ void chunked_decoder::step(char c) {
       }
       if (c == lf) return fail("bare LF in chunk line");
       // RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ).
-      if (is_whitespace(c)) {
+      if (is_ows(c)) {
         state_ = state::extension;
         extension_ = extension_part::before_semicolon;
         return;
@@ -189,7 +165,7 @@ void chunked_decoder::step_extension(char c) {
 
   switch (extension_) {
     case extension_part::before_semicolon:
-      if (is_whitespace(c)) return;
+      if (is_ows(c)) return;
       if (c == ';') {
         extension_ = extension_part::name_start;
         return;
@@ -197,7 +173,7 @@ void chunked_decoder::step_extension(char c) {
       return fail("invalid character in chunk extension");
 
     case extension_part::name_start:
-      if (is_whitespace(c)) return;
+      if (is_ows(c)) return;
       if (is_tchar(c)) {
         extension_ = extension_part::name;
         return;
@@ -207,7 +183,7 @@ void chunked_decoder::step_extension(char c) {
     case extension_part::name:
     case extension_part::after_name:
       if (extension_ == extension_part::name && is_tchar(c)) return;
-      if (is_whitespace(c)) {
+      if (is_ows(c)) {
         extension_ = extension_part::after_name;
         return;
       }
@@ -222,7 +198,7 @@ void chunked_decoder::step_extension(char c) {
       return fail("invalid chunk extension name");
 
     case extension_part::value_start:
-      if (is_whitespace(c)) return;
+      if (is_ows(c)) return;
       if (c == '"') {
         extension_ = extension_part::quoted_value;
         return;
@@ -235,7 +211,7 @@ void chunked_decoder::step_extension(char c) {
 
     case extension_part::token_value:
       if (is_tchar(c)) return;
-      if (is_whitespace(c)) {
+      if (is_ows(c)) {
         extension_ = extension_part::before_semicolon;
         return;
       }
@@ -255,18 +231,18 @@ void chunked_decoder::step_extension(char c) {
         extension_ = extension_part::quoted_pair;
         return;
       }
-      if (is_whitespace(c) || is_vchar(c) || is_obs_text(c)) return;
+      if (is_ows(c) || is_vchar(c) || is_obs_text(c)) return;
       return fail("control character in chunk extension");
 
     case extension_part::quoted_pair:
-      if (is_whitespace(c) || is_vchar(c) || is_obs_text(c)) {
+      if (is_ows(c) || is_vchar(c) || is_obs_text(c)) {
         extension_ = extension_part::quoted_value;
         return;
       }
       return fail("control character in chunk extension");
 
     case extension_part::after_quoted:
-      if (is_whitespace(c)) {
+      if (is_ows(c)) {
         extension_ = extension_part::before_semicolon;
         return;
       }
@@ -290,7 +266,7 @@ void chunked_decoder::step_trailer(char c) {
     case state::trailer_line_start:
       // RFC 9112 §5.2: obs-fold is not accepted outside message/http.
       if (c == lf) return fail("bare LF in trailer");
-      if (is_whitespace(c)) return fail("obsolete line folding in trailer");
+      if (is_ows(c)) return fail("obsolete line folding in trailer");
       if (!is_tchar(c)) return fail("invalid trailer field name");
       state_ = state::trailer_line;
       trailer_value_ = false;
@@ -312,7 +288,7 @@ void chunked_decoder::step_trailer(char c) {
         if (!is_tchar(c)) return fail("invalid trailer field name");
         return;
       }
-      if (is_whitespace(c) || is_vchar(c) || is_obs_text(c)) return;
+      if (is_ows(c) || is_vchar(c) || is_obs_text(c)) return;
       return fail("control character in trailer");
 
     case state::trailer_lf:

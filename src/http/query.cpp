@@ -1,16 +1,9 @@
 #include "triserve/http/query.hpp"
 
+#include "triserve/http/syntax.hpp"
+
 namespace triserve::http {
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
+using syntax::hex_value;
 
 bool query_unescape(std::string_view text, std::string& out) {
   out.clear();

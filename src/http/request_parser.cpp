@@ -1,5 +1,7 @@
 #include "triserve/http/request_parser.hpp"
 
+#include "triserve/http/syntax.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <optional>
@@ -7,6 +9,8 @@
 namespace triserve::http {
 
 namespace {
+
+using namespace syntax;
 
 constexpr std::size_t npos = std::string_view::npos;
 
@@ -19,33 +23,6 @@ constexpr parse_result valid{};
 
 bool is_error(const parse_result& r) {
   return r.status == parse_status::error;
-}
-
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-
-bool is_alpha(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-// RFC 9110 §5.6.2: tchar.
-bool is_tchar(char c) {
-  return is_alpha(c) || is_digit(c) || std::string_view("!#$%&'*+-.^_`|~").find(c) != npos;
-}
-
-bool is_token(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar);
-}
-
-// RFC 5234 CTL; bytes >= 0x80 are not controls and pass through (obs-text, Go allows them).
-bool is_ctl(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return u < 0x20 || u == 0x7f;
-}
-
-bool is_ows(char c) {
-  return c == ' ' || c == '\t';
 }
 
 std::string_view trim_ows(std::string_view s) {
