@@ -73,9 +73,9 @@ void chunked_decoder::step(char c) {
 
     case state::size_digits:
       if (const int digit = hex_value(c); digit >= 0) {
-        // More than 16 significant hex digits cannot fit: reject rather than wrap, since a
-        // wrapped size desynchronises us from the peer (request smuggling).
-        if (chunk_remaining_ > (std::numeric_limits<std::uint64_t>::max() >> 4)) {
+        // Sizes beyond 2^63-1 are refused (Go does too) rather than wrapped, since a wrapped
+        // size desynchronises us from the peer (request smuggling).
+        if (chunk_remaining_ > (std::numeric_limits<std::int64_t>::max() >> 4)) {
           return fail("chunk size overflows");
         }
         chunk_remaining_ = (chunk_remaining_ << 4) | static_cast<std::uint64_t>(digit);

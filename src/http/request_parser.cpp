@@ -170,10 +170,16 @@ parse_result parse_field_line(std::string_view line, header_field& field) {
   return valid;
 }
 
-// RFC 9110 §8.6: Content-Length = 1*DIGIT. Nineteen digits always fit in 64 bits; signs, spaces
-// and lists ("5, 5") are refused outright.
+// RFC 9110 §8.6: Content-Length = 1*DIGIT, leading zeros allowed. Signs, spaces and lists
+// ("5, 5") are refused outright, and so are values beyond 2^63-1, as Go does.
 bool is_content_length(std::string_view v) {
-  return !v.empty() && v.size() <= 19 && std::all_of(v.begin(), v.end(), is_digit);
+  if (v.empty() || !std::all_of(v.begin(), v.end(), is_digit)) return false;
+  const auto significant = v.find_first_not_of('0');
+  if (significant == npos) return true;
+  const std::string_view digits = v.substr(significant);
+  constexpr std::string_view max_value = "9223372036854775807";
+  return digits.size() < max_value.size() ||
+         (digits.size() == max_value.size() && digits <= max_value);
 }
 
 std::uint64_t to_uint64(std::string_view digits) {
@@ -231,6 +237,8 @@ parse_result interpret_fields(request& req) {
       });
     } else if (iequals(field.name, "Expect")) {
       // RFC 9110 §10.1.1: 100-continue is the only expectation defined; others MAY get 417.
+      // An empty field expects nothing.
+      if (field.value.empty()) continue;
       if (!iequals(field.value, "100-continue")) return fail(417, "unsupported expectation");
       expect_continue = true;
     }
@@ -309,6 +317,14 @@ parse_result request_parser::parse(std::string_view input, request& out) {
   }
 
   if (header_start_ == 0) {
+    // A method is a token: TLS handshakes, HTTP/2 frames and other binary garbage are refused
+    // as soon as their first bytes show it, not at the header timeout. A lone CR may still be
+    // the start of an empty line.
+    const std::string_view so_far = input.substr(line_start_, scanned_ - line_start_);
+    const std::string_view method = so_far.substr(0, std::min(so_far.find(' '), so_far.size()));
+    if (method != "\r" && !std::all_of(method.begin(), method.end(), is_tchar)) {
+      return finish(fail(400, "invalid method"));
+    }
     // The request line so far, less a CR that may yet turn out to be half of its CRLF.
     std::size_t partial = scanned_ - line_start_;
     if (partial > 0 && input[scanned_ - 1] == '\r') --partial;

@@ -63,6 +63,7 @@ asio::awaitable<void> connection::run() {
 
 void connection::begin_drain() {
   draining_ = true;
+  closed_while_idle_ = idle_;
   // An idle connection is only waiting for readability: cancelling ends it. A request that
   // already reached us is still served, because that wait has then completed.
   if (idle_) socket_.cancel();
@@ -143,6 +144,8 @@ asio::awaitable<bool> connection::wait_for_request(bool first) {
   idle_ = true;
   auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, as_result);
   idle_ = false;
+  // A request that arrived just as the drain began is served, and owes its client an answer.
+  if (!ec) closed_while_idle_ = false;
   co_return !ec && !forced_;
 }
 
@@ -207,11 +210,14 @@ asio::awaitable<bool> connection::answer(bool& keep_alive) {
       case exchange::failure::write_failed:
         break;
     }
+    // An answer that was cut short (its head already sent) would otherwise leave no trace.
+    if (ex.status() != 0) log_request(ex.status(), ex.body_bytes_sent(), started, "aborted");
     co_await finish_and_close();
     co_return false;
   }
   server_.count_request();
-  if (server_.options().access_log) log_access(ex, started);
+  if (server_.options().access_log)
+    log_request(ex.status(), ex.body_bytes_sent(), started, ex.failed() ? "aborted" : "");
   if (ex.failed()) {
     co_await finish_and_close();
     co_return false;
@@ -254,8 +260,11 @@ void connection::queue_error(int status, std::string_view reason) {
   output_.append(phrase);
   output_.append(": ");
   output_.append(reason);
-  spdlog::debug("{} server: {} {} to {}: {}", server_.name(), status, phrase, to_string(peer_),
-                reason);
+  if (server_.options().access_log)
+    log_request(status, head.content_length, clock::now(), reason);
+  else
+    spdlog::debug("{} server: {} {} to {}: {}", server_.name(), status, phrase, to_string(peer_),
+                  reason);
 }
 
 asio::awaitable<std::size_t> connection::read_more(clock::time_point deadline, std::size_t limit) {
@@ -302,10 +311,15 @@ asio::awaitable<void> connection::close_gracefully() {
   }
 }
 
-void connection::log_access(const exchange& ex, clock::time_point started) const {
+void connection::log_request(int status, std::uint64_t body_bytes, clock::time_point started,
+                             std::string_view note) const {
   const auto elapsed = std::chrono::duration<double, std::milli>(clock::now() - started);
-  spdlog::info("{} {} {} {} {} {} {:.3f}ms", server_.name(), to_string(peer_), request_.method,
-               request_.target, ex.status(), ex.body_bytes_sent(), elapsed.count());
+  // A rejected request may not have a method or target worth the name.
+  const auto method = request_.method.empty() ? std::string_view{"-"} : request_.method;
+  const auto target = request_.target.empty() ? std::string_view{"-"} : request_.target;
+  const auto level = server_.options().access_log ? spdlog::level::info : spdlog::level::debug;
+  spdlog::log(level, "{} {} {} {} {} {} {:.3f}ms{}{}", server_.name(), to_string(peer_), method,
+              target, status, body_bytes, elapsed.count(), note.empty() ? "" : " ", note);
 }
 
 }  // namespace triserve::server

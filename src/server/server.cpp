@@ -116,8 +116,14 @@ void server::begin_drain() {
 
 void server::force_close() {
   close_listener();
-  stats_.cut += connections_.size();
+  stats_.cut += busy_connection_count();
   for (auto* conn : connections_) conn->force_close();
+}
+
+std::size_t server::busy_connection_count() const {
+  return static_cast<std::size_t>(
+      std::count_if(connections_.begin(), connections_.end(),
+                    [](const connection* conn) { return !conn->closed_while_idle(); }));
 }
 
 std::list<connection*>::iterator server::add(connection* conn) {

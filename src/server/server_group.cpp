@@ -14,6 +14,7 @@ namespace triserve::server {
 namespace {
 
 constexpr std::chrono::seconds progress_interval{1};
+constexpr std::chrono::milliseconds idle_unwind_recheck{10};
 
 std::string describe(const listen_address& where) {
   if (where.host.empty()) return fmt::format(":{}", where.port);
@@ -143,11 +144,23 @@ void server_group::begin_drain(std::string_view why) {
   deadline_at_ = std::chrono::steady_clock::now() + drain_timeout_;
   for (auto& planned : servers_) planned.instance->begin_drain();
   drain_deadline_.expires_at(deadline_at_);
-  drain_deadline_.async_wait([this](std::error_code ec) {
-    if (!ec && state_ == state::draining) force_close("drain deadline reached");
-  });
+  wait_for_deadline();
   schedule_progress_log();
   finish_if_drained();
+}
+
+void server_group::wait_for_deadline() {
+  drain_deadline_.async_wait([this](std::error_code ec) {
+    if (ec || state_ != state::draining) return;
+    // Idle connections were closed when the drain began and only have to unwind: a deadline
+    // (even 0s) reached before they are gone cuts nothing. Look again in a moment.
+    if (busy_connection_count() == 0) {
+      drain_deadline_.expires_after(idle_unwind_recheck);
+      wait_for_deadline();
+      return;
+    }
+    force_close("drain deadline reached");
+  });
 }
 
 void server_group::schedule_progress_log() {
@@ -171,7 +184,7 @@ void server_group::force_close(std::string_view why) {
   std::string left;
   std::size_t total = 0;
   for (auto& planned : servers_) {
-    const auto count = planned.instance->connection_count();
+    const auto count = planned.instance->busy_connection_count();
     total += count;
     if (count > 0)
       left += fmt::format("{}{} server still had {} connection(s)", left.empty() ? "" : ", ",
@@ -228,6 +241,12 @@ void server_group::server_failed(const server& failed, std::exception_ptr failur
   spdlog::error("{} server failed: {}; stopping all servers", failed.name(), what);
   exit_code_ = 1;
   begin_drain("server failure");
+}
+
+std::size_t server_group::busy_connection_count() const {
+  std::size_t total = 0;
+  for (const auto& planned : servers_) total += planned.instance->busy_connection_count();
+  return total;
 }
 
 std::size_t server_group::connection_count() const {

@@ -186,3 +186,14 @@ TEST_CASE("the access log names the request even when its body arrives after the
   INFO("stderr:\n" << daemon->log());
   CHECK(logged);
 }
+
+TEST_CASE("the access log records rejected requests with the reason", "[cli]") {
+  auto daemon = daemon_process::start({"--access-log"});
+  raw_client client(daemon->port("hello"));
+  client.send_all("GET /rejected HTTP/1.1\r\n\r\n");  // no Host
+  CHECK(client.read_response().status == 400);
+  const bool logged = daemon->wait_for_log("400 36", 2s);
+  INFO("stderr:\n" << daemon->log());
+  CHECK(logged);
+  CHECK(daemon->wait_for_log("missing Host header", 1s));
+}

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "support/daemon.hpp"
 #include "support/raw_client.hpp"
@@ -224,4 +225,22 @@ TEST_CASE("a request whose head completes during the drain is answered with Conn
   INFO("stderr:\n" << daemon->log());
   REQUIRE(status.has_value());
   CHECK(status->code == 0);
+}
+
+TEST_CASE("idle connections are not counted as cut even with a zero drain timeout", "[drain]") {
+  // Go's Shutdown closes idle connections before it looks at its context: so do we.
+  auto daemon = daemon_process::start({"--drain-timeout", "0s"});
+  std::vector<raw_client> idle;
+  for (int i = 0; i < 20; ++i) {
+    idle.emplace_back(daemon->port(i % 2 == 0 ? "hello" : "hello-name"));
+    REQUIRE(idle.back().round_trip("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
+  }
+  daemon->send_signal(SIGTERM);
+  const auto status = daemon->wait_for_exit(2s);
+  INFO("stderr:\n" << daemon->log());
+  REQUIRE(status.has_value());
+  INFO(status->describe());
+  CHECK(status->code == 0);
+  CHECK(daemon->wait_for_log("20 idle connection(s) closed", 1s));
+  for (auto& client : idle) CHECK(client.read_until_eof(1s).closed);
 }

@@ -2,9 +2,11 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <list>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include <asio/awaitable.hpp>
 #include <asio/buffer.hpp>
@@ -36,6 +38,9 @@ class connection {
 
   /// True while waiting for the first byte of a next request with nothing buffered.
   bool idle() const { return idle_; }
+
+  /// True once the drain found this connection idle and closed it: it owes nobody an answer.
+  bool closed_while_idle() const { return closed_while_idle_; }
 
   /// Starts this connection's part of a drain: an idle connection closes now, a busy one finishes
   /// the request in flight, answers it with `Connection: close`, and closes.
@@ -69,7 +74,10 @@ class connection {
   /// Whether the response being started must close the connection, as far as the connection
   /// knows (client's wish, drain, earlier failure).
   bool must_close() const;
-  void log_access(const exchange& ex, clock::time_point started) const;
+  /// One access-log line (at debug level when the access log is off), `note` saying why a
+  /// request was rejected or aborted.
+  void log_request(int status, std::uint64_t body_bytes, clock::time_point started,
+                   std::string_view note) const;
 
   server& server_;
   asio::ip::tcp::socket socket_;
@@ -86,6 +94,7 @@ class connection {
   bool serving_ = false;
   bool idle_ = false;
   bool draining_ = false;
+  bool closed_while_idle_ = false;
   bool forced_ = false;
   bool timed_out_ = false;
   bool peer_closed_ = false;

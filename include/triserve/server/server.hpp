@@ -58,6 +58,8 @@ class server {
 
   /// Live connections, idle or busy.
   std::size_t connection_count() const { return connections_.size(); }
+  /// Live connections that still owe a client an answer (not those closing because idle).
+  std::size_t busy_connection_count() const;
   const server_stats& stats() const { return stats_; }
 
   // For connections.

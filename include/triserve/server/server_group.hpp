@@ -54,6 +54,8 @@ class server_group {
 
   /// Total live connections over all servers.
   std::size_t connection_count() const;
+  /// Live connections that still owe a client an answer.
+  std::size_t busy_connection_count() const;
 
   // For servers.
   void connection_closed();
@@ -69,6 +71,7 @@ class server_group {
 
   void bind_all();
   void wait_for_signal();
+  void wait_for_deadline();
   void schedule_progress_log();
   void finish_if_drained();
   void stop_watching();

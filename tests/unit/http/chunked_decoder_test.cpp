@@ -237,6 +237,8 @@ const std::vector<invalid_case>& invalid_cases() {
       {"overflow: 17 significant digits", "10000000000000000\r\n", defaults,
        "chunk size overflows"},
       {"overflow: all f and one more", "fffffffffffffffff\r\n", defaults, "chunk size overflows"},
+      {"beyond 2^63-1, as Go refuses", "8000000000000000\r\n", defaults, "chunk size overflows"},
+      {"sixteen f", "ffffffffffffffff\r\n", defaults, "chunk size overflows"},
       {"bare LF after size", "5\nhello\r\n0\r\n\r\n", defaults, "bare LF in chunk line"},
       {"bare LF after extension", "5;a=b\nhello\r\n0\r\n\r\n", defaults, "bare LF in chunk line"},
       {"CR without LF after size", "5\rhello\r\n0\r\n\r\n", defaults,
@@ -320,9 +322,9 @@ TEST_CASE("chunked decoder: limits are inclusive", "[chunked]") {
     chunked_decoder decoder(chunked_limits{4096, 8});
     CHECK(feed(decoder, whole("0\r\nAB: 12\r\n\r\n")).status == chunked_status::done);
   }
-  SECTION("16 significant hex digits fit") {
+  SECTION("2^63-1, the largest size accepted, fits") {
     chunked_decoder decoder;
-    const chunked_result result = decoder.decode("ffffffffffffffff\r\nab");
+    const chunked_result result = decoder.decode("7fffffffffffffff\r\nab");
     CHECK(result.status == chunked_status::data);
     CHECK(result.data == "ab");
   }
