@@ -25,7 +25,17 @@ int main(int argc, char** argv) {
     group.add("echo", config.echo, app::echo);
     spdlog::info("triserve {} starting", TRISERVE_VERSION);
     group.start();
-    io.run();
+    // An exception escaping a handler is a failure of the group (errgroup): close everything
+    // and keep running until every connection has unwound, so nothing outlives its server.
+    for (;;) {
+      try {
+        io.run();
+        break;
+      } catch (const std::exception& e) {
+        spdlog::critical("unexpected failure: {}", e.what());
+        group.force_close("unexpected failure");
+      }
+    }
     return group.exit_code();
   } catch (const server::startup_error& e) {
     spdlog::error("{}", e.what());

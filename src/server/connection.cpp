@@ -41,6 +41,7 @@ struct flag_reset {
 connection::connection(server& owner, asio::ip::tcp::socket socket)
     : server_(owner),
       socket_(std::move(socket)),
+      accepted_at_(clock::now()),
       watchdog_(socket_.get_executor()),
       input_(initial_input_capacity),
       parser_(
@@ -63,10 +64,12 @@ asio::awaitable<void> connection::run() {
 
 void connection::begin_drain() {
   draining_ = true;
-  closed_while_idle_ = idle_;
+  // Idle, not yet started, or lingering after its last answer: nobody is owed anything.
+  closed_while_idle_ = idle_ || !started_;
   // An idle connection is only waiting for readability: cancelling ends it. A request that
   // already reached us is still served, because that wait has then completed.
-  if (idle_) socket_.cancel();
+  std::error_code ignored;
+  if (idle_ || lingering_) socket_.cancel(ignored);
 }
 
 void connection::force_close() {
@@ -99,13 +102,13 @@ asio::awaitable<void> connection::watch_deadlines() {
 
 asio::awaitable<void> connection::serve() {
   flag_reset stop_watchdog{serving_};
-  const auto& options = server_.options();
-  set_deadline(clock::now() + options.header_timeout);
+  started_ = true;
+  set_deadline(accepted_at_ + server_.options().header_timeout);
   for (bool first = true;; first = false) {
     const bool request_arrived = co_await wait_for_request(first);
     if (!request_arrived) co_return;
     http::parse_result head;
-    const bool head_read = co_await read_head(head);
+    const bool head_read = co_await read_head(head, first);
     if (!head_read) co_return;
     if (head.status == http::parse_status::error) {
       queue_error(head.error_status, head.error_reason);
@@ -134,7 +137,13 @@ asio::awaitable<bool> connection::wait_for_request(bool first) {
   if (draining_) {
     // A connection accepted just before the drain may already hold its first request.
     std::error_code ec;
-    co_return first&& socket_.available(ec) > 0;
+    const bool request_waiting = first && socket_.available(ec) > 0;
+    if (request_waiting) {
+      closed_while_idle_ = false;
+      co_return true;
+    }
+    co_await close_gracefully();
+    co_return false;
   }
   // A new connection has the header timeout from accept on; a kept-alive one the idle timeout.
   if (!first) set_deadline(clock::now() + server_.options().idle_timeout);
@@ -149,7 +158,7 @@ asio::awaitable<bool> connection::wait_for_request(bool first) {
   co_return !ec && !forced_;
 }
 
-asio::awaitable<bool> connection::read_head(http::parse_result& result) {
+asio::awaitable<bool> connection::read_head(http::parse_result& result, bool first) {
   const auto& options = server_.options();
   // Room for the largest head the parser accepts plus one read, so it can see the excess.
   const std::size_t head_limit = options.max_header_bytes + minimum_read;
@@ -161,7 +170,9 @@ asio::awaitable<bool> connection::read_head(http::parse_result& result) {
   for (;;) {
     result = parser_.parse(input_.data(), request_);
     if (result.status != http::parse_status::need_more) break;
-    if (!head_deadline) head_deadline = clock::now() + options.header_timeout;
+    // A new connection's first head has had its clock running since accept.
+    if (!head_deadline)
+      head_deadline = (first ? accepted_at_ : clock::now()) + options.header_timeout;
     // Responses to earlier pipelined requests must not wait for this head to complete.
     const bool written = co_await write();
     if (!written) co_return false;
@@ -197,21 +208,21 @@ asio::awaitable<bool> connection::answer(bool& keep_alive) {
       // Once a response head has left, an error response would corrupt it: closing is all
       // that is left, and the truncated body tells the client.
       case exchange::failure::bad_body:
-        if (ex.status() == 0) queue_error(400, "malformed chunked body");
+        if (!ex.head_queued()) queue_error(400, "malformed chunked body");
         break;
       case exchange::failure::body_timeout:
-        if (ex.status() == 0) queue_error(408, "timed out reading the request body");
+        if (!ex.head_queued()) queue_error(408, "timed out reading the request body");
         break;
       case exchange::failure::none:
       case exchange::failure::handler_bug:
-        if (ex.status() == 0) queue_error(500, "the handler did not answer");
+        if (!ex.head_queued()) queue_error(500, "the handler did not answer");
         break;
       case exchange::failure::disconnected:
       case exchange::failure::write_failed:
         break;
     }
     // An answer that was cut short (its head already sent) would otherwise leave no trace.
-    if (ex.status() != 0) log_request(ex.status(), ex.body_bytes_sent(), started, "aborted");
+    if (ex.head_queued()) log_request(ex.status(), ex.body_bytes_sent(), started, "aborted");
     co_await finish_and_close();
     co_return false;
   }
@@ -300,6 +311,7 @@ asio::awaitable<void> connection::finish_and_close() {
 }
 
 asio::awaitable<void> connection::close_gracefully() {
+  lingering_ = true;
   std::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   input_.unpin();

@@ -102,7 +102,8 @@ asio::awaitable<void> exchange::send_continue_if_expected() {
 asio::awaitable<std::string_view> exchange::read_body_some() {
   if (body_done_ || failed()) co_return std::string_view{};
   // The final response went out without asking for the body: the client will not send it.
-  if (request_.expect_continue && !continue_sent_ && head_queued_) co_return std::string_view{};
+  if (request_.expect_continue && !continue_sent_ && head_queued_ && !body_read_started_)
+    co_return std::string_view{};
   body_read_started_ = true;
   co_await send_continue_if_expected();
   const auto& options = conn_.server_.options();
@@ -180,7 +181,7 @@ asio::awaitable<bool> exchange::discard_body(std::size_t limit) {
   std::size_t dropped = 0;
   while (!body_done_ && !failed() && dropped <= limit) {
     // Reading it ourselves must not make a client that waits for 100 Continue start sending.
-    if (request_.expect_continue && !continue_sent_) co_return false;
+    if (request_.expect_continue && !continue_sent_ && !body_read_started_) co_return false;
     const std::string_view piece = co_await read_body_some();
     dropped += piece.size();
   }

@@ -123,7 +123,7 @@ void server::force_close() {
 std::size_t server::busy_connection_count() const {
   return static_cast<std::size_t>(
       std::count_if(connections_.begin(), connections_.end(),
-                    [](const connection* conn) { return !conn->closed_while_idle(); }));
+                    [](const connection* conn) { return conn->owes_answer(); }));
 }
 
 std::list<connection*>::iterator server::add(connection* conn) {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 
 #include "support/daemon.hpp"
 #include "support/raw_client.hpp"
@@ -121,4 +122,18 @@ TEST_CASE("a head trickled one byte at a time still gets 408 at the header timeo
   CHECK(received.rfind("HTTP/1.1 408", 0) == 0);
   CHECK(elapsed < 2500ms);
   CHECK(elapsed > 800ms);
+}
+
+TEST_CASE("the first head's header timeout runs from accept", "[bad-request]") {
+  // Waiting before the first byte must not buy a slow client a second full header timeout.
+  auto daemon = daemon_process::start({"--header-timeout", "1s"});
+  const auto connected = std::chrono::steady_clock::now();
+  raw_client client(daemon->port("hello"));
+  std::this_thread::sleep_for(700ms);
+  client.send_all("GET / HTTP/1.1\r\n");
+  const auto answer = client.read_some(3s);
+  const auto elapsed = std::chrono::steady_clock::now() - connected;
+  INFO("received: " << printable(answer));
+  CHECK(answer.rfind("HTTP/1.1 408", 0) == 0);
+  CHECK(elapsed < 1500ms);
 }

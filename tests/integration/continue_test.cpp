@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <thread>
 
 #include "support/daemon.hpp"
 #include "support/raw_client.hpp"
@@ -76,4 +77,22 @@ TEST_CASE("HEAD with Expect: 100-continue gets its final head and no late 100", 
   CHECK(rest.closed);
   INFO("after the response: " << printable(rest.data));
   CHECK(rest.data.empty());
+}
+
+TEST_CASE("a client that sends its body without waiting for 100 Continue gets all of it back",
+          "[continue]") {
+  // No 100 is due once body bytes are here; the rest of the body must still be read and echoed.
+  auto daemon = daemon_process::start();
+  raw_client client(daemon->port("echo"));
+  const std::string first_half(1000, 'a');
+  const std::string second_half(1000, 'b');
+  client.send_all(
+      "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3e8\r\n" +
+      first_half + "\r\n");
+  std::this_thread::sleep_for(100ms);
+  client.send_all("3e8\r\n" + second_half + "\r\n0\r\n\r\n");
+  const auto response = client.read_response();
+  CHECK(response.status == 200);
+  CHECK(response.body == first_half + second_half);
 }

@@ -244,3 +244,18 @@ TEST_CASE("idle connections are not counted as cut even with a zero drain timeou
   CHECK(daemon->wait_for_log("20 idle connection(s) closed", 1s));
   for (auto& client : idle) CHECK(client.read_until_eof(1s).closed);
 }
+
+TEST_CASE("a connection lingering after its last answer is not counted as cut", "[drain]") {
+  // After `Connection: close` the server lingers for the client's FIN; a client that keeps its
+  // socket open owes nothing and is owed nothing.
+  auto daemon = daemon_process::start({"--drain-timeout", "0s"});
+  raw_client client(daemon->port("hello"));
+  const auto response = client.round_trip("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  REQUIRE(response.status == 200);
+  daemon->send_signal(SIGTERM);
+  const auto status = daemon->wait_for_exit(2s);
+  INFO("stderr:\n" << daemon->log());
+  REQUIRE(status.has_value());
+  INFO(status->describe());
+  CHECK(status->code == 0);
+}

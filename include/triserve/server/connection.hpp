@@ -39,8 +39,9 @@ class connection {
   /// True while waiting for the first byte of a next request with nothing buffered.
   bool idle() const { return idle_; }
 
-  /// True once the drain found this connection idle and closed it: it owes nobody an answer.
-  bool closed_while_idle() const { return closed_while_idle_; }
+  /// False once the connection owes no client an answer: the drain found it idle (or not yet
+  /// started), or it is lingering after its last response.
+  bool owes_answer() const { return !closed_while_idle_ && !lingering_; }
 
   /// Starts this connection's part of a drain: an idle connection closes now, a busy one finishes
   /// the request in flight, answers it with `Connection: close`, and closes.
@@ -55,7 +56,7 @@ class connection {
   asio::awaitable<void> serve();
   asio::awaitable<void> watch_deadlines();
   asio::awaitable<bool> wait_for_request(bool first);
-  asio::awaitable<bool> read_head(http::parse_result& result);
+  asio::awaitable<bool> read_head(http::parse_result& result, bool first);
   asio::awaitable<bool> answer(bool& keep_alive);
 
   /// Receives more bytes before `deadline`; 0 on end of stream, error, timeout or forced close.
@@ -81,6 +82,7 @@ class connection {
 
   server& server_;
   asio::ip::tcp::socket socket_;
+  clock::time_point accepted_at_;
   asio::ip::tcp::endpoint peer_;
   asio::steady_timer watchdog_;
   clock::time_point deadline_;
@@ -95,6 +97,8 @@ class connection {
   bool idle_ = false;
   bool draining_ = false;
   bool closed_while_idle_ = false;
+  bool started_ = false;
+  bool lingering_ = false;
   bool forced_ = false;
   bool timed_out_ = false;
   bool peer_closed_ = false;

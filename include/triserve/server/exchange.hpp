@@ -55,6 +55,8 @@ class exchange {
   bool failed() const { return failure_ != failure::none; }
   /// True when the whole request body has been received (or there was none).
   bool body_complete() const { return body_done_; }
+  /// True once the response head is queued or sent: an error status can no longer replace it.
+  bool head_queued() const { return head_queued_; }
   /// Status of the response started or queued, 0 before.
   int status() const { return status_; }
   /// Body bytes written or queued.
