@@ -83,7 +83,7 @@ command_line parse_command_line(int argc, const char* const* argv) {
   cli.add_option("--log-level", result.log_level,
                  "trace, debug, info, warn, error, critical or off")
       ->capture_default_str();
-  cli.add_flag("--access-log", result.access_log, "Log one line per request");
+  cli.add_flag("--access-log", result.server.access_log, "Log one line per request");
   cli.add_option("--max-header-bytes", max_header_bytes,
                  "Largest request head, request line included (larger: 431)")
       ->capture_default_str();
@@ -134,7 +134,6 @@ command_line parse_command_line(int argc, const char* const* argv) {
           fmt::format("--log-level: unknown level \"{}\" (use trace, debug, info, warn, error, "
                       "critical or off)",
                       result.log_level));
-    result.server.access_log = result.access_log;
     reject_shared_ports(
         {{"--hello", result.hello}, {"--hello-name", result.hello_name}, {"--echo", result.echo}});
   } catch (const CLI::CallForHelp&) {

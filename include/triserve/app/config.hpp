@@ -23,7 +23,6 @@ struct config {
   listen_address echo{"", default_echo_port};
   std::chrono::milliseconds drain_timeout = default_drain_timeout;
   std::string log_level = "info";
-  bool access_log = false;
   server::server_options server;  ///< limits and timeouts shared by the three servers
 };
 

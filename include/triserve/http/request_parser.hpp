@@ -19,9 +19,9 @@ enum class parse_status { need_more, complete, error };
 /// The outcome of one call to request_parser::parse.
 struct parse_result {
   parse_status status = parse_status::need_more;
-  std::size_t consumed = 0;        ///< bytes of the head, final empty line included (complete)
-  int error_status = 0;            ///< 400, 414, 417, 431, 501 or 505 (error)
-  std::string_view error_reason;   ///< a short static description for logs and the 4xx body
+  std::size_t consumed = 0;       ///< bytes of the head, final empty line included (complete)
+  int error_status = 0;           ///< 400, 414, 417, 431, 501 or 505 (error)
+  std::string_view error_reason;  ///< a short static description for logs and the 4xx body
 };
 
 /// An incremental, strict, zero-copy parser of HTTP/1.x request heads. It never throws and never

@@ -20,9 +20,10 @@ struct response_head {
   response_framing framing = response_framing::content_length;
   std::uint64_t content_length = 0;  ///< with framing == content_length
   std::string_view content_type = "text/plain; charset=utf-8";
-  std::string_view date;        ///< an IMF-fixdate
-  bool close = false;           ///< send `Connection: close`
-  bool keep_alive_1_0 = false;  ///< an HTTP/1.0 client asked to keep alive: `Connection: keep-alive`
+  std::string_view date;  ///< an IMF-fixdate
+  bool close = false;     ///< send `Connection: close`
+  bool keep_alive_1_0 =
+      false;  ///< an HTTP/1.0 client asked to keep alive: `Connection: keep-alive`
 };
 
 /// Appends the serialized head, final empty line included, to `out`. Every response carries
