@@ -6,4 +6,11 @@ set(TRISERVE_SANITIZE "" CACHE STRING "Sanitizers to build with, e.g. address,un
 if(TRISERVE_SANITIZE)
   add_compile_options(-fsanitize=${TRISERVE_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   add_link_options(-fsanitize=${TRISERVE_SANITIZE})
+  if(TRISERVE_SANITIZE MATCHES "undefined")
+    # UBSan's vptr check probes memory through a pipe(): in a process out of file descriptors
+    # (which the accept-error test causes on purpose) every virtual call then "fails". The
+    # other UB checks need no descriptors.
+    add_compile_options(-fno-sanitize=vptr)
+    add_link_options(-fno-sanitize=vptr)
+  endif()
 endif()

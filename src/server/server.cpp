@@ -1,6 +1,7 @@
 #include "triserve/server/server.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -21,6 +22,7 @@ constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
 // Go's http.Server backs off the same way when Accept fails (e.g. EMFILE).
 constexpr std::chrono::milliseconds first_accept_backoff{5};
 constexpr std::chrono::milliseconds max_accept_backoff{1000};
+constexpr std::chrono::seconds accept_error_report_interval{5};
 
 }  // namespace
 
@@ -79,14 +81,27 @@ void server::start_accepting() {
 
 asio::awaitable<void> server::accept_loop() {
   std::chrono::milliseconds backoff{0};
+  // Failures come in bursts (out of file descriptors, say) that end and resume as descriptors
+  // free up one by one: report one line per burst, with how many attempts it cost.
+  std::optional<std::chrono::steady_clock::time_point> last_report;
+  std::uint64_t unreported_failures = 0;
   while (accepting_) {
     auto [ec, socket] = co_await acceptor_.async_accept(as_result);
     if (!accepting_) break;
     if (ec) {
       backoff =
           backoff.count() == 0 ? first_accept_backoff : std::min(backoff * 2, max_accept_backoff);
-      spdlog::error("{} server: accept failed: {}; retrying in {}ms", name_, ec.message(),
-                    backoff.count());
+      const auto now = std::chrono::steady_clock::now();
+      if (!last_report || now - *last_report >= accept_error_report_interval) {
+        spdlog::error(
+            "{} server: accept failed: {} ({} more failure(s) since the last report); "
+            "backing off up to {}ms",
+            name_, ec.message(), unreported_failures, max_accept_backoff.count());
+        last_report = now;
+        unreported_failures = 0;
+      } else {
+        ++unreported_failures;
+      }
       accept_backoff_.expires_after(backoff);
       co_await accept_backoff_.async_wait(as_result);
       continue;
