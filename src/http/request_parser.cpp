@@ -25,6 +25,13 @@ bool is_error(const parse_result& r) {
   return r.status == parse_status::error;
 }
 
+/// Whether the request line (or its beginning) starts with nothing but tchar up to its first
+/// space: the method, as far as it has arrived.
+bool method_is_token(std::string_view line) {
+  const std::string_view method = line.substr(0, std::min(line.find(' '), line.size()));
+  return std::all_of(method.begin(), method.end(), is_tchar);
+}
+
 std::string_view trim_ows(std::string_view s) {
   while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
@@ -296,6 +303,11 @@ parse_result request_parser::parse(std::string_view input, request& out) {
     if (header_start_ == 0) {
       if (!line.empty()) {
         if (line.size() > limits_.max_request_line) {
+          // As on the incomplete-line path below, a bad method within the line's allowed length
+          // wins over the length: the same bytes get the same status however they are split.
+          if (!method_is_token(line.substr(0, limits_.max_request_line + 1))) {
+            return finish(fail(400, "invalid method"));
+          }
           return finish(fail(414, "request line too long"));
         }
         // Checked as soon as it is whole: a bad request line is answered without waiting.
@@ -320,11 +332,10 @@ parse_result request_parser::parse(std::string_view input, request& out) {
     // A method is a token: TLS handshakes, HTTP/2 frames and other binary garbage are refused
     // as soon as their first bytes show it, not at the header timeout. A lone CR may still be
     // the start of an empty line.
-    const std::string_view so_far = input.substr(line_start_, scanned_ - line_start_);
-    const std::string_view method = so_far.substr(0, std::min(so_far.find(' '), so_far.size()));
-    if (method != "\r" && !std::all_of(method.begin(), method.end(), is_tchar)) {
-      return finish(fail(400, "invalid method"));
-    }
+    // Only as much of the method as a whole line may hold is judged, as on the path above.
+    const std::string_view so_far =
+        input.substr(line_start_, std::min(scanned_ - line_start_, limits_.max_request_line + 1));
+    if (so_far != "\r" && !method_is_token(so_far)) return finish(fail(400, "invalid method"));
     // The request line so far, less a CR that may yet turn out to be half of its CRLF.
     std::size_t partial = scanned_ - line_start_;
     if (partial > 0 && input[scanned_ - 1] == '\r') --partial;

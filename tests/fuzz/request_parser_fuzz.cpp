@@ -94,24 +94,11 @@ bool same_place(std::string_view a, std::string_view abase, std::string_view b,
   return a.data() - abase.data() == b.data() - bbase.data();
 }
 
-/// An open product bug, tolerated unless TRISERVE_FUZZ_STRICT is set so that fuzzing can go on
-/// past it (reproducer: crashes/request_parser_fuzz-414-vs-400). A request line longer than
-/// max_request_line whose method is not a token gets 414 when it arrives whole (the length is
-/// checked first) but 400 "invalid method" when its start arrives alone (the partial-line check).
-bool known_status_divergence(const parse_result& a, const parse_result& b) {
-  static const bool strict = std::getenv("TRISERVE_FUZZ_STRICT") != nullptr;
-  if (strict) return false;
-  const auto is = [](const parse_result& r, int status) { return r.error_status == status; };
-  return (is(a, 414) && is(b, 400) && b.error_reason == "invalid method") ||
-         (is(b, 414) && is(a, 400) && a.error_reason == "invalid method");
-}
-
 /// Two parses of the same bytes agree on everything, views included (by offset).
 void check_same(const outcome& a, const outcome& b) {
   FUZZ_CHECK(a.result.status == b.result.status);
-  if (a.result.status == parse_status::error && !known_status_divergence(a.result, b.result)) {
+  if (a.result.status == parse_status::error)
     FUZZ_CHECK(a.result.error_status == b.result.error_status);
-  }
   if (a.result.status != parse_status::complete) return;
   FUZZ_CHECK(a.result.consumed == b.result.consumed);
   const request& x = a.req;
