@@ -4,6 +4,7 @@
 #include <asio/io_context.hpp>
 
 #include "triserve/app/cli.hpp"
+#include "triserve/app/file_limit.hpp"
 #include "triserve/app/handlers.hpp"
 #include "triserve/app/logging.hpp"
 #include "triserve/server/server_group.hpp"
@@ -24,6 +25,8 @@ int main(int argc, char** argv) {
     group.add("hello-name", config.hello_name, app::hello_name);
     group.add("echo", config.echo, app::echo);
     spdlog::info("triserve {} starting", TRISERVE_VERSION);
+    if (const auto limit = app::raise_open_file_limit())
+      spdlog::debug("open file limit: {}", *limit);
     group.start();
     // An exception escaping a handler is a failure of the group (errgroup): close everything
     // and keep running until every connection has unwound, so nothing outlives its server.
@@ -36,6 +39,9 @@ int main(int argc, char** argv) {
         group.force_close("unexpected failure");
       }
     }
+    // Every connection has unwound by now; a count above zero would be a leak.
+    spdlog::info("exiting with status {}: {} connection(s) still open", group.exit_code(),
+                 group.connection_count());
     return group.exit_code();
   } catch (const server::startup_error& e) {
     spdlog::error("{}", e.what());

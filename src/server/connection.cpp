@@ -119,6 +119,9 @@ asio::awaitable<void> connection::serve() {
     const bool answered = co_await answer(keep_alive);
     if (!answered) co_return;
     if (!keep_alive || (draining_ && input_.empty())) {
+      // A response whose head left before the drain promised keep-alive: to its client this is
+      // an idle connection closing.
+      if (keep_alive) server_.count_idle_closed();
       co_await finish_and_close();
       co_return;
     }
@@ -142,6 +145,7 @@ asio::awaitable<bool> connection::wait_for_request(bool first) {
       closed_while_idle_ = false;
       co_return true;
     }
+    server_.count_idle_closed();
     co_await close_gracefully();
     co_return false;
   }
@@ -155,6 +159,9 @@ asio::awaitable<bool> connection::wait_for_request(bool first) {
   idle_ = false;
   // A request that arrived just as the drain began is served, and owes its client an answer.
   if (!ec) closed_while_idle_ = false;
+  // Counted here rather than when the drain began: a wait that had already completed then
+  // serves its request instead.
+  if (ec == asio::error::operation_aborted && draining_ && !forced_) server_.count_idle_closed();
   co_return !ec && !forced_;
 }
 

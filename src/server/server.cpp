@@ -123,16 +123,19 @@ asio::awaitable<void> server::serve_connection(std::unique_ptr<connection> conn)
 
 void server::begin_drain() {
   close_listener();
-  for (auto* conn : connections_) {
-    if (conn->idle()) ++stats_.idle_closed;
-    conn->begin_drain();
-  }
+  for (auto* conn : connections_) conn->begin_drain();
 }
 
 void server::force_close() {
   close_listener();
   stats_.cut += busy_connection_count();
   for (auto* conn : connections_) conn->force_close();
+}
+
+std::size_t server::idle_connection_count() const {
+  return static_cast<std::size_t>(
+      std::count_if(connections_.begin(), connections_.end(),
+                    [](const connection* conn) { return conn->idle(); }));
 }
 
 std::size_t server::busy_connection_count() const {

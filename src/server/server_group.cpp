@@ -57,6 +57,7 @@ server_group::server_group(asio::io_context& io, server_options options,
       options_(options),
       drain_timeout_(drain_timeout),
       signals_(io),
+      status_signal_(io),
       drain_deadline_(io),
       progress_timer_(io) {}
 
@@ -119,7 +120,9 @@ void server_group::start() {
   state_ = state::running;
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
+  status_signal_.add(SIGUSR1);
   wait_for_signal();
+  wait_for_status_request();
   spdlog::info("all servers are started");
 }
 
@@ -135,6 +138,31 @@ void server_group::wait_for_signal() {
     }
     if (state_ == state::draining) wait_for_signal();
   });
+}
+
+void server_group::wait_for_status_request() {
+  status_signal_.async_wait([this](std::error_code ec, int) {
+    if (ec) return;
+    log_status();
+    wait_for_status_request();
+  });
+}
+
+void server_group::log_status() const {
+  std::string counts;
+  std::uint64_t served = 0;
+  std::size_t idle = 0;
+  for (const auto& planned : servers_) {
+    counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", planned.instance->name(),
+                          planned.instance->connection_count());
+    served += planned.instance->stats().requests_served;
+    idle += planned.instance->idle_connection_count();
+  }
+  const std::string_view state_name = state_ == state::running    ? "serving"
+                                      : state_ == state::draining ? "draining"
+                                                                  : "stopping";
+  spdlog::info("status: {}, {} live connection(s) ({}), {} idle, {} request(s) served", state_name,
+               connection_count(), counts, idle, served);
 }
 
 void server_group::begin_drain(std::string_view why) {
@@ -228,6 +256,8 @@ void server_group::stop_watching() {
   std::error_code ignored;
   signals_.cancel(ignored);
   signals_.clear(ignored);
+  // Cancelled but still registered: io_context::run() may return, and SIGUSR1 stays harmless.
+  status_signal_.cancel(ignored);
 }
 
 void server_group::server_failed(const server& failed, std::exception_ptr failure) {

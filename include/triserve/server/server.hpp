@@ -24,8 +24,10 @@ class server_group;
 /// Counts a server keeps for the final log line of a drain.
 struct server_stats {
   std::uint64_t requests_served = 0;
-  std::uint64_t idle_closed = 0;  ///< idle keep-alive connections closed when the drain began
-  std::uint64_t cut = 0;          ///< connections closed at the deadline or by a second signal
+  /// Connections the drain closed between requests: idle keep-alive ones, ones accepted without a
+  /// request yet, and ones whose response had already promised keep-alive.
+  std::uint64_t idle_closed = 0;
+  std::uint64_t cut = 0;  ///< connections closed at the deadline or by a second signal
 };
 
 /// One listener, its accept loop, its live connections and the handler that answers them.
@@ -58,6 +60,8 @@ class server {
 
   /// Live connections, idle or busy.
   std::size_t connection_count() const { return connections_.size(); }
+  /// Live connections waiting for a next request with nothing received.
+  std::size_t idle_connection_count() const;
   /// Live connections that still owe a client an answer (not those closing because idle).
   std::size_t busy_connection_count() const;
   const server_stats& stats() const { return stats_; }
@@ -69,6 +73,7 @@ class server {
   http::date_cache& dates() { return dates_; }
   const handler& answer() const { return answer_; }
   void count_request() { ++stats_.requests_served; }
+  void count_idle_closed() { ++stats_.idle_closed; }
   /// A connection's coroutine failed unexpectedly: the group aborts (errgroup contract).
   void report_failure(std::exception_ptr failure);
 

@@ -71,6 +71,9 @@ class server_group {
 
   void bind_all();
   void wait_for_signal();
+  void wait_for_status_request();
+  /// One line: state, live connections per server, requests served so far.
+  void log_status() const;
   void wait_for_deadline();
   void schedule_progress_log();
   void finish_if_drained();
@@ -82,6 +85,9 @@ class server_group {
   http::date_cache dates_;
   std::vector<planned_server> servers_;
   asio::signal_set signals_;
+  /// SIGUSR1 asks for a status line. Registered for the group's whole life, so that a late
+  /// SIGUSR1 (while connections unwind after a drain) never takes the default action: exit.
+  asio::signal_set status_signal_;
   asio::steady_timer drain_deadline_;
   asio::steady_timer progress_timer_;
   std::chrono::steady_clock::time_point deadline_at_;

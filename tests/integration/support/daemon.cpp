@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <system_error>
 
@@ -277,14 +279,86 @@ std::optional<exit_status> daemon_process::wait_for_exit(std::chrono::millisecon
   return std::nullopt;
 }
 
-std::optional<std::size_t> daemon_process::peak_rss_kib() const {
+std::optional<std::size_t> daemon_process::proc_status_kib(std::string_view field) const {
   if (!running()) return std::nullopt;
   std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
   std::string line;
   for (int count = 0; count < 200 && std::getline(status, line); ++count) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoul(line.substr(6));
+    if (line.rfind(field, 0) == 0) return std::stoul(line.substr(field.size()));
   }
   return std::nullopt;
+}
+
+std::optional<std::size_t> daemon_process::peak_rss_kib() const {
+  return proc_status_kib("VmHWM:");
+}
+
+std::optional<std::size_t> daemon_process::rss_kib() const {
+  return proc_status_kib("VmRSS:");
+}
+
+std::optional<std::size_t> daemon_process::open_descriptors() const {
+  if (!running()) return std::nullopt;
+  std::error_code ec;
+  std::size_t count = 0;
+  for (std::filesystem::directory_iterator it("/proc/" + std::to_string(pid_) + "/fd", ec), end;
+       !ec && it != end; it.increment(ec)) {
+    ++count;
+  }
+  if (ec) return std::nullopt;
+  return count;
+}
+
+daemon_status daemon_process::status(std::chrono::milliseconds timeout) {
+  constexpr std::string_view marker = "status: ";
+  const auto before = log_lines_with(marker).size();
+  send_signal(SIGUSR1);
+  const auto deadline = steady::now() + timeout;
+  std::vector<std::string> lines;
+  for (;;) {
+    lines = log_lines_with(marker);
+    if (lines.size() > before) break;
+    if (steady::now() >= deadline)
+      throw std::runtime_error("no status line within " + std::to_string(timeout.count()) +
+                               " ms of SIGUSR1; stderr:\n" + log());
+    std::unique_lock lock(mutex_);
+    output_changed_.wait_for(lock, 20ms);
+  }
+  // "status: serving, 3 live connection(s) (hello 2, hello-name 0, echo 1), 2 idle, 15
+  // request(s) served"
+  const std::string& line = lines[before];
+  std::istringstream in(line.substr(line.find(marker) + marker.size()));
+  daemon_status parsed;
+  std::string word;
+  std::getline(in, parsed.state, ',');
+  in >> parsed.live >> word >> word;  // "live" "connection(s)"
+  in.ignore(2);                       // " ("
+  std::string per_server;
+  std::getline(in, per_server, ')');
+  std::istringstream servers(per_server);
+  std::string name;
+  std::size_t count = 0;
+  while (servers >> name >> count) {
+    parsed.live_by_server[name] = count;
+    servers.ignore(1);  // ","
+  }
+  in.ignore(1);  // ","
+  in >> parsed.idle >> word;
+  in.ignore(1);
+  in >> parsed.served;
+  if (!in || parsed.live_by_server.size() != 3)
+    throw std::runtime_error("cannot parse the status line: " + line);
+  return parsed;
+}
+
+daemon_status daemon_process::wait_for_live_connections(std::size_t expected,
+                                                        std::chrono::milliseconds timeout) {
+  const auto deadline = steady::now() + timeout;
+  for (;;) {
+    auto current = status();
+    if (current.live == expected || steady::now() >= deadline) return current;
+    std::this_thread::sleep_for(50ms);
+  }
 }
 
 }  // namespace triserve::integration

@@ -26,6 +26,15 @@ struct exit_status {
   std::string describe() const;  ///< "exit 0 after 12 ms" / "killed by signal 9 after 3 ms"
 };
 
+/// What the daemon's status line (logged on SIGUSR1) reported.
+struct daemon_status {
+  std::string state;     ///< "serving", "draining", "stopping"
+  std::size_t live = 0;  ///< live connections over all servers
+  std::map<std::string, std::size_t, std::less<>> live_by_server;  ///< "hello" -> count
+  std::size_t idle = 0;      ///< live connections waiting for a next request
+  std::uint64_t served = 0;  ///< requests answered so far
+};
+
 /// The address arguments every test starts from: the three servers on ephemeral loopback ports.
 std::vector<std::string> default_daemon_args();
 
@@ -72,6 +81,15 @@ class daemon_process {
   /// Sends `sig` to the child by its pid (only while it has not been reaped).
   void send_signal(int sig);
 
+  /// Sends SIGUSR1 and parses the status line the daemon logs in answer; throws when none comes
+  /// within `timeout` or it cannot be parsed.
+  daemon_status status(std::chrono::milliseconds timeout = std::chrono::seconds{5});
+  /// Asks for the status until its live connection count is `expected` or `timeout` passes;
+  /// returns the last status seen.
+  daemon_status wait_for_live_connections(std::size_t expected,
+                                          std::chrono::milliseconds timeout = std::chrono::seconds{
+                                              5});
+
   /// Polls waitpid(WNOHANG) until the child exits or `timeout` passes; nullopt on timeout.
   /// After an exit, further calls return the same status. Once it has reaped the child it waits
   /// (up to a second) for the last output, so log() is complete when this returns.
@@ -80,8 +98,15 @@ class daemon_process {
 
   /// The child's peak resident set (VmHWM in /proc/<pid>/status) in KiB; nullopt once reaped.
   std::optional<std::size_t> peak_rss_kib() const;
+  /// The child's current resident set (VmRSS) in KiB; nullopt once reaped.
+  std::optional<std::size_t> rss_kib() const;
+  /// How many file descriptors the child has open (entries of /proc/<pid>/fd); nullopt once
+  /// reaped.
+  std::optional<std::size_t> open_descriptors() const;
 
  private:
+  /// A field of /proc/<pid>/status in KiB ("VmHWM:", "VmRSS:").
+  std::optional<std::size_t> proc_status_kib(std::string_view field) const;
   /// Reads the child's two pipes until both reach EOF or the destructor asks it to stop.
   void collect_output(int out_fd, int err_fd);
 
