@@ -281,6 +281,17 @@ void raw_client::read_exact(std::size_t n, std::string& out, steady::time_point 
   }
 }
 
+std::optional<http_response> raw_client::read_response_or_close(std::chrono::milliseconds timeout) {
+  const auto deadline = steady::now() + timeout;
+  if (pending().empty()) {
+    const auto got = fill(deadline);
+    if (got == 0) return std::nullopt;
+    if (got < 0) fail("response: timed out before its first byte");
+  }
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+  return read_response(std::max(left, std::chrono::milliseconds{1}));
+}
+
 http_response raw_client::read_response(std::chrono::milliseconds timeout, bool skip_interim,
                                         bool head_request) {
   const auto deadline = steady::now() + timeout;

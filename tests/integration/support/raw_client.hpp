@@ -73,6 +73,12 @@ class raw_client {
   http_response read_response(std::chrono::milliseconds timeout = default_io_timeout,
                               bool skip_interim = true, bool head_request = false);
 
+  /// Like read_response, but returns nullopt when the connection ends (EOF or reset) before the
+  /// first byte of a response: the server closed without answering. Anything else that is not a
+  /// complete response still throws.
+  std::optional<http_response> read_response_or_close(
+      std::chrono::milliseconds timeout = default_io_timeout);
+
   /// Sends `request` and reads the final response to it.
   http_response round_trip(std::string_view request,
                            std::chrono::milliseconds timeout = default_io_timeout);
