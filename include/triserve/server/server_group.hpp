@@ -13,6 +13,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "triserve/http/date.hpp"
+#include "triserve/server/buffer_pool.hpp"
 #include "triserve/server/handler.hpp"
 #include "triserve/server/listen_address.hpp"
 #include "triserve/server/server_options.hpp"
@@ -58,6 +59,7 @@ class server_group {
   std::size_t busy_connection_count() const;
 
   // For servers.
+  void connection_opened();
   void connection_closed();
   void server_failed(const server& failed, std::exception_ptr failure);
 
@@ -76,6 +78,8 @@ class server_group {
   void log_status() const;
   void wait_for_deadline();
   void schedule_progress_log();
+  /// Checks every connection's deadline a few times a second while there are connections.
+  void schedule_deadline_sweep();
   void finish_if_drained();
   void stop_watching();
 
@@ -83,6 +87,7 @@ class server_group {
   server_options options_;
   std::chrono::milliseconds drain_timeout_;
   http::date_cache dates_;
+  buffer_pool input_buffers_;
   std::vector<planned_server> servers_;
   asio::signal_set signals_;
   /// SIGUSR1 asks for a status line. Registered for the group's whole life, so that a late
@@ -90,6 +95,8 @@ class server_group {
   asio::signal_set status_signal_;
   asio::steady_timer drain_deadline_;
   asio::steady_timer progress_timer_;
+  asio::steady_timer deadline_sweep_;
+  bool sweeping_ = false;
   std::chrono::steady_clock::time_point deadline_at_;
   state state_ = state::idle;
   int exit_code_ = 0;
