@@ -302,6 +302,12 @@ void server_group::server_failed(const server& failed, std::exception_ptr failur
   begin_drain("server failure");
 }
 
+asio::ip::tcp::endpoint server_group::local_endpoint(std::string_view name) const {
+  for (const auto& planned : servers_)
+    if (planned.instance->name() == name) return planned.instance->local_endpoint();
+  throw std::out_of_range(fmt::format("no server named {}", name));
+}
+
 std::size_t server_group::busy_connection_count() const {
   std::size_t total = 0;
   for (const auto& planned : servers_) total += planned.instance->busy_connection_count();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
@@ -52,6 +53,10 @@ class server_group {
 
   /// 0 after a complete drain, 1 after a deadline, a second signal or a server failure.
   int exit_code() const { return exit_code_; }
+
+  /// Where the server named `name` listens, with the port the kernel chose; throws
+  /// std::out_of_range for an unknown name.
+  asio::ip::tcp::endpoint local_endpoint(std::string_view name) const;
 
   /// Total live connections over all servers.
   std::size_t connection_count() const;
