@@ -15,7 +15,7 @@ target_include_directories(triserve_asio SYSTEM INTERFACE ${TRISERVE_ASIO_INCLUD
 # a libstdc++ header came first; frames allocated in one and freed in another then mismatch
 # (AddressSanitizer: alloc-dealloc-mismatch). Pin the choice for every unit.
 target_compile_definitions(triserve_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED
-                                                   ASIO_DISABLE_STD_ALIGNED_ALLOC)
+                                                   ASIO_DISABLE_STD_ALIGNED_ALLOC ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=16)
 if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   # clang 14 with libstdc++ 12 does not detect coroutine support on its own.
   target_compile_definitions(triserve_asio INTERFACE ASIO_HAS_CO_AWAIT=1 ASIO_HAS_STD_COROUTINE=1)

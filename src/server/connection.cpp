@@ -5,7 +5,6 @@
 
 #include <spdlog/spdlog.h>
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
@@ -20,8 +19,6 @@ namespace {
 
 constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
 
-/// First allocation of a connection's input buffer: most heads fit, and bodies stream through it.
-constexpr std::size_t initial_input_capacity = 16 * 1024;
 /// Smallest read worth making; below it the buffer is compacted or grown first.
 constexpr std::size_t minimum_read = 2048;
 /// How long a closing connection keeps reading so the client sees our response, not a reset.
@@ -30,20 +27,13 @@ constexpr std::chrono::milliseconds linger_time{500};
 /// Queued responses to pipelined requests are written once they reach this size.
 constexpr std::size_t max_queued_output = 64 * 1024;
 
-/// Clears a flag when a scope ends, however it ends.
-struct flag_reset {
-  bool& flag;
-  ~flag_reset() { flag = false; }
-};
-
 }  // namespace
 
 connection::connection(server& owner, asio::ip::tcp::socket socket)
     : server_(owner),
       socket_(std::move(socket)),
       accepted_at_(clock::now()),
-      watchdog_(socket_.get_executor()),
-      input_(initial_input_capacity),
+      input_(owner.input_buffers()),
       parser_(
           http::parser_limits{owner.options().max_request_line, owner.options().max_header_bytes}) {
   std::error_code ignored;
@@ -56,10 +46,7 @@ connection::~connection() {
 }
 
 asio::awaitable<void> connection::run() {
-  using asio::experimental::awaitable_operators::operator||;
-  serving_ = true;
-  // serve() starts first and sets the first deadline before the watchdog reads it.
-  co_await (serve() || watch_deadlines());
+  co_await serve();
 }
 
 void connection::begin_drain() {
@@ -82,26 +69,17 @@ void connection::set_deadline(clock::time_point deadline) {
   deadline_ = deadline;
   // A timeout that fired just as the previous operation completed must not cut this one.
   timed_out_ = false;
-  // The watchdog sleeps until the deadline it saw last; wake it only when this one is earlier.
-  if (deadline_ < watchdog_armed_for_) watchdog_.cancel();
 }
 
-asio::awaitable<void> connection::watch_deadlines() {
-  while (serving_) {
-    watchdog_armed_for_ = deadline_;
-    watchdog_.expires_at(deadline_);
-    auto [ec] = co_await watchdog_.async_wait(as_result);
-    if (!serving_) break;
-    if (ec || clock::now() < deadline_) continue;
-    timed_out_ = true;
-    deadline_ = clock::time_point::max();
-    std::error_code ignored;
-    socket_.cancel(ignored);
-  }
+void connection::enforce_deadline(clock::time_point now) {
+  if (now < deadline_) return;
+  timed_out_ = true;
+  deadline_ = clock::time_point::max();
+  std::error_code ignored;
+  socket_.cancel(ignored);
 }
 
 asio::awaitable<void> connection::serve() {
-  flag_reset stop_watchdog{serving_};
   started_ = true;
   set_deadline(accepted_at_ + server_.options().header_timeout);
   for (bool first = true;; first = false) {

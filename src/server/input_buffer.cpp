@@ -5,6 +5,10 @@
 
 namespace triserve::server {
 
+input_buffer::~input_buffer() {
+  release_storage();
+}
+
 void input_buffer::consume(std::size_t count) {
   begin_ += std::min(count, end_ - begin_);
   if (begin_ == end_ && !pinned_) begin_ = end_ = 0;
@@ -24,8 +28,8 @@ void input_buffer::unpin() {
 
 std::span<char> input_buffer::prepare(std::size_t minimum, std::size_t limit) {
   if (!storage_) {
-    capacity_ = std::max(initial_capacity_, std::min(minimum, limit));
-    storage_ = std::make_unique_for_overwrite<char[]>(capacity_);
+    storage_ = pool_.acquire();
+    capacity_ = pool_.block_size();
   }
   if (capacity_ - end_ < minimum && begin_ > pin_end_) {
     const std::size_t unread = end_ - begin_;
@@ -45,8 +49,16 @@ std::span<char> input_buffer::prepare(std::size_t minimum, std::size_t limit) {
 
 void input_buffer::release_if_empty() {
   if (begin_ != end_ || pinned_) return;
-  storage_.reset();
-  capacity_ = begin_ = end_ = 0;
+  release_storage();
+  begin_ = end_ = 0;
+}
+
+void input_buffer::release_storage() {
+  if (capacity_ == pool_.block_size())
+    pool_.release(std::move(storage_));
+  else
+    storage_.reset();
+  capacity_ = 0;
 }
 
 }  // namespace triserve::server

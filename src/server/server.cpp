@@ -33,13 +33,15 @@ std::string to_string(const asio::ip::tcp::endpoint& endpoint) {
 }
 
 server::server(asio::io_context& io, std::string name, handler answer,
-               const server_options& options, server_group& group, http::date_cache& dates)
+               const server_options& options, server_group& group, http::date_cache& dates,
+               buffer_pool& input_buffers)
     : io_(io),
       name_(std::move(name)),
       answer_(std::move(answer)),
       options_(options),
       group_(group),
       dates_(dates),
+      input_buffers_(input_buffers),
       acceptor_(io),
       accept_backoff_(io) {}
 
@@ -145,7 +147,13 @@ std::size_t server::busy_connection_count() const {
 }
 
 std::list<connection*>::iterator server::add(connection* conn) {
-  return connections_.insert(connections_.end(), conn);
+  const auto registration = connections_.insert(connections_.end(), conn);
+  group_.connection_opened();
+  return registration;
+}
+
+void server::enforce_deadlines(std::chrono::steady_clock::time_point now) {
+  for (auto* conn : connections_) conn->enforce_deadline(now);
 }
 
 void server::remove(std::list<connection*>::iterator registration) {

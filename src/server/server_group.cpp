@@ -15,6 +15,12 @@ namespace {
 
 constexpr std::chrono::seconds progress_interval{1};
 constexpr std::chrono::milliseconds idle_unwind_recheck{10};
+/// How often connection deadlines are checked: every timeout fires up to this much late.
+constexpr std::chrono::milliseconds deadline_sweep_interval{100};
+/// A connection's receive buffer: most heads fit, and bodies stream through it.
+constexpr std::size_t input_buffer_size = 16 * 1024;
+/// Spare buffers kept after a burst, so that the next one does not go to the heap.
+constexpr std::size_t spare_input_buffers = 64;
 
 std::string describe(const listen_address& where) {
   if (where.host.empty()) return fmt::format(":{}", where.port);
@@ -56,17 +62,19 @@ server_group::server_group(asio::io_context& io, server_options options,
     : io_(io),
       options_(options),
       drain_timeout_(drain_timeout),
+      input_buffers_(input_buffer_size, spare_input_buffers),
       signals_(io),
       status_signal_(io),
       drain_deadline_(io),
-      progress_timer_(io) {}
+      progress_timer_(io),
+      deadline_sweep_(io) {}
 
 server_group::~server_group() = default;
 
 void server_group::add(std::string name, listen_address where, handler answer) {
-  servers_.push_back(
-      {std::make_unique<server>(io_, std::move(name), std::move(answer), options_, *this, dates_),
-       std::move(where)});
+  servers_.push_back({std::make_unique<server>(io_, std::move(name), std::move(answer), options_,
+                                               *this, dates_, input_buffers_),
+                      std::move(where)});
 }
 
 void server_group::bind_all() {
@@ -226,6 +234,26 @@ void server_group::force_close(std::string_view why) {
   spdlog::error("shutdown incomplete: {} connection(s) cut, {} request(s) served", total, served);
 }
 
+void server_group::connection_opened() {
+  if (sweeping_) return;
+  sweeping_ = true;
+  schedule_deadline_sweep();
+}
+
+void server_group::schedule_deadline_sweep() {
+  deadline_sweep_.expires_after(deadline_sweep_interval);
+  deadline_sweep_.async_wait([this](std::error_code ec) {
+    // With no connection left the timer stops, so an idle daemon never wakes up.
+    if (ec || connection_count() == 0) {
+      sweeping_ = false;
+      return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& planned : servers_) planned.instance->enforce_deadlines(now);
+    schedule_deadline_sweep();
+  });
+}
+
 void server_group::connection_closed() {
   finish_if_drained();
 }
@@ -253,6 +281,7 @@ void server_group::finish_if_drained() {
 void server_group::stop_watching() {
   drain_deadline_.cancel();
   progress_timer_.cancel();
+  deadline_sweep_.cancel();
   std::error_code ignored;
   signals_.cancel(ignored);
   signals_.clear(ignored);
@@ -271,6 +300,12 @@ void server_group::server_failed(const server& failed, std::exception_ptr failur
   spdlog::error("{} server failed: {}; stopping all servers", failed.name(), what);
   exit_code_ = 1;
   begin_drain("server failure");
+}
+
+asio::ip::tcp::endpoint server_group::local_endpoint(std::string_view name) const {
+  for (const auto& planned : servers_)
+    if (planned.instance->name() == name) return planned.instance->local_endpoint();
+  throw std::out_of_range(fmt::format("no server named {}", name));
 }
 
 std::size_t server_group::busy_connection_count() const {

@@ -25,6 +25,7 @@ namespace {
 
 using namespace triserve::http;
 using triserve::fuzz::read_plan;
+using triserve::server::buffer_pool;
 using triserve::server::input_buffer;
 
 // The constants of src/server/connection.cpp, which keeps them private.
@@ -322,7 +323,8 @@ class connection_model {
   client_stream& client_;
   parser_limits limits_;
   std::size_t max_discard_;
-  input_buffer input_{initial_input_capacity};
+  buffer_pool input_buffers_{initial_input_capacity, 4};
+  input_buffer input_{input_buffers_};
   request_parser parser_;
   request request_;
   chunked_decoder decoder_;

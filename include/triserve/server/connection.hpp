@@ -11,7 +11,6 @@
 #include <asio/awaitable.hpp>
 #include <asio/buffer.hpp>
 #include <asio/ip/tcp.hpp>
-#include <asio/steady_timer.hpp>
 
 #include "triserve/http/request.hpp"
 #include "triserve/http/request_parser.hpp"
@@ -50,11 +49,15 @@ class connection {
   /// Closes the connection now, whatever it was doing (drain deadline or second signal).
   void force_close();
 
+  /// Cuts the operation in progress if its deadline has passed by `now`. The server sweeps its
+  /// connections with this a few times a second: one timer for all of them, rather than a timer
+  /// per connection re-armed by every request.
+  void enforce_deadline(clock::time_point now);
+
  private:
   friend class exchange;
 
   asio::awaitable<void> serve();
-  asio::awaitable<void> watch_deadlines();
   asio::awaitable<bool> wait_for_request(bool first);
   asio::awaitable<bool> read_head(http::parse_result& result, bool first);
   asio::awaitable<bool> answer(bool& keep_alive);
@@ -84,16 +87,13 @@ class connection {
   asio::ip::tcp::socket socket_;
   clock::time_point accepted_at_;
   asio::ip::tcp::endpoint peer_;
-  asio::steady_timer watchdog_;
-  clock::time_point deadline_;
-  clock::time_point watchdog_armed_for_;
+  clock::time_point deadline_ = clock::time_point::max();
   input_buffer input_;
   std::string output_;
   std::string scratch_;
   http::request_parser parser_;
   http::request request_;
   std::list<connection*>::iterator registration_;
-  bool serving_ = false;
   bool idle_ = false;
   bool draining_ = false;
   bool closed_while_idle_ = false;

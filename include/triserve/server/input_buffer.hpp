@@ -5,14 +5,20 @@
 #include <span>
 #include <string_view>
 
+#include "triserve/server/buffer_pool.hpp"
+
 namespace triserve::server {
 
 /// The bytes a connection has received and not yet consumed. The head of the request in progress
 /// can be pinned: compaction then moves unread bytes only down to the end of the pinned head, so
 /// the request's views into it stay valid while its body streams through the rest of the buffer.
+/// Its first block of storage is borrowed from a pool; a grown one is its own.
 class input_buffer {
  public:
-  explicit input_buffer(std::size_t initial_capacity) : initial_capacity_(initial_capacity) {}
+  explicit input_buffer(buffer_pool& pool) : pool_(pool) {}
+  ~input_buffer();
+  input_buffer(const input_buffer&) = delete;
+  input_buffer& operator=(const input_buffer&) = delete;
 
   /// Unconsumed received bytes.
   std::string_view data() const { return {storage_.get() + begin_, end_ - begin_}; }
@@ -36,11 +42,13 @@ class input_buffer {
   /// Marks `count` bytes received into the span prepare() returned.
   void commit(std::size_t count) { end_ += count; }
 
-  /// Releases the storage when nothing is buffered, so an idle connection costs no buffer.
+  /// Gives the storage back when nothing is buffered, so an idle connection costs no buffer.
   void release_if_empty();
 
  private:
-  std::size_t initial_capacity_;
+  void release_storage();
+
+  buffer_pool& pool_;
   std::unique_ptr<char[]> storage_;
   std::size_t capacity_ = 0;
   bool pinned_ = false;

@@ -13,6 +13,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "triserve/http/date.hpp"
+#include "triserve/server/buffer_pool.hpp"
 #include "triserve/server/handler.hpp"
 #include "triserve/server/server_options.hpp"
 
@@ -34,7 +35,7 @@ struct server_stats {
 class server {
  public:
   server(asio::io_context& io, std::string name, handler answer, const server_options& options,
-         server_group& group, http::date_cache& dates);
+         server_group& group, http::date_cache& dates, buffer_pool& input_buffers);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
@@ -57,6 +58,8 @@ class server {
   void begin_drain();
   /// Closes every remaining connection now.
   void force_close();
+  /// Cuts every connection whose current operation is past its deadline at `now`.
+  void enforce_deadlines(std::chrono::steady_clock::time_point now);
 
   /// Live connections, idle or busy.
   std::size_t connection_count() const { return connections_.size(); }
@@ -71,6 +74,7 @@ class server {
   void remove(std::list<connection*>::iterator registration);
   const server_options& options() const { return options_; }
   http::date_cache& dates() { return dates_; }
+  buffer_pool& input_buffers() { return input_buffers_; }
   const handler& answer() const { return answer_; }
   void count_request() { ++stats_.requests_served; }
   void count_idle_closed() { ++stats_.idle_closed; }
@@ -87,6 +91,7 @@ class server {
   const server_options& options_;
   server_group& group_;
   http::date_cache& dates_;
+  buffer_pool& input_buffers_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer accept_backoff_;
   std::list<connection*> connections_;

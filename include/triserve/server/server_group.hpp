@@ -9,10 +9,12 @@
 #include <vector>
 
 #include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
 #include "triserve/http/date.hpp"
+#include "triserve/server/buffer_pool.hpp"
 #include "triserve/server/handler.hpp"
 #include "triserve/server/listen_address.hpp"
 #include "triserve/server/server_options.hpp"
@@ -52,12 +54,17 @@ class server_group {
   /// 0 after a complete drain, 1 after a deadline, a second signal or a server failure.
   int exit_code() const { return exit_code_; }
 
+  /// Where the server named `name` listens, with the port the kernel chose; throws
+  /// std::out_of_range for an unknown name.
+  asio::ip::tcp::endpoint local_endpoint(std::string_view name) const;
+
   /// Total live connections over all servers.
   std::size_t connection_count() const;
   /// Live connections that still owe a client an answer.
   std::size_t busy_connection_count() const;
 
   // For servers.
+  void connection_opened();
   void connection_closed();
   void server_failed(const server& failed, std::exception_ptr failure);
 
@@ -76,6 +83,8 @@ class server_group {
   void log_status() const;
   void wait_for_deadline();
   void schedule_progress_log();
+  /// Checks every connection's deadline a few times a second while there are connections.
+  void schedule_deadline_sweep();
   void finish_if_drained();
   void stop_watching();
 
@@ -83,6 +92,7 @@ class server_group {
   server_options options_;
   std::chrono::milliseconds drain_timeout_;
   http::date_cache dates_;
+  buffer_pool input_buffers_;
   std::vector<planned_server> servers_;
   asio::signal_set signals_;
   /// SIGUSR1 asks for a status line. Registered for the group's whole life, so that a late
@@ -90,6 +100,8 @@ class server_group {
   asio::signal_set status_signal_;
   asio::steady_timer drain_deadline_;
   asio::steady_timer progress_timer_;
+  asio::steady_timer deadline_sweep_;
+  bool sweeping_ = false;
   std::chrono::steady_clock::time_point deadline_at_;
   state state_ = state::idle;
   int exit_code_ = 0;

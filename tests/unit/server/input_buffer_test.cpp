@@ -7,6 +7,7 @@
 
 namespace {
 
+using triserve::server::buffer_pool;
 using triserve::server::input_buffer;
 
 /// Copies `bytes` into the buffer the way a socket read would.
@@ -20,7 +21,8 @@ void receive(input_buffer& buffer, std::string_view bytes, std::size_t limit = 1
 }  // namespace
 
 TEST_CASE("received bytes are consumed from the front", "[input_buffer]") {
-  input_buffer buffer{64};
+  buffer_pool pool{64, 4};
+  input_buffer buffer{pool};
   CHECK(buffer.empty());
   receive(buffer, "GET / HTTP/1.1\r\n");
   CHECK(buffer.data() == "GET / HTTP/1.1\r\n");
@@ -31,7 +33,8 @@ TEST_CASE("received bytes are consumed from the front", "[input_buffer]") {
 }
 
 TEST_CASE("the buffer grows up to its limit and no further", "[input_buffer]") {
-  input_buffer buffer{16};
+  buffer_pool pool{16, 4};
+  input_buffer buffer{pool};
   for (int reads = 0; reads < 10; ++reads) {
     auto room = buffer.prepare(8, 40);
     if (room.empty()) break;
@@ -43,7 +46,8 @@ TEST_CASE("the buffer grows up to its limit and no further", "[input_buffer]") {
 }
 
 TEST_CASE("compaction keeps a pinned head where it is", "[input_buffer]") {
-  input_buffer buffer{32};
+  buffer_pool pool{32, 4};
+  input_buffer buffer{pool};
   receive(buffer, "HEAD:body-bytes-that-fill-it-up");
   const std::string_view head{buffer.data().data(), 5};
   buffer.consume_and_pin(5);
@@ -58,7 +62,8 @@ TEST_CASE("compaction keeps a pinned head where it is", "[input_buffer]") {
 }
 
 TEST_CASE("a head pinned with nothing after it is not overwritten", "[input_buffer]") {
-  input_buffer buffer{16};
+  buffer_pool pool{16, 4};
+  input_buffer buffer{pool};
   receive(buffer, "0123456789abcdef");
   const std::string_view head{buffer.data().data(), 16};
   buffer.consume_and_pin(16);
@@ -71,7 +76,8 @@ TEST_CASE("a head pinned with nothing after it is not overwritten", "[input_buff
 }
 
 TEST_CASE("body bytes stream after a pinned head", "[input_buffer]") {
-  input_buffer buffer{32};
+  buffer_pool pool{32, 4};
+  input_buffer buffer{pool};
   receive(buffer, "HEAD");
   const std::string_view head{buffer.data().data(), 4};
   buffer.consume_and_pin(4);
@@ -84,13 +90,48 @@ TEST_CASE("body bytes stream after a pinned head", "[input_buffer]") {
 }
 
 TEST_CASE("an empty buffer can give its storage back", "[input_buffer]") {
-  input_buffer buffer{16};
+  buffer_pool pool{16, 4};
+  input_buffer buffer{pool};
   receive(buffer, "abc");
   buffer.release_if_empty();
   CHECK(buffer.capacity() == 16);
   buffer.consume(3);
   buffer.release_if_empty();
   CHECK(buffer.capacity() == 0);
+  CHECK(pool.spare_count() == 1);
   receive(buffer, "again");
   CHECK(buffer.data() == "again");
+  CHECK(pool.spare_count() == 0);
+}
+
+TEST_CASE("a grown buffer is freed, not pooled", "[input_buffer]") {
+  buffer_pool pool{16, 4};
+  {
+    input_buffer buffer{pool};
+    receive(buffer, std::string(40, 'x'));
+    CHECK(buffer.capacity() > 16);
+    buffer.consume(40);
+    buffer.release_if_empty();
+    CHECK(buffer.capacity() == 0);
+    CHECK(pool.spare_count() == 0);
+    receive(buffer, "abc");
+  }
+  // The destructor gives a block-sized buffer back.
+  CHECK(pool.spare_count() == 1);
+}
+
+TEST_CASE("the pool keeps no more spare blocks than it was told", "[buffer_pool]") {
+  buffer_pool pool{8, 2};
+  auto first = pool.acquire();
+  auto second = pool.acquire();
+  auto third = pool.acquire();
+  const char* first_address = first.get();
+  pool.release(std::move(first));
+  pool.release(std::move(second));
+  pool.release(std::move(third));
+  CHECK(pool.spare_count() == 2);
+  auto again = pool.acquire();
+  CHECK(pool.spare_count() == 1);
+  // The most recently released comes back first: it is the likeliest to be in cache.
+  CHECK(again.get() != first_address);
 }
