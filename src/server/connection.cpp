@@ -1,5 +1,8 @@
 #include "triserve/server/connection.hpp"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include <array>
 #include <optional>
 
@@ -72,7 +75,22 @@ void connection::set_deadline(clock::time_point deadline) {
 }
 
 void connection::enforce_deadline(clock::time_point now) {
+  // Linux reports a socket writable again only once half its send buffer has drained, which can
+  // take longer than the timeout for a client reading slowly but steadily: bytes it acknowledges
+  // while our write waits are progress too. Only writes still waiting at a sweep are sampled.
+  if (writing_ && !delivery_sampled_) {
+    delivery_sampled_ = true;
+    delivered_seen_ = delivered_bytes();
+  }
   if (now < deadline_) return;
+  if (writing_ && delivery_sampled_) {
+    const auto delivered = delivered_bytes();
+    if (delivered > delivered_seen_) {
+      delivered_seen_ = delivered;
+      deadline_ = now + server_.options().write_timeout;
+      return;
+    }
+  }
   timed_out_ = true;
   deadline_ = clock::time_point::max();
   std::error_code ignored;
@@ -283,11 +301,32 @@ asio::awaitable<bool> connection::write(std::span<const asio::const_buffer> extr
   std::size_t count = 0;
   if (!output_.empty()) pieces[count++] = asio::buffer(output_);
   for (const auto& piece : extra) pieces[count++] = piece;
-  set_deadline(clock::now() + server_.options().write_timeout);
-  auto [ec, written] = co_await asio::async_write(
-      socket_, std::span<const asio::const_buffer>(pieces.data(), count), as_result);
+  std::size_t first = 0;
+  std::error_code ec;
+  writing_ = true;
+  delivery_sampled_ = false;
+  // The write timeout measures a pause: every part the kernel takes restarts it.
+  while (first < count && !ec) {
+    set_deadline(clock::now() + server_.options().write_timeout);
+    auto [failure, written] = co_await socket_.async_write_some(
+        std::span<const asio::const_buffer>(pieces.data() + first, count - first), as_result);
+    ec = failure;
+    handed_to_kernel_ += written;
+    for (; first < count && written >= pieces[first].size(); ++first)
+      written -= pieces[first].size();
+    if (first < count) pieces[first] += written;
+  }
+  writing_ = false;
   output_.clear();
   co_return !ec && !forced_;
+}
+
+std::uint64_t connection::delivered_bytes() const {
+  int unacknowledged = 0;
+  if (::ioctl(const_cast<asio::ip::tcp::socket&>(socket_).native_handle(), SIOCOUTQ,
+              &unacknowledged) != 0)
+    return 0;
+  return handed_to_kernel_ - static_cast<std::uint64_t>(unacknowledged);
 }
 
 asio::awaitable<void> connection::finish_and_close() {

@@ -599,6 +599,54 @@ TEST_CASE("hostile clients: a 64 MiB echo never read is stalled then cut at the 
   check_clean_exit(*daemon);
 }
 
+TEST_CASE("hostile clients: a slow but steady reader is not cut by the write timeout",
+          "[hostile]") {
+  // The write timeout is for a client that stops reading, not for one that reads slowly: Linux
+  // reports a full socket writable again only once half its send buffer has drained, which at
+  // this pace takes longer than the timeout.
+  auto daemon = daemon_process::start({"--write-timeout", "1s"});
+  raw_client client(daemon->port("echo"));
+  constexpr std::size_t body_size = 8 * mib;
+  std::string body(body_size, '.');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 23);
+  std::thread sender([&] {
+    client.try_send_all("POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                            std::to_string(body_size) + "\r\n\r\n" + body,
+                        30s);
+  });
+
+  // About 1.3 MB/s, never pausing for more than 50 ms.
+  const auto started = steady::now();
+  std::string received;
+  bool closed = false;
+  const std::size_t expected = body_size + 200;
+  while (received.size() < expected && !closed && steady::now() - started < 30s) {
+    std::this_thread::sleep_for(50ms);
+    pollfd readable{client.native_handle(), POLLIN, 0};
+    if (::poll(&readable, 1, 1000) <= 0) continue;
+    char chunk[64 * 1024];
+    const auto got = ::recv(client.native_handle(), chunk, sizeof chunk, 0);
+    if (got > 0)
+      received.append(chunk, static_cast<std::size_t>(got));
+    else if (got == 0 || (errno != EAGAIN && errno != EINTR))
+      closed = true;
+    const auto head_end = received.find("\r\n\r\n");
+    if (head_end != std::string::npos && received.size() == head_end + 4 + body_size) break;
+  }
+  sender.join();
+  const auto took = steady::now() - started;
+  const auto head_end = received.find("\r\n\r\n");
+  INFO("received " << received.size() << " bytes in " << ms(took) << " ms"
+                   << (closed ? ", then the server closed" : ""));
+  REQUIRE(head_end != std::string::npos);
+  CHECK(received.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(received.size() - head_end - 4 == body_size);
+  CHECK(received.compare(head_end + 4, std::string::npos, body) == 0);
+  // Several write timeouts long: the deadline moved with the client's progress.
+  CHECK(took > 3s);
+  check_clean_exit(*daemon);
+}
+
 TEST_CASE("hostile clients: a reset mid-request or mid-response leaves no connection behind",
           "[hostile]") {
   auto daemon = daemon_process::start();

@@ -64,6 +64,9 @@ class connection {
 
   /// Receives more bytes before `deadline`; 0 on end of stream, error, timeout or forced close.
   asio::awaitable<std::size_t> read_more(clock::time_point deadline, std::size_t limit);
+  /// Bytes of our output the client has acknowledged so far (what the kernel took from us minus
+  /// what it still holds); 0 when the kernel cannot say.
+  std::uint64_t delivered_bytes() const;
   /// Writes what is queued in output_ followed by `extra`; false when the write failed.
   asio::awaitable<bool> write(std::span<const asio::const_buffer> extra = {});
   /// Queues an error response with `Connection: close`.
@@ -101,6 +104,10 @@ class connection {
   bool lingering_ = false;
   bool forced_ = false;
   bool timed_out_ = false;
+  bool writing_ = false;
+  bool delivery_sampled_ = false;       ///< delivered_seen_ holds a sample taken during this write
+  std::uint64_t handed_to_kernel_ = 0;  ///< bytes the kernel accepted from our writes
+  std::uint64_t delivered_seen_ = 0;    ///< delivered_bytes() when last sampled
   bool peer_closed_ = false;
 };
 
