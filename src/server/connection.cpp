@@ -147,8 +147,8 @@ asio::awaitable<bool> connection::wait_for_request(bool first) {
   }
   // A new connection has the header timeout from accept on; a kept-alive one the idle timeout.
   if (!first) set_deadline(clock::now() + server_.options().idle_timeout);
-  // An idle connection waits for readability without a buffer: idle keep-alive connections
-  // then cost a few hundred bytes each, not the 16 KiB a read needs.
+  // An idle connection waits for readability without a buffer: its 16 KiB go back to the pool
+  // for the connections that are reading.
   input_.release_if_empty();
   idle_ = true;
   auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, as_result);
