@@ -32,6 +32,14 @@ endmacro()
 triserve_require_package(fmt libfmt-dev)
 triserve_require_package(spdlog libspdlog-dev)
 triserve_require_package(CLI11 libcli11-dev)
+# spdlog and fmt compiled into triserve from their headers: the shared libspdlog and libfmt would
+# each pull in the shared libstdc++, whose pages alone are a third of an idle daemon's RSS.
+add_library(triserve_logging INTERFACE)
+get_target_property(TRISERVE_SPDLOG_INCLUDE_DIRS spdlog::spdlog_header_only INTERFACE_INCLUDE_DIRECTORIES)
+target_include_directories(triserve_logging SYSTEM INTERFACE ${TRISERVE_SPDLOG_INCLUDE_DIRS})
+target_compile_definitions(triserve_logging INTERFACE SPDLOG_FMT_EXTERNAL)
+target_link_libraries(triserve_logging INTERFACE fmt::fmt-header-only Threads::Threads)
+
 if(TRISERVE_BUILD_TESTS)
   triserve_require_package(Catch2 catch2 2)
 endif()
