@@ -36,20 +36,25 @@ connection::connection(server& owner, asio::ip::tcp::socket socket)
     : server_(owner),
       socket_(std::move(socket)),
       accepted_at_(clock::now()),
-      input_(owner.input_buffers()),
-      parser_(
-          http::parser_limits{owner.options().max_request_line, owner.options().max_header_bytes}) {
+      input_(owner.input_buffers()) {
   std::error_code ignored;
   peer_ = socket_.remote_endpoint(ignored);
   registration_ = server_.add(this);
 }
 
 connection::~connection() {
+  return_workspace();
   server_.remove(registration_);
 }
 
-asio::awaitable<void> connection::run() {
-  co_await serve();
+void connection::borrow_workspace() {
+  if (!work_) work_ = server_.workspaces().acquire();
+}
+
+void connection::return_workspace() {
+  if (!work_) return;
+  work_->clear();
+  server_.workspaces().release(std::move(work_));
 }
 
 void connection::begin_drain() {
@@ -97,12 +102,23 @@ void connection::enforce_deadline(clock::time_point now) {
   socket_.cancel(ignored);
 }
 
-asio::awaitable<void> connection::serve() {
+asio::awaitable<void> connection::run() {
+  borrow_workspace();
   started_ = true;
   set_deadline(accepted_at_ + server_.options().header_timeout);
   for (bool first = true;; first = false) {
-    const bool request_arrived = co_await wait_for_request(first);
-    if (!request_arrived) co_return;
+    const auto next = co_await prepare_for_request(first);
+    if (next == next_request::none) co_return;
+    if (next == next_request::awaited) {
+      // Waited for here rather than in a helper coroutine: an idle connection then holds one
+      // coroutine frame, not two.
+      idle_ = true;
+      return_workspace();
+      auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, as_result);
+      const bool request_arrived = finish_idle_wait(ec);
+      if (!request_arrived) co_return;
+      borrow_workspace();
+    }
     http::parse_result head;
     const bool head_read = co_await read_head(head, first);
     if (!head_read) co_return;
@@ -124,54 +140,56 @@ asio::awaitable<void> connection::serve() {
   }
 }
 
-asio::awaitable<bool> connection::wait_for_request(bool first) {
+asio::awaitable<connection::next_request> connection::prepare_for_request(bool first) {
   if (!input_.empty()) {
     // Pipelined requests are answered in one write, but not without bound.
-    if (output_.size() < max_queued_output) co_return true;
-    const bool written = co_await write();
-    co_return written;
+    if (work_->output.size() < max_queued_output) co_return next_request::buffered;
+    const bool flushed = co_await write();
+    co_return flushed ? next_request::buffered : next_request::none;
   }
   const bool written = co_await write();
-  if (!written || forced_) co_return false;
+  if (!written || forced_) co_return next_request::none;
   if (draining_) {
     // A connection accepted just before the drain may already hold its first request.
     std::error_code ec;
     const bool request_waiting = first && socket_.available(ec) > 0;
     if (request_waiting) {
       closed_while_idle_ = false;
-      co_return true;
+      co_return next_request::buffered;
     }
     server_.count_idle_closed();
     co_await close_gracefully();
-    co_return false;
+    co_return next_request::none;
   }
   // A new connection has the header timeout from accept on; a kept-alive one the idle timeout.
   if (!first) set_deadline(clock::now() + server_.options().idle_timeout);
   // An idle connection waits for readability without a buffer: its 16 KiB go back to the pool
   // for the connections that are reading.
   input_.release_if_empty();
-  idle_ = true;
-  auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, as_result);
+  co_return next_request::awaited;
+}
+
+bool connection::finish_idle_wait(std::error_code ec) {
   idle_ = false;
   // A request that arrived just as the drain began is served, and owes its client an answer.
   if (!ec) closed_while_idle_ = false;
   // Counted here rather than when the drain began: a wait that had already completed then
   // serves its request instead.
   if (ec == asio::error::operation_aborted && draining_ && !forced_) server_.count_idle_closed();
-  co_return !ec && !forced_;
+  return !ec && !forced_;
 }
 
 asio::awaitable<bool> connection::read_head(http::parse_result& result, bool first) {
   const auto& options = server_.options();
   // Room for the largest head the parser accepts plus one read, so it can see the excess.
   const std::size_t head_limit = options.max_header_bytes + minimum_read;
-  parser_.reset();
-  request_.clear();
+  work_->parser.reset();
+  work_->request.clear();
   // One deadline for the whole head, however many reads it takes: a client trickling bytes
   // (slowloris) must not extend it.
   std::optional<clock::time_point> head_deadline;
   for (;;) {
-    result = parser_.parse(input_.data(), request_);
+    result = work_->parser.parse(input_.data(), work_->request);
     if (result.status != http::parse_status::need_more) break;
     // A new connection's first head has had its clock running since accept.
     if (!head_deadline)
@@ -193,9 +211,9 @@ asio::awaitable<bool> connection::read_head(http::parse_result& result, bool fir
     const char* before = input_.data().data();
     input_.prepare(minimum_read, head_limit);
     if (input_.data().data() != before) {
-      parser_.reset();
-      request_.clear();
-      result = parser_.parse(input_.data(), request_);
+      work_->parser.reset();
+      work_->request.clear();
+      result = work_->parser.parse(input_.data(), work_->request);
     }
     input_.consume_and_pin(result.consumed);
   }
@@ -204,7 +222,7 @@ asio::awaitable<bool> connection::read_head(http::parse_result& result, bool fir
 
 asio::awaitable<bool> connection::answer(bool& keep_alive) {
   const auto started = clock::now();
-  exchange ex{*this, request_};
+  exchange ex{*this, work_->request};
   co_await server_.answer()(ex);
   if (!ex.responded()) {
     switch (ex.failure_kind()) {
@@ -250,10 +268,10 @@ asio::awaitable<bool> connection::answer(bool& keep_alive) {
 }
 
 bool connection::must_close() const {
-  if (!request_.keep_alive || forced_) return true;
+  if (!work_->request.keep_alive || forced_) return true;
   // While draining, finish what the client already sent: keep the connection only for requests
   // that are already waiting in our buffer behind this one.
-  if (draining_) return request_.has_body() || input_.empty();
+  if (draining_) return work_->request.has_body() || input_.empty();
   return false;
 }
 
@@ -264,16 +282,16 @@ void connection::queue_error(int status, std::string_view reason) {
   head.content_length = 3 + 1 + phrase.size() + 2 + reason.size();
   head.date = server_.dates().now();
   head.close = true;
-  http::append_response_head(output_, head);
+  http::append_response_head(work_->output, head);
   std::array<char, 4> code{};
   code[0] = static_cast<char>('0' + status / 100);
   code[1] = static_cast<char>('0' + status / 10 % 10);
   code[2] = static_cast<char>('0' + status % 10);
   code[3] = ' ';
-  output_.append(code.data(), code.size());
-  output_.append(phrase);
-  output_.append(": ");
-  output_.append(reason);
+  work_->output.append(code.data(), code.size());
+  work_->output.append(phrase);
+  work_->output.append(": ");
+  work_->output.append(reason);
   if (server_.options().access_log)
     log_request(status, head.content_length, clock::now(), reason);
   else
@@ -296,10 +314,10 @@ asio::awaitable<std::size_t> connection::read_more(clock::time_point deadline, s
 
 asio::awaitable<bool> connection::write(std::span<const asio::const_buffer> extra) {
   if (forced_) co_return false;
-  if (output_.empty() && extra.empty()) co_return true;
+  if (work_->output.empty() && extra.empty()) co_return true;
   std::array<asio::const_buffer, 4> pieces;
   std::size_t count = 0;
-  if (!output_.empty()) pieces[count++] = asio::buffer(output_);
+  if (!work_->output.empty()) pieces[count++] = asio::buffer(work_->output);
   for (const auto& piece : extra) pieces[count++] = piece;
   std::size_t first = 0;
   std::error_code ec;
@@ -317,7 +335,7 @@ asio::awaitable<bool> connection::write(std::span<const asio::const_buffer> extr
     if (first < count) pieces[first] += written;
   }
   writing_ = false;
-  output_.clear();
+  work_->output.clear();
   co_return !ec && !forced_;
 }
 
@@ -351,8 +369,8 @@ void connection::log_request(int status, std::uint64_t body_bytes, clock::time_p
                              std::string_view note) const {
   const auto elapsed = std::chrono::duration<double, std::milli>(clock::now() - started);
   // A rejected request may not have a method or target worth the name.
-  const auto method = request_.method.empty() ? std::string_view{"-"} : request_.method;
-  const auto target = request_.target.empty() ? std::string_view{"-"} : request_.target;
+  const auto method = work_->request.method.empty() ? std::string_view{"-"} : work_->request.method;
+  const auto target = work_->request.target.empty() ? std::string_view{"-"} : work_->request.target;
   const auto level = server_.options().access_log ? spdlog::level::info : spdlog::level::debug;
   spdlog::log(level, "{} {} {} {} {} {} {:.3f}ms{}{}", server_.name(), to_string(peer_), method,
               target, status, body_bytes, elapsed.count(), note.empty() ? "" : " ", note);

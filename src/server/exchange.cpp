@@ -27,7 +27,7 @@ exchange::exchange(connection& conn, const http::request& request)
 }
 
 std::string& exchange::scratch() {
-  return conn_.scratch_;
+  return conn_.work_->scratch;
 }
 
 void exchange::append_head(int status, http::response_framing framing,
@@ -51,7 +51,7 @@ void exchange::append_head(int status, http::response_framing framing,
   head.date = conn_.server_.dates().now();
   head.close = close;
   head.keep_alive_1_0 = !close && request_.version_minor == 0;
-  http::append_response_head(conn_.output_, head);
+  http::append_response_head(conn_.work_->output, head);
 }
 
 void exchange::respond(int status, std::initializer_list<std::string_view> body_parts) {
@@ -61,7 +61,7 @@ void exchange::respond(int status, std::initializer_list<std::string_view> body_
   head_queued_ = true;
   append_head(status, http::response_framing::content_length, length);
   if (!request_.is_head())
-    for (auto part : body_parts) conn_.output_.append(part);
+    for (auto part : body_parts) conn_.work_->output.append(part);
   body_bytes_sent_ = length;
   state_ = response_state::complete;
 }
@@ -94,7 +94,7 @@ asio::awaitable<void> exchange::send_continue_if_expected() {
   if (!request_.expect_continue || continue_sent_ || head_queued_ || conn_.input_.size() > 0)
     co_return;
   continue_sent_ = true;
-  conn_.output_.append(http::continue_response);
+  conn_.work_->output.append(http::continue_response);
   const bool written = co_await conn_.write();
   if (!written) fail(failure::write_failed);
 }
@@ -173,7 +173,7 @@ void exchange::finish() {
   if (framing_ == http::response_framing::content_length && body_bytes_sent_ != declared_length_)
     return fail(failure::handler_bug);
   queue_head_once();
-  if (framing_ == http::response_framing::chunked) conn_.output_.append(http::last_chunk);
+  if (framing_ == http::response_framing::chunked) conn_.work_->output.append(http::last_chunk);
   state_ = response_state::complete;
 }
 

@@ -34,7 +34,7 @@ std::string to_string(const asio::ip::tcp::endpoint& endpoint) {
 
 server::server(asio::io_context& io, std::string name, handler answer,
                const server_options& options, server_group& group, http::date_cache& dates,
-               buffer_pool& input_buffers)
+               buffer_pool& input_buffers, workspace_pool& workspaces)
     : io_(io),
       name_(std::move(name)),
       answer_(std::move(answer)),
@@ -42,6 +42,7 @@ server::server(asio::io_context& io, std::string name, handler answer,
       group_(group),
       dates_(dates),
       input_buffers_(input_buffers),
+      workspaces_(workspaces),
       acceptor_(io),
       accept_backoff_(io) {}
 
@@ -113,14 +114,14 @@ asio::awaitable<void> server::accept_loop() {
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     // Registered before its coroutine first runs, so a drain starting in between still sees it.
     auto conn = std::make_unique<connection>(*this, std::move(socket));
-    asio::co_spawn(io_, serve_connection(std::move(conn)), [this](std::exception_ptr failure) {
-      if (failure) report_failure(failure);
-    });
+    // The completion handler owns the connection: no coroutine frame just to hold it.
+    auto& serving = *conn;
+    asio::co_spawn(io_, serving.run(),
+                   [this, conn = std::move(conn)](std::exception_ptr failure) mutable {
+                     conn.reset();
+                     if (failure) report_failure(failure);
+                   });
   }
-}
-
-asio::awaitable<void> server::serve_connection(std::unique_ptr<connection> conn) {
-  co_await conn->run();
 }
 
 void server::begin_drain() {

@@ -19,7 +19,8 @@ constexpr std::chrono::milliseconds idle_unwind_recheck{10};
 constexpr std::chrono::milliseconds deadline_sweep_interval{100};
 /// A connection's receive buffer: most heads fit, and bodies stream through it.
 constexpr std::size_t input_buffer_size = 16 * 1024;
-/// Spare buffers kept after a burst, so that the next one does not go to the heap.
+/// Spare buffers and request workspaces kept after a burst, so that the next one does not go to
+/// the heap.
 constexpr std::size_t spare_input_buffers = 64;
 
 std::string describe(const listen_address& where) {
@@ -63,6 +64,11 @@ server_group::server_group(asio::io_context& io, server_options options,
       options_(options),
       drain_timeout_(drain_timeout),
       input_buffers_(input_buffer_size, spare_input_buffers),
+      workspaces_(
+          [limits = http::parser_limits{options_.max_request_line, options_.max_header_bytes}] {
+            return std::make_unique<request_workspace>(limits);
+          },
+          spare_input_buffers),
       signals_(io),
       status_signal_(io),
       drain_deadline_(io),
@@ -73,7 +79,7 @@ server_group::~server_group() = default;
 
 void server_group::add(std::string name, listen_address where, handler answer) {
   servers_.push_back({std::make_unique<server>(io_, std::move(name), std::move(answer), options_,
-                                               *this, dates_, input_buffers_),
+                                               *this, dates_, input_buffers_, workspaces_),
                       std::move(where)});
 }
 

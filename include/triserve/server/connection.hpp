@@ -15,6 +15,7 @@
 #include "triserve/http/request.hpp"
 #include "triserve/http/request_parser.hpp"
 #include "triserve/server/input_buffer.hpp"
+#include "triserve/server/request_workspace.hpp"
 
 namespace triserve::server {
 
@@ -57,8 +58,16 @@ class connection {
  private:
   friend class exchange;
 
-  asio::awaitable<void> serve();
-  asio::awaitable<bool> wait_for_request(bool first);
+  /// How the next request will come: already buffered, after a wait for readability, or not.
+  enum class next_request { buffered, awaited, none };
+  /// Flushes queued responses and decides how the next request comes; closes when draining.
+  asio::awaitable<next_request> prepare_for_request(bool first);
+  /// Borrows a request workspace from the server's pool, unless one is held already.
+  void borrow_workspace();
+  /// Gives the request workspace back, emptied; nothing may refer into it afterwards.
+  void return_workspace();
+  /// Takes the outcome of the wait for a next request; true when one has begun to arrive.
+  bool finish_idle_wait(std::error_code ec);
   asio::awaitable<bool> read_head(http::parse_result& result, bool first);
   asio::awaitable<bool> answer(bool& keep_alive);
 
@@ -92,10 +101,8 @@ class connection {
   asio::ip::tcp::endpoint peer_;
   clock::time_point deadline_ = clock::time_point::max();
   input_buffer input_;
-  std::string output_;
-  std::string scratch_;
-  http::request_parser parser_;
-  http::request request_;
+  /// Held while serving requests; an idle connection has none.
+  std::unique_ptr<request_workspace> work_;
   std::list<connection*>::iterator registration_;
   bool idle_ = false;
   bool draining_ = false;

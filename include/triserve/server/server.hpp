@@ -15,6 +15,7 @@
 #include "triserve/http/date.hpp"
 #include "triserve/server/buffer_pool.hpp"
 #include "triserve/server/handler.hpp"
+#include "triserve/server/request_workspace.hpp"
 #include "triserve/server/server_options.hpp"
 
 namespace triserve::server {
@@ -35,7 +36,8 @@ struct server_stats {
 class server {
  public:
   server(asio::io_context& io, std::string name, handler answer, const server_options& options,
-         server_group& group, http::date_cache& dates, buffer_pool& input_buffers);
+         server_group& group, http::date_cache& dates, buffer_pool& input_buffers,
+         workspace_pool& workspaces);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
@@ -75,6 +77,7 @@ class server {
   const server_options& options() const { return options_; }
   http::date_cache& dates() { return dates_; }
   buffer_pool& input_buffers() { return input_buffers_; }
+  workspace_pool& workspaces() { return workspaces_; }
   const handler& answer() const { return answer_; }
   void count_request() { ++stats_.requests_served; }
   void count_idle_closed() { ++stats_.idle_closed; }
@@ -83,7 +86,6 @@ class server {
 
  private:
   asio::awaitable<void> accept_loop();
-  asio::awaitable<void> serve_connection(std::unique_ptr<connection> conn);
 
   asio::io_context& io_;
   std::string name_;
@@ -92,6 +94,7 @@ class server {
   server_group& group_;
   http::date_cache& dates_;
   buffer_pool& input_buffers_;
+  workspace_pool& workspaces_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer accept_backoff_;
   std::list<connection*> connections_;

@@ -17,6 +17,7 @@
 #include "triserve/server/buffer_pool.hpp"
 #include "triserve/server/handler.hpp"
 #include "triserve/server/listen_address.hpp"
+#include "triserve/server/request_workspace.hpp"
 #include "triserve/server/server_options.hpp"
 
 namespace triserve::server {
@@ -93,6 +94,7 @@ class server_group {
   std::chrono::milliseconds drain_timeout_;
   http::date_cache dates_;
   buffer_pool input_buffers_;
+  workspace_pool workspaces_;
   std::vector<planned_server> servers_;
   asio::signal_set signals_;
   /// SIGUSR1 asks for a status line. Registered for the group's whole life, so that a late
