@@ -23,6 +23,10 @@ constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::chrono::milliseconds first_accept_backoff{5};
 constexpr std::chrono::milliseconds max_accept_backoff{1000};
 constexpr std::chrono::seconds accept_error_report_interval{5};
+/// Room for 10,000 connections arriving at once; the kernel caps it at net.core.somaxconn.
+constexpr int listen_backlog = 65535;
+/// Most connections taken per readiness event of the listening socket.
+constexpr int accept_batch = 64;
 
 }  // namespace
 
@@ -60,7 +64,9 @@ void server::bind(const asio::ip::tcp::endpoint& where) {
 }
 
 void server::listen() {
-  acceptor_.listen(asio::socket_base::max_listen_connections);
+  acceptor_.listen(listen_backlog);
+  // Lets the accept loop take a burst without blocking once it is drained.
+  acceptor_.non_blocking(true);
 }
 
 void server::close_listener() {
@@ -110,18 +116,31 @@ asio::awaitable<void> server::accept_loop() {
       continue;
     }
     backoff = std::chrono::milliseconds{0};
-    std::error_code ignored;
-    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-    // Registered before its coroutine first runs, so a drain starting in between still sees it.
-    auto conn = std::make_unique<connection>(*this, std::move(socket));
-    // The completion handler owns the connection: no coroutine frame just to hold it.
-    auto& serving = *conn;
-    asio::co_spawn(io_, serving.run(),
-                   [this, conn = std::move(conn)](std::exception_ptr failure) mutable {
-                     conn.reset();
-                     if (failure) report_failure(failure);
-                   });
+    start_connection(std::move(socket));
+    // A burst of connections (a load balancer's pool, a benchmark) is taken in one go rather
+    // than one readiness event each. A failure here is met again by the next async_accept.
+    for (int taken = 1; taken < accept_batch && accepting_; ++taken) {
+      asio::ip::tcp::socket next{io_};
+      std::error_code none_waiting;
+      acceptor_.accept(next, none_waiting);
+      if (none_waiting) break;
+      start_connection(std::move(next));
+    }
   }
+}
+
+void server::start_connection(asio::ip::tcp::socket socket) {
+  std::error_code ignored;
+  socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+  // Registered before its coroutine first runs, so a drain starting in between still sees it.
+  auto conn = std::make_unique<connection>(*this, std::move(socket));
+  // The completion handler owns the connection: no coroutine frame just to hold it.
+  auto& serving = *conn;
+  asio::co_spawn(io_, serving.run(),
+                 [this, conn = std::move(conn)](std::exception_ptr failure) mutable {
+                   conn.reset();
+                   if (failure) report_failure(failure);
+                 });
 }
 
 void server::begin_drain() {

@@ -86,6 +86,8 @@ class server {
 
  private:
   asio::awaitable<void> accept_loop();
+  /// Registers an accepted socket as a connection and starts serving it.
+  void start_connection(asio::ip::tcp::socket socket);
 
   asio::io_context& io_;
   std::string name_;
