@@ -103,7 +103,6 @@ void connection::enforce_deadline(clock::time_point now) {
 }
 
 asio::awaitable<void> connection::run() {
-  borrow_workspace();
   started_ = true;
   set_deadline(accepted_at_ + server_.options().header_timeout);
   for (bool first = true;; first = false) {
@@ -117,8 +116,8 @@ asio::awaitable<void> connection::run() {
       auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, as_result);
       const bool request_arrived = finish_idle_wait(ec);
       if (!request_arrived) co_return;
-      borrow_workspace();
     }
+    borrow_workspace();
     http::parse_result head;
     const bool head_read = co_await read_head(head, first);
     if (!head_read) co_return;
@@ -130,11 +129,19 @@ asio::awaitable<void> connection::run() {
     bool keep_alive = false;
     const bool answered = co_await answer(keep_alive);
     if (!answered) co_return;
-    if (!keep_alive || (draining_ && input_.empty())) {
-      // A response whose head left before the drain promised keep-alive: to its client this is
-      // an idle connection closing.
-      if (keep_alive) server_.count_idle_closed();
+    if (!keep_alive) {
       co_await finish_and_close();
+      co_return;
+    }
+    // A response whose head left before the drain began promised keep-alive; its client may
+    // already have sent the next request, which is then served. Otherwise, to its client this
+    // is an idle connection closing.
+    const bool closing_promised_connection = draining_ && input_.empty() && !request_pending();
+    if (closing_promised_connection) {
+      const bool written = co_await write();
+      if (!written) co_return;
+      server_.count_idle_closed();
+      co_await close_gracefully();
       co_return;
     }
   }
@@ -150,10 +157,9 @@ asio::awaitable<connection::next_request> connection::prepare_for_request(bool f
   const bool written = co_await write();
   if (!written || forced_) co_return next_request::none;
   if (draining_) {
-    // A connection accepted just before the drain may already hold its first request.
-    std::error_code ec;
-    const bool request_waiting = first && socket_.available(ec) > 0;
-    if (request_waiting) {
+    // A connection accepted just before the drain may already hold its first request, and a
+    // kept-alive one the next.
+    if (request_pending()) {
       closed_while_idle_ = false;
       co_return next_request::buffered;
     }
@@ -167,6 +173,11 @@ asio::awaitable<connection::next_request> connection::prepare_for_request(bool f
   // for the connections that are reading.
   input_.release_if_empty();
   co_return next_request::awaited;
+}
+
+bool connection::request_pending() const {
+  std::error_code ec;
+  return socket_.available(ec) > 0;
 }
 
 bool connection::finish_idle_wait(std::error_code ec) {
@@ -314,10 +325,11 @@ asio::awaitable<std::size_t> connection::read_more(clock::time_point deadline, s
 
 asio::awaitable<bool> connection::write(std::span<const asio::const_buffer> extra) {
   if (forced_) co_return false;
-  if (work_->output.empty() && extra.empty()) co_return true;
+  const bool nothing_queued = !work_ || work_->output.empty();
+  if (nothing_queued && extra.empty()) co_return true;
   std::array<asio::const_buffer, 4> pieces;
   std::size_t count = 0;
-  if (!work_->output.empty()) pieces[count++] = asio::buffer(work_->output);
+  if (!nothing_queued) pieces[count++] = asio::buffer(work_->output);
   for (const auto& piece : extra) pieces[count++] = piece;
   std::size_t first = 0;
   std::error_code ec;
@@ -335,7 +347,7 @@ asio::awaitable<bool> connection::write(std::span<const asio::const_buffer> extr
     if (first < count) pieces[first] += written;
   }
   writing_ = false;
-  work_->output.clear();
+  if (work_) work_->output.clear();
   co_return !ec && !forced_;
 }
 

@@ -1,6 +1,7 @@
 #include "triserve/server/server.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <optional>
 
 #include <fmt/format.h>
@@ -65,8 +66,11 @@ void server::bind(const asio::ip::tcp::endpoint& where) {
 
 void server::listen() {
   acceptor_.listen(listen_backlog);
-  // Lets the accept loop take a burst without blocking once it is drained.
+  // Lets the accept loop take a burst without blocking once it is drained. A connection the
+  // client aborted before we took it is reported rather than waited out: a synchronous accept
+  // would otherwise block the thread until the next client arrives.
   acceptor_.non_blocking(true);
+  acceptor_.set_option(asio::socket_base::enable_connection_aborted(true));
 }
 
 void server::close_listener() {
@@ -97,6 +101,9 @@ asio::awaitable<void> server::accept_loop() {
   while (accepting_) {
     auto [ec, socket] = co_await acceptor_.async_accept(as_result);
     if (!accepting_) break;
+    // The client gave up before we took its connection (ECONNABORTED, or EPROTO on Linux):
+    // nothing went wrong here, so no back-off and no log line.
+    if (ec == asio::error::connection_aborted || ec.value() == EPROTO) continue;
     if (ec) {
       backoff =
           backoff.count() == 0 ? first_accept_backoff : std::min(backoff * 2, max_accept_backoff);

@@ -156,19 +156,25 @@ void server_group::wait_for_signal() {
 
 void server_group::wait_for_status_request() {
   status_signal_.async_wait([this](std::error_code ec, int) {
-    if (ec) return;
+    // A request queued just before the group stopped must not keep io_context::run() going.
+    if (ec || state_ == state::stopped) return;
     log_status();
     wait_for_status_request();
   });
 }
 
-void server_group::log_status() const {
+std::string server_group::connections_by_server() const {
   std::string counts;
+  for (const auto& planned : servers_)
+    counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", planned.instance->name(),
+                          planned.instance->connection_count());
+  return counts;
+}
+
+void server_group::log_status() const {
   std::uint64_t served = 0;
   std::size_t idle = 0;
   for (const auto& planned : servers_) {
-    counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", planned.instance->name(),
-                          planned.instance->connection_count());
     served += planned.instance->stats().requests_served;
     idle += planned.instance->idle_connection_count();
   }
@@ -176,7 +182,7 @@ void server_group::log_status() const {
                                       : state_ == state::draining ? "draining"
                                                                   : "stopping";
   spdlog::info("status: {}, {} live connection(s) ({}), {} idle, {} request(s) served", state_name,
-               connection_count(), counts, idle, served);
+               connection_count(), connections_by_server(), idle, served);
 }
 
 void server_group::begin_drain(std::string_view why) {
@@ -209,11 +215,7 @@ void server_group::schedule_progress_log() {
   progress_timer_.expires_after(progress_interval);
   progress_timer_.async_wait([this](std::error_code ec) {
     if (ec || state_ != state::draining) return;
-    std::string counts;
-    for (auto& planned : servers_)
-      counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", planned.instance->name(),
-                            planned.instance->connection_count());
-    spdlog::info("draining: {} connection(s) left; {} to deadline", counts,
+    spdlog::info("draining: {} connection(s) left; {} to deadline", connections_by_server(),
                  format_seconds(deadline_at_ - std::chrono::steady_clock::now()));
     schedule_progress_log();
   });

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -12,7 +13,6 @@
 #include <asio/buffer.hpp>
 #include <asio/ip/tcp.hpp>
 
-#include "triserve/http/request.hpp"
 #include "triserve/http/request_parser.hpp"
 #include "triserve/server/input_buffer.hpp"
 #include "triserve/server/request_workspace.hpp"
@@ -66,6 +66,8 @@ class connection {
   void borrow_workspace();
   /// Gives the request workspace back, emptied; nothing may refer into it afterwards.
   void return_workspace();
+  /// Whether the client's next request has begun to arrive (bytes wait in the socket).
+  bool request_pending() const;
   /// Takes the outcome of the wait for a next request; true when one has begun to arrive.
   bool finish_idle_wait(std::error_code ec);
   asio::awaitable<bool> read_head(http::parse_result& result, bool first);
@@ -76,7 +78,7 @@ class connection {
   /// Bytes of our output the client has acknowledged so far (what the kernel took from us minus
   /// what it still holds); 0 when the kernel cannot say.
   std::uint64_t delivered_bytes() const;
-  /// Writes what is queued in output_ followed by `extra`; false when the write failed.
+  /// Writes the workspace's queued output followed by `extra`; false when the write failed.
   asio::awaitable<bool> write(std::span<const asio::const_buffer> extra = {});
   /// Queues an error response with `Connection: close`.
   void queue_error(int status, std::string_view reason);

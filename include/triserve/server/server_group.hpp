@@ -65,7 +65,9 @@ class server_group {
   std::size_t busy_connection_count() const;
 
   // For servers.
+  /// A server registered a connection: deadlines need sweeping.
   void connection_opened();
+  /// A server's connection is gone: the drain may be complete.
   void connection_closed();
   void server_failed(const server& failed, std::exception_ptr failure);
 
@@ -80,6 +82,8 @@ class server_group {
   void bind_all();
   void wait_for_signal();
   void wait_for_status_request();
+  /// "hello 2, hello-name 0, echo 1": live connections per server.
+  std::string connections_by_server() const;
   /// One line: state, live connections per server, requests served so far.
   void log_status() const;
   void wait_for_deadline();

@@ -11,8 +11,9 @@ namespace triserve::server {
 
 /// Objects lent to connections while they serve a request and taken back when they fall idle:
 /// idle keep-alive connections hold none, and a busy daemon does not go to the heap for every
-/// request. Keeps at most `max_spare` spares, most recently returned first (likeliest in cache);
-/// safe to share between threads.
+/// request. Keeps at most `max_spare` spares, most recently returned first (likeliest in cache).
+/// Guarded by a mutex, uncontended on one thread, so the pools stay correct once the io_context
+/// runs on several.
 template <typename T>
 class spare_pool {
  public:
