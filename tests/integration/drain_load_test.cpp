@@ -203,18 +203,6 @@ std::optional<final_accounting> cut_accounting(const daemon_process& daemon) {
   return final_accounting{std::stoull(match[2]), 0, std::stoull(match[1])};
 }
 
-/// Waits until none of the three ports accepts a connection, within about a second.
-bool all_ports_refuse(const daemon_process& daemon) {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    if (!port_accepts(daemon.port("hello"), 200ms) &&
-        !port_accepts(daemon.port("hello-name"), 200ms) &&
-        !port_accepts(daemon.port("echo"), 200ms))
-      return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
-}
-
 std::string join_lines(const std::vector<std::string>& lines) {
   std::string out;
   for (const auto& line : lines) out += line + "\n";

@@ -27,19 +27,6 @@ std::size_t log_position(const daemon_process& daemon, const std::string& needle
   return daemon.log().find(needle);
 }
 
-/// Waits until none of the three ports accepts a connection, within about a second.
-bool all_ports_refuse(const daemon_process& daemon) {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    if (!port_accepts(daemon.port("hello"), 200ms) &&
-        !port_accepts(daemon.port("hello-name"), 200ms) &&
-        !port_accepts(daemon.port("echo"), 200ms)) {
-      return true;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
-}
-
 /// An echo upload whose head and first half of the body are sent, the second half held back.
 struct half_upload {
   std::string body;

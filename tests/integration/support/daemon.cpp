@@ -1,4 +1,5 @@
 #include "support/daemon.hpp"
+#include "support/raw_client.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -359,6 +360,17 @@ daemon_status daemon_process::wait_for_live_connections(std::size_t expected,
     if (current.live == expected || steady::now() >= deadline) return current;
     std::this_thread::sleep_for(50ms);
   }
+}
+
+bool all_ports_refuse(const daemon_process& daemon) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    if (!port_accepts(daemon.port("hello"), 200ms) &&
+        !port_accepts(daemon.port("hello-name"), 200ms) &&
+        !port_accepts(daemon.port("echo"), 200ms))
+      return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
 }
 
 }  // namespace triserve::integration

@@ -123,4 +123,7 @@ class daemon_process {
   std::thread reader_;
 };
 
+/// Waits until none of the daemon's three ports accepts a connection, within about a second.
+bool all_ports_refuse(const daemon_process& daemon);
+
 }  // namespace triserve::integration
