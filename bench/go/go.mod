@@ -1,0 +1,3 @@
+module triserve.bench/goserver
+
+go 1.19
