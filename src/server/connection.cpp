@@ -138,10 +138,8 @@ asio::awaitable<void> connection::run() {
     // is an idle connection closing.
     const bool closing_promised_connection = draining_ && input_.empty() && !request_pending();
     if (closing_promised_connection) {
-      const bool written = co_await write();
-      if (!written) co_return;
-      server_.count_idle_closed();
-      co_await close_gracefully();
+      const bool written = co_await finish_and_close();
+      if (written) server_.count_idle_closed();
       co_return;
     }
   }
@@ -351,17 +349,16 @@ asio::awaitable<bool> connection::write(std::span<const asio::const_buffer> extr
   co_return !ec && !forced_;
 }
 
-std::uint64_t connection::delivered_bytes() const {
+std::uint64_t connection::delivered_bytes() {
   int unacknowledged = 0;
-  if (::ioctl(const_cast<asio::ip::tcp::socket&>(socket_).native_handle(), SIOCOUTQ,
-              &unacknowledged) != 0)
-    return 0;
+  if (::ioctl(socket_.native_handle(), SIOCOUTQ, &unacknowledged) != 0) return 0;
   return handed_to_kernel_ - static_cast<std::uint64_t>(unacknowledged);
 }
 
-asio::awaitable<void> connection::finish_and_close() {
+asio::awaitable<bool> connection::finish_and_close() {
   const bool written = co_await write();
   if (written) co_await close_gracefully();
+  co_return written;
 }
 
 asio::awaitable<void> connection::close_gracefully() {

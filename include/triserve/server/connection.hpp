@@ -77,7 +77,7 @@ class connection {
   asio::awaitable<std::size_t> read_more(clock::time_point deadline, std::size_t limit);
   /// Bytes of our output the client has acknowledged so far (what the kernel took from us minus
   /// what it still holds); 0 when the kernel cannot say.
-  std::uint64_t delivered_bytes() const;
+  std::uint64_t delivered_bytes();
   /// Writes the workspace's queued output followed by `extra`; false when the write failed.
   asio::awaitable<bool> write(std::span<const asio::const_buffer> extra = {});
   /// Queues an error response with `Connection: close`.
@@ -85,8 +85,8 @@ class connection {
   /// Sends FIN, then drops what the client still sends for a moment, so that our last response
   /// is not destroyed by a reset (RFC 9112 §9.6).
   asio::awaitable<void> close_gracefully();
-  /// Writes what is queued, then closes gracefully.
-  asio::awaitable<void> finish_and_close();
+  /// Writes what is queued, then closes gracefully; false when that last write failed.
+  asio::awaitable<bool> finish_and_close();
   /// Starts timing a new operation: it is cut when `deadline` passes.
   void set_deadline(clock::time_point deadline);
   /// Whether the response being started must close the connection, as far as the connection
