@@ -16,16 +16,24 @@ namespace {
 constexpr std::string_view log_levels[] = {"trace", "debug",    "info", "warn",
                                            "error", "critical", "off"};
 
-/// A byte count for a limit: decimal digits, within [minimum, maximum].
-std::size_t parse_byte_count(std::string_view text, std::size_t minimum, std::size_t maximum) {
+/// More threads than this is a typo, not a machine.
+constexpr std::size_t max_threads = 1024;
+
+/// A count (`what`: "byte count", "thread count"): decimal digits, within [minimum, maximum].
+std::size_t parse_count(std::string_view text, std::string_view what, std::size_t minimum,
+                        std::size_t maximum) {
   std::size_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc{} || end != text.data() + text.size())
-    throw std::invalid_argument(fmt::format("invalid byte count \"{}\": expected digits", text));
+    throw std::invalid_argument(fmt::format("invalid {} \"{}\": expected digits", what, text));
   if (value < minimum || value > maximum)
     throw std::invalid_argument(
-        fmt::format("byte count {} out of range: must be {}-{}", value, minimum, maximum));
+        fmt::format("{} {} out of range: must be {}-{}", what, value, minimum, maximum));
   return value;
+}
+
+std::size_t parse_byte_count(std::string_view text, std::size_t minimum, std::size_t maximum) {
+  return parse_count(text, "byte count", minimum, maximum);
 }
 
 /// Applies `parse` to an option's text; a failure names the option.
@@ -71,6 +79,7 @@ command_line parse_command_line(int argc, const char* const* argv) {
   std::string write_timeout = format_duration(result.server.write_timeout);
   std::string max_header_bytes = std::to_string(result.server.max_header_bytes);
   std::string max_request_line = std::to_string(result.server.max_request_line);
+  std::string threads = std::to_string(result.threads);
   bool show_version = false;
 
   cli.add_option("--hello", hello, "Address of the hello server")->capture_default_str();
@@ -100,6 +109,9 @@ command_line parse_command_line(int argc, const char* const* argv) {
   cli.add_option("--write-timeout", write_timeout,
                  "Longest pause while a client does not read the response")
       ->capture_default_str();
+  cli.add_option("--threads", threads,
+                 "Threads serving the connections (each connection on one strand)")
+      ->capture_default_str();
   cli.add_flag("--version", show_version, "Print the version and exit");
   cli.footer(
       "ADDR is :PORT, HOST:PORT or [IPv6]:PORT; port 0 picks a free port. DUR is like 5s, 500ms, "
@@ -128,6 +140,9 @@ command_line parse_command_line(int argc, const char* const* argv) {
     result.server.max_request_line =
         parse_option("--max-request-line", max_request_line,
                      [](const std::string& text) { return parse_byte_count(text, 64, 16 << 20); });
+    result.threads = parse_option("--threads", threads, [](const std::string& text) {
+      return static_cast<unsigned>(parse_count(text, "thread count", 1, max_threads));
+    });
     if (std::find(std::begin(log_levels), std::end(log_levels), result.log_level) ==
         std::end(log_levels))
       throw std::invalid_argument(

@@ -8,8 +8,9 @@
 namespace triserve::app {
 
 void set_up_logging(std::string_view level) {
-  // Unsynchronised: one io_context thread logs. stderr is unbuffered, so each line leaves whole.
-  auto logger = spdlog::stderr_logger_st("triserve");
+  // Synchronised: with --threads, several threads log. An uncontended lock costs nothing next to
+  // the write(2) of an unbuffered stderr line.
+  auto logger = spdlog::stderr_logger_mt("triserve");
   logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
   logger->set_level(spdlog::level::from_str(std::string{level}));
   spdlog::set_default_logger(std::move(logger));

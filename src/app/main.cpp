@@ -1,4 +1,6 @@
 #include <cstdio>
+#include <thread>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 #include <asio/io_context.hpp>
@@ -8,6 +10,25 @@
 #include "triserve/app/handlers.hpp"
 #include "triserve/app/logging.hpp"
 #include "triserve/server/server_group.hpp"
+
+namespace {
+
+/// Runs the io_context on this thread until it has no work left. An exception escaping a handler
+/// is a failure of the group (errgroup): close everything and keep running until every
+/// connection has unwound, so nothing outlives its server.
+void serve(asio::io_context& io, triserve::server::server_group& group) {
+  for (;;) {
+    try {
+      io.run();
+      return;
+    } catch (const std::exception& e) {
+      spdlog::critical("unexpected failure: {}", e.what());
+      group.abort("unexpected failure");
+    }
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace triserve;
@@ -19,8 +40,8 @@ int main(int argc, char** argv) {
   const app::config& config = *command.run;
   app::set_up_logging(config.log_level);
   try {
-    asio::io_context io{1};
-    server::server_group group{io, config.server, config.drain_timeout};
+    asio::io_context io{static_cast<int>(config.threads)};
+    server::server_group group{io, config.server, config.drain_timeout, config.threads};
     group.add("hello", config.hello, app::hello);
     group.add("hello-name", config.hello_name, app::hello_name);
     group.add("echo", config.echo, app::echo);
@@ -28,16 +49,11 @@ int main(int argc, char** argv) {
     if (const auto limit = app::raise_open_file_limit())
       spdlog::debug("open file limit: {}", *limit);
     group.start();
-    // An exception escaping a handler is a failure of the group (errgroup): close everything
-    // and keep running until every connection has unwound, so nothing outlives its server.
-    for (;;) {
-      try {
-        io.run();
-        break;
-      } catch (const std::exception& e) {
-        spdlog::critical("unexpected failure: {}", e.what());
-        group.force_close("unexpected failure");
-      }
+    {
+      std::vector<std::jthread> helpers;
+      for (unsigned i = 1; i < config.threads; ++i)
+        helpers.emplace_back([&io, &group] { serve(io, group); });
+      serve(io, group);
     }
     // Every connection has unwound by now; a count above zero would be a leak.
     spdlog::info("exiting with status {}: {} connection(s) still open", group.exit_code(),

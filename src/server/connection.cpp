@@ -2,6 +2,9 @@
 
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <array>
 #include <optional>
@@ -39,12 +42,10 @@ connection::connection(server& owner, asio::ip::tcp::socket socket)
       input_(owner.input_buffers()) {
   std::error_code ignored;
   peer_ = socket_.remote_endpoint(ignored);
-  registration_ = server_.add(this);
 }
 
 connection::~connection() {
   return_workspace();
-  server_.remove(registration_);
 }
 
 void connection::borrow_workspace() {
@@ -87,7 +88,7 @@ void connection::enforce_deadline(clock::time_point now) {
     delivery_sampled_ = true;
     delivered_seen_ = delivered_bytes();
   }
-  if (now < deadline_) return;
+  if (now < deadline_.load()) return;
   if (writing_ && delivery_sampled_) {
     const auto delivered = delivered_bytes();
     if (delivered > delivered_seen_) {
@@ -105,7 +106,9 @@ void connection::enforce_deadline(clock::time_point now) {
 asio::awaitable<void> connection::run() {
   started_ = true;
   set_deadline(accepted_at_ + server_.options().header_timeout);
-  for (bool first = true;; first = false) {
+  // Whether the next request is the connection's first: its head timeout runs from accept.
+  bool first = true;
+  for (;;) {
     const auto next = co_await prepare_for_request(first);
     if (next == next_request::none) co_return;
     if (next == next_request::awaited) {
@@ -114,12 +117,17 @@ asio::awaitable<void> connection::run() {
       idle_ = true;
       return_workspace();
       auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, as_result);
-      const bool request_arrived = finish_idle_wait(ec);
-      if (!request_arrived) co_return;
+      const bool woken = finish_idle_wait(ec);
+      if (!woken) co_return;
+      // Readiness can be stale: with several threads, an epoll event collected before our last
+      // read may be handled after it. Nothing to read is no request: wait again, still idle.
+      const bool request_arrived = take_waiting_bytes();
+      if (!request_arrived) continue;
     }
     borrow_workspace();
     http::parse_result head;
     const bool head_read = co_await read_head(head, first);
+    first = false;
     if (!head_read) co_return;
     if (head.status == http::parse_status::error) {
       queue_error(head.error_status, head.error_reason);
@@ -178,13 +186,39 @@ bool connection::request_pending() const {
   return socket_.available(ec) > 0;
 }
 
+bool connection::take_waiting_bytes() {
+  const auto head_limit = server_.options().max_header_bytes + minimum_read;
+  auto room = input_.prepare(minimum_read, head_limit);
+  if (room.empty()) return true;
+  for (;;) {
+    const auto received =
+        ::recv(socket_.native_handle(), room.data(), room.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (received > 0) {
+      input_.commit(static_cast<std::size_t>(received));
+      return true;
+    }
+    if (received == 0) {
+      peer_closed_ = true;
+      return true;
+    }
+    if (errno == EINTR) continue;
+    // A real error is met again, and reported, by the read that follows.
+    return errno != EAGAIN && errno != EWOULDBLOCK;
+  }
+}
+
 bool connection::finish_idle_wait(std::error_code ec) {
   idle_ = false;
+  const bool cancelled_by_drain = ec == asio::error::operation_aborted && draining_ && !forced_;
+  // The drain cancels an idle connection's wait, but news of a request that had already reached
+  // the socket may still have been on its way (an epoll event another thread had yet to hand
+  // over): that request arrived before we closed, and is served.
+  if (cancelled_by_drain && request_pending()) ec = {};
   // A request that arrived just as the drain began is served, and owes its client an answer.
   if (!ec) closed_while_idle_ = false;
   // Counted here rather than when the drain began: a wait that had already completed then
   // serves its request instead.
-  if (ec == asio::error::operation_aborted && draining_ && !forced_) server_.count_idle_closed();
+  if (cancelled_by_drain && ec) server_.count_idle_closed();
   return !ec && !forced_;
 }
 
@@ -289,7 +323,7 @@ void connection::queue_error(int status, std::string_view reason) {
   http::response_head head;
   head.status = status;
   head.content_length = 3 + 1 + phrase.size() + 2 + reason.size();
-  head.date = server_.dates().now();
+  head.date = work_->dates.now();
   head.close = true;
   http::append_response_head(work_->output, head);
   std::array<char, 4> code{};

@@ -48,7 +48,7 @@ void exchange::append_head(int status, http::response_framing framing,
   head.status = status;
   head.framing = framing;
   head.content_length = content_length;
-  head.date = conn_.server_.dates().now();
+  head.date = conn_.work_->dates.now();
   head.close = close;
   head.keep_alive_1_0 = !close && request_.version_minor == 0;
   http::append_response_head(conn_.work_->output, head);

@@ -4,8 +4,10 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <asio/dispatch.hpp>
 #include <asio/ip/address.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
 
 #include "triserve/server/server.hpp"
 
@@ -59,28 +61,31 @@ std::vector<asio::ip::tcp::endpoint> candidate_endpoints(asio::io_context& io,
 }  // namespace
 
 server_group::server_group(asio::io_context& io, server_options options,
-                           std::chrono::milliseconds drain_timeout)
+                           std::chrono::milliseconds drain_timeout, unsigned threads)
     : io_(io),
+      control_(asio::make_strand(io)),
       options_(options),
       drain_timeout_(drain_timeout),
+      threads_(threads),
       input_buffers_(input_buffer_size, spare_input_buffers),
       workspaces_(
           [limits = http::parser_limits{options_.max_request_line, options_.max_header_bytes}] {
             return std::make_unique<request_workspace>(limits);
           },
           spare_input_buffers),
-      signals_(io),
-      status_signal_(io),
-      drain_deadline_(io),
-      progress_timer_(io),
-      deadline_sweep_(io) {}
+      signals_(control_),
+      status_signal_(control_),
+      drain_deadline_(control_),
+      progress_timer_(control_),
+      deadline_sweep_(control_) {}
 
 server_group::~server_group() = default;
 
 void server_group::add(std::string name, listen_address where, handler answer) {
-  servers_.push_back({std::make_unique<server>(io_, std::move(name), std::move(answer), options_,
-                                               *this, dates_, input_buffers_, workspaces_),
-                      std::move(where)});
+  servers_.push_back(
+      {std::make_unique<server>(io_, control_, threads_, std::move(name), std::move(answer),
+                                options_, *this, input_buffers_, workspaces_),
+       std::move(where)});
 }
 
 void server_group::bind_all() {
@@ -263,7 +268,7 @@ void server_group::schedule_deadline_sweep() {
 }
 
 void server_group::connection_closed() {
-  finish_if_drained();
+  asio::dispatch(control_, [this] { finish_if_drained(); });
 }
 
 void server_group::finish_if_drained() {
@@ -273,8 +278,9 @@ void server_group::finish_if_drained() {
   std::uint64_t served = 0;
   std::uint64_t idle_closed = 0;
   for (auto& planned : servers_) {
-    served += planned.instance->stats().requests_served;
-    idle_closed += planned.instance->stats().idle_closed;
+    const auto stats = planned.instance->stats();
+    served += stats.requests_served;
+    idle_closed += stats.idle_closed;
     spdlog::info("{} server closed", planned.instance->name());
   }
   if (exit_code_ == 0)
@@ -305,9 +311,15 @@ void server_group::server_failed(const server& failed, std::exception_ptr failur
     what = e.what();
   } catch (...) {
   }
-  spdlog::error("{} server failed: {}; stopping all servers", failed.name(), what);
-  exit_code_ = 1;
-  begin_drain("server failure");
+  asio::dispatch(control_, [this, &failed, what = std::move(what)] {
+    spdlog::error("{} server failed: {}; stopping all servers", failed.name(), what);
+    exit_code_ = 1;
+    begin_drain("server failure");
+  });
+}
+
+void server_group::abort(std::string why) {
+  asio::post(control_, [this, why = std::move(why)] { force_close(why); });
 }
 
 asio::ip::tcp::endpoint server_group::local_endpoint(std::string_view name) const {

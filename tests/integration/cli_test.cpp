@@ -80,10 +80,11 @@ TEST_CASE("a bad value is one line on stderr, exit 2, and nothing listens", "[cl
     std::string named;  ///< what the error line must mention
   };
   const row rows[] = {
-      {"--drain-timeout", "5x", "5x"},          {"--hello", "nonsense", "nonsense"},
-      {"--hello", "127.0.0.1:70000", "70000"},  {"--echo", "127.0.0.1:-1", "-1"},
-      {"--header-timeout", "soon", "soon"},     {"--max-header-bytes", "many", "many"},
-      {"--no-such-flag", "", "--no-such-flag"},
+      {"--drain-timeout", "5x", "5x"},         {"--hello", "nonsense", "nonsense"},
+      {"--hello", "127.0.0.1:70000", "70000"}, {"--echo", "127.0.0.1:-1", "-1"},
+      {"--header-timeout", "soon", "soon"},    {"--max-header-bytes", "many", "many"},
+      {"--threads", "0", "--threads"},         {"--threads", "two", "two"},
+      {"--threads", "5000", "5000"},           {"--no-such-flag", "", "--no-such-flag"},
   };
   for (const auto& r : rows) {
     INFO(r.flag << " " << r.value);

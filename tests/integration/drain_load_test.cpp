@@ -213,7 +213,10 @@ std::string join_lines(const std::vector<std::string>& lines) {
 
 TEST_CASE("SIGTERM under load loses no request and its accounting matches the clients'",
           "[drain][load]") {
-  auto daemon = daemon_process::start();
+  // On one thread and on four, where each connection drains on its own strand.
+  const std::string threads = GENERATE("1", "4");
+  INFO("--threads " << threads);
+  auto daemon = daemon_process::start({"--threads", threads});
   load clients(*daemon);
   // Let every client get going, several rounds each.
   REQUIRE(daemon->wait_for_live_connections(3 * clients_per_server).live == 3 * clients_per_server);
@@ -243,13 +246,12 @@ TEST_CASE("SIGTERM under load loses no request and its accounting matches the cl
   const auto closed_by_response = clients.count(&client_record::closed_by_response);
   const auto closed_unanswered = clients.count(&client_record::closed_unanswered);
   const auto answered_across = clients.total(&client_record::answered_across);
-  WARN("drain under load: " << responses << " responses (" << answered_across
-                            << " sent before the signal and answered after it), "
-                            << closed_by_response << " connections closed by a response, "
-                            << closed_unanswered << " closed idle; daemon: " << accounting->served
-                            << " served, " << accounting->idle_closed << " idle closed, "
-                            << accounting->cut << " cut, exit after " << status->elapsed_ms
-                            << " ms");
+  WARN("drain under load, --threads "
+       << threads << ": " << responses << " responses (" << answered_across
+       << " sent before the signal and answered after it), " << closed_by_response
+       << " connections closed by a response, " << closed_unanswered << " closed idle; daemon: "
+       << accounting->served << " served, " << accounting->idle_closed << " idle closed, "
+       << accounting->cut << " cut, exit after " << status->elapsed_ms << " ms");
   CHECK(accounting->served == responses);
   CHECK(accounting->idle_closed == closed_unanswered);
   CHECK(accounting->cut == 0);
@@ -260,7 +262,9 @@ TEST_CASE("SIGTERM under load loses no request and its accounting matches the cl
 }
 
 TEST_CASE("a request held past the drain deadline is the only one cut", "[drain][load]") {
-  auto daemon = daemon_process::start({"--drain-timeout", "1s"});
+  const std::string threads = GENERATE("1", "4");
+  INFO("--threads " << threads);
+  auto daemon = daemon_process::start({"--drain-timeout", "1s", "--threads", threads});
   raw_client stuck(daemon->port("echo"));
   stuck.send_all("POST /stuck HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf!");
   load clients(*daemon);
@@ -297,9 +301,9 @@ TEST_CASE("a request held past the drain deadline is the only one cut", "[drain]
   const auto accounting = cut_accounting(*daemon);
   REQUIRE(accounting.has_value());
   const auto responses = clients.total(&client_record::responses);
-  WARN("deadline under load: "
-       << responses << " responses, daemon: " << accounting->served << " served, "
-       << accounting->cut << " cut; held request closed "
+  WARN("deadline under load, --threads "
+       << threads << ": " << responses << " responses, daemon: " << accounting->served
+       << " served, " << accounting->cut << " cut; held request closed "
        << std::chrono::duration_cast<std::chrono::milliseconds>(cut_after).count()
        << " ms after the signal");
   CHECK(accounting->cut == 1);

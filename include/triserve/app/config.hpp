@@ -23,6 +23,8 @@ struct config {
   listen_address echo{"", default_echo_port};
   std::chrono::milliseconds drain_timeout = default_drain_timeout;
   std::string log_level = "info";
+  /// Threads running the one io_context. One is the fastest per core; more spread connections.
+  unsigned threads = 1;
   server::server_options server;  ///< limits and timeouts shared by the three servers
 };
 

@@ -3,18 +3,19 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/buffer.hpp>
 #include <asio/ip/tcp.hpp>
 
 #include "triserve/http/request_parser.hpp"
 #include "triserve/server/input_buffer.hpp"
+#include "triserve/server/relaxed.hpp"
 #include "triserve/server/request_workspace.hpp"
 
 namespace triserve::server {
@@ -23,7 +24,9 @@ class exchange;
 class server;
 
 /// One accepted socket and the requests it carries, answered one after another. The owning server
-/// keeps a registry of live connections so that a drain can reach every one of them.
+/// keeps a registry of live connections so that a drain can reach every one of them. Everything
+/// but the few read-only observers below runs on the connection's executor: its strand when the
+/// io_context runs on several threads.
 class connection {
  public:
   using clock = std::chrono::steady_clock;
@@ -33,15 +36,22 @@ class connection {
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
+  /// Where this connection's work runs.
+  asio::any_io_executor executor() { return socket_.get_executor(); }
+
   /// Serves requests until the client leaves, an error, a timeout or the drain ends it.
   asio::awaitable<void> run();
 
+  // Observers safe from any thread (for status lines, the drain's counts and the sweep).
   /// True while waiting for the first byte of a next request with nothing buffered.
   bool idle() const { return idle_; }
-
   /// False once the connection owes no client an answer: the drain found it idle (or not yet
   /// started), or it is lingering after its last response.
   bool owes_answer() const { return !closed_while_idle_ && !lingering_; }
+  /// Whether enforce_deadline has anything to do at `now`.
+  bool deadline_due(clock::time_point now) const {
+    return now >= deadline_.load() || (writing_ && !delivery_sampled_);
+  }
 
   /// Starts this connection's part of a drain: an idle connection closes now, a busy one finishes
   /// the request in flight, answers it with `Connection: close`, and closes.
@@ -68,8 +78,11 @@ class connection {
   void return_workspace();
   /// Whether the client's next request has begun to arrive (bytes wait in the socket).
   bool request_pending() const;
-  /// Takes the outcome of the wait for a next request; true when one has begun to arrive.
+  /// Takes the outcome of the wait for a next request; false when the connection must end.
   bool finish_idle_wait(std::error_code ec);
+  /// After a wake-up, receives what the socket holds without waiting; false when it holds nothing
+  /// (the readiness was stale), true for bytes, end of stream or an error.
+  bool take_waiting_bytes();
   asio::awaitable<bool> read_head(http::parse_result& result, bool first);
   asio::awaitable<bool> answer(bool& keep_alive);
 
@@ -101,20 +114,21 @@ class connection {
   asio::ip::tcp::socket socket_;
   clock::time_point accepted_at_;
   asio::ip::tcp::endpoint peer_;
-  clock::time_point deadline_ = clock::time_point::max();
   input_buffer input_;
   /// Held while serving requests; an idle connection has none.
   std::unique_ptr<request_workspace> work_;
-  std::list<connection*>::iterator registration_;
-  bool idle_ = false;
+  // Written on the connection's strand only, read by the observers above from the group's: a
+  // stale value costs at most a needless visit to the strand or a status line a moment old.
+  relaxed<clock::time_point> deadline_ = clock::time_point::max();
+  relaxed<bool> idle_ = false;
+  relaxed<bool> closed_while_idle_ = false;
+  relaxed<bool> lingering_ = false;
+  relaxed<bool> writing_ = false;
+  relaxed<bool> delivery_sampled_ = false;  ///< delivered_seen_ holds a sample of this write
   bool draining_ = false;
-  bool closed_while_idle_ = false;
   bool started_ = false;
-  bool lingering_ = false;
   bool forced_ = false;
   bool timed_out_ = false;
-  bool writing_ = false;
-  bool delivery_sampled_ = false;       ///< delivered_seen_ holds a sample taken during this write
   std::uint64_t handed_to_kernel_ = 0;  ///< bytes the kernel accepted from our writes
   std::uint64_t delivered_seen_ = 0;    ///< delivered_bytes() when last sampled
   bool peer_closed_ = false;

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "triserve/http/date.hpp"
 #include "triserve/http/request.hpp"
 #include "triserve/http/request_parser.hpp"
 #include "triserve/server/spare_pool.hpp"
@@ -26,6 +27,9 @@ struct request_workspace {
   http::request request;  ///< views into the connection's input buffer
   std::string output;     ///< responses queued for the next write
   std::string scratch;    ///< a handler's working text (hello-name's decoded name)
+  /// One per workspace rather than one per process: threads never share it, and a workspace is
+  /// reused across many requests, so it still formats about once a second.
+  http::date_cache dates;
 };
 
 using workspace_pool = spare_pool<request_workspace>;

@@ -1,18 +1,21 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
+#include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
-#include "triserve/http/date.hpp"
 #include "triserve/server/buffer_pool.hpp"
 #include "triserve/server/handler.hpp"
 #include "triserve/server/request_workspace.hpp"
@@ -35,9 +38,11 @@ struct server_stats {
 /// One listener, its accept loop, its live connections and the handler that answers them.
 class server {
  public:
-  server(asio::io_context& io, std::string name, handler answer, const server_options& options,
-         server_group& group, http::date_cache& dates, buffer_pool& input_buffers,
-         workspace_pool& workspaces);
+  /// The listener and the accept loop run on `control`, the group's strand; each connection runs
+  /// on a strand of its own when `io` runs on several threads, else on `io` directly.
+  server(asio::io_context& io, asio::any_io_executor control, unsigned threads, std::string name,
+         handler answer, const server_options& options, server_group& group,
+         buffer_pool& input_buffers, workspace_pool& workspaces);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
@@ -64,44 +69,56 @@ class server {
   void enforce_deadlines(std::chrono::steady_clock::time_point now);
 
   /// Live connections, idle or busy.
-  std::size_t connection_count() const { return connections_.size(); }
+  std::size_t connection_count() const;
   /// Live connections waiting for a next request with nothing received.
   std::size_t idle_connection_count() const;
   /// Live connections that still owe a client an answer (not those closing because idle).
   std::size_t busy_connection_count() const;
-  const server_stats& stats() const { return stats_; }
+  /// A snapshot of the counts; exact once every connection is gone.
+  server_stats stats() const;
 
-  // For connections.
-  std::list<connection*>::iterator add(connection* conn);
-  void remove(std::list<connection*>::iterator registration);
+  // For connections, from their own strands.
   const server_options& options() const { return options_; }
-  http::date_cache& dates() { return dates_; }
   buffer_pool& input_buffers() { return input_buffers_; }
   workspace_pool& workspaces() { return workspaces_; }
   const handler& answer() const { return answer_; }
-  void count_request() { ++stats_.requests_served; }
-  void count_idle_closed() { ++stats_.idle_closed; }
-  /// A connection's coroutine failed unexpectedly: the group aborts (errgroup contract).
-  void report_failure(std::exception_ptr failure);
+  void count_request() { requests_served_.fetch_add(1, std::memory_order_relaxed); }
+  void count_idle_closed() { idle_closed_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
+  using registry = std::list<std::shared_ptr<connection>>;
+
   asio::awaitable<void> accept_loop();
+  /// Where a new connection runs: a strand of its own, or the io_context itself on one thread.
+  asio::any_io_executor connection_executor();
   /// Registers an accepted socket as a connection and starts serving it.
   void start_connection(asio::ip::tcp::socket socket);
+  /// The connection's coroutine ended, normally or with `failure`: forgets it.
+  void connection_ended(registry::iterator registration, std::exception_ptr failure);
+  /// Runs `action` on every connection `select`ed, each on its own strand. The registry lock is
+  /// not held meanwhile: on one thread the action runs right here.
+  template <typename Select, typename Action>
+  void for_each_connection(Select select, Action action);
 
   asio::io_context& io_;
+  const unsigned threads_;
   std::string name_;
   handler answer_;
   const server_options& options_;
   server_group& group_;
-  http::date_cache& dates_;
   buffer_pool& input_buffers_;
   workspace_pool& workspaces_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer accept_backoff_;
-  std::list<connection*> connections_;
-  server_stats stats_;
-  bool accepting_ = false;
+  /// Shared ownership, so that work sent to a connection's strand keeps it alive until it runs.
+  registry connections_;  ///< guarded by registry_mutex_
+  mutable std::mutex registry_mutex_;
+  /// for_each_connection's selection, kept so that a sweep does not allocate. Group strand only.
+  std::vector<std::shared_ptr<connection>> selected_;
+  std::atomic<std::uint64_t> requests_served_{0};
+  std::atomic<std::uint64_t> idle_closed_{0};
+  std::atomic<std::uint64_t> cut_{0};
+  bool accepting_ = false;  ///< only touched on the group's strand
 };
 
 /// "127.0.0.1:7000" or "[::]:7000".

@@ -12,8 +12,8 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
 
-#include "triserve/http/date.hpp"
 #include "triserve/server/buffer_pool.hpp"
 #include "triserve/server/handler.hpp"
 #include "triserve/server/listen_address.hpp"
@@ -34,8 +34,9 @@ class startup_error : public std::runtime_error {
 /// against one deadline, as Go's errgroup with Server.Shutdown does.
 class server_group {
  public:
+  /// `threads`: how many threads will run `io` (each connection then gets a strand of its own).
   server_group(asio::io_context& io, server_options options,
-               std::chrono::milliseconds drain_timeout);
+               std::chrono::milliseconds drain_timeout, unsigned threads = 1);
   ~server_group();
   server_group(const server_group&) = delete;
   server_group& operator=(const server_group&) = delete;
@@ -47,10 +48,13 @@ class server_group {
   /// SIGTERM. On any failure closes what it opened and throws startup_error.
   void start();
 
-  /// Stops accepting everywhere, closes idle connections, lets requests in flight finish.
+  /// Stops accepting everywhere, closes idle connections, lets requests in flight finish. On the
+  /// group's strand.
   void begin_drain(std::string_view why);
-  /// Closes every remaining connection now.
+  /// Closes every remaining connection now. On the group's strand.
   void force_close(std::string_view why);
+  /// Closes everything because of an unexpected failure; from any thread.
+  void abort(std::string why);
 
   /// 0 after a complete drain, 1 after a deadline, a second signal or a server failure.
   int exit_code() const { return exit_code_; }
@@ -65,10 +69,11 @@ class server_group {
   std::size_t busy_connection_count() const;
 
   // For servers.
-  /// A server registered a connection: deadlines need sweeping.
+  /// A server registered a connection: deadlines need sweeping. On the group's strand.
   void connection_opened();
-  /// A server's connection is gone: the drain may be complete.
+  /// A server's connection is gone: the drain may be complete. From any thread.
   void connection_closed();
+  /// A server's accept loop or one of its connections failed unexpectedly. From any thread.
   void server_failed(const server& failed, std::exception_ptr failure);
 
  private:
@@ -94,9 +99,12 @@ class server_group {
   void stop_watching();
 
   asio::io_context& io_;
+  /// Everything the group does itself (signals, timers, accept loops, the drain) runs here, so it
+  /// needs no lock whatever the number of threads.
+  asio::strand<asio::io_context::executor_type> control_;
   server_options options_;
   std::chrono::milliseconds drain_timeout_;
-  http::date_cache dates_;
+  unsigned threads_;
   buffer_pool input_buffers_;
   workspace_pool workspaces_;
   std::vector<planned_server> servers_;

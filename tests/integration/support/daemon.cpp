@@ -8,7 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -134,6 +136,14 @@ daemon_process::~daemon_process() {
 std::unique_ptr<daemon_process> daemon_process::start(std::vector<std::string> extra_args,
                                                       std::chrono::milliseconds timeout) {
   auto args = default_daemon_args();
+  // The ThreadSanitizer run serves every test's daemon from several threads.
+  const char* threads = std::getenv("TRISERVE_TEST_THREADS");
+  const bool threads_given =
+      std::find(extra_args.begin(), extra_args.end(), "--threads") != extra_args.end();
+  if (threads != nullptr && *threads != '\0' && !threads_given) {
+    args.emplace_back("--threads");
+    args.emplace_back(threads);
+  }
   for (auto& arg : extra_args) args.push_back(std::move(arg));
   auto daemon = std::make_unique<daemon_process>(std::move(args));
   const auto deadline = steady::now() + timeout;
@@ -280,7 +290,7 @@ std::optional<exit_status> daemon_process::wait_for_exit(std::chrono::millisecon
   return std::nullopt;
 }
 
-std::optional<std::size_t> daemon_process::proc_status_kib(std::string_view field) const {
+std::optional<std::size_t> daemon_process::proc_status_number(std::string_view field) const {
   if (!running()) return std::nullopt;
   std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
   std::string line;
@@ -291,11 +301,15 @@ std::optional<std::size_t> daemon_process::proc_status_kib(std::string_view fiel
 }
 
 std::optional<std::size_t> daemon_process::peak_rss_kib() const {
-  return proc_status_kib("VmHWM:");
+  return proc_status_number("VmHWM:");
 }
 
 std::optional<std::size_t> daemon_process::rss_kib() const {
-  return proc_status_kib("VmRSS:");
+  return proc_status_number("VmRSS:");
+}
+
+std::optional<std::size_t> daemon_process::thread_count() const {
+  return proc_status_number("Threads:");
 }
 
 std::optional<std::size_t> daemon_process::open_descriptors() const {

@@ -49,7 +49,8 @@ class daemon_process {
   daemon_process(const daemon_process&) = delete;
   daemon_process& operator=(const daemon_process&) = delete;
 
-  /// Spawns with default_daemon_args() plus `extra_args`, waits for `all servers are started` and
+  /// Spawns with default_daemon_args() plus `extra_args` (and `--threads $TRISERVE_TEST_THREADS`
+  /// when that is set and `extra_args` has no --threads), waits for `all servers are started` and
   /// for the three listening ports; throws with the captured log if that does not happen in time.
   static std::unique_ptr<daemon_process> start(
       std::vector<std::string> extra_args = {},
@@ -100,13 +101,15 @@ class daemon_process {
   std::optional<std::size_t> peak_rss_kib() const;
   /// The child's current resident set (VmRSS) in KiB; nullopt once reaped.
   std::optional<std::size_t> rss_kib() const;
+  /// How many threads the child runs (Threads: in /proc/<pid>/status); nullopt once reaped.
+  std::optional<std::size_t> thread_count() const;
   /// How many file descriptors the child has open (entries of /proc/<pid>/fd); nullopt once
   /// reaped.
   std::optional<std::size_t> open_descriptors() const;
 
  private:
-  /// A field of /proc/<pid>/status in KiB ("VmHWM:", "VmRSS:").
-  std::optional<std::size_t> proc_status_kib(std::string_view field) const;
+  /// A numeric field of /proc/<pid>/status ("VmHWM:" in KiB, "Threads:").
+  std::optional<std::size_t> proc_status_number(std::string_view field) const;
   /// Reads the child's two pipes until both reach EOF or the destructor asks it to stop.
   void collect_output(int out_fd, int err_fd);
 
