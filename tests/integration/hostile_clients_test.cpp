@@ -42,9 +42,9 @@ using steady = std::chrono::steady_clock;
 
 constexpr std::size_t mib = 1024 * 1024;
 
-#if defined(__SANITIZE_ADDRESS__)
-// AddressSanitizer's shadow memory and quarantine add a fixed ~30 MiB (as in echo_test.cpp), and
-// its slower code needs looser timing bounds.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// A sanitizer's shadow memory (and ASan's quarantine) add a fixed ~30 MiB (as in echo_test.cpp),
+// and its slower code needs looser timing bounds.
 constexpr bool sanitized = true;
 constexpr std::size_t peak_rss_limit_kib = 48 * 1024;
 #else
