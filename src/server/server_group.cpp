@@ -1,5 +1,7 @@
 #include "triserve/server/server_group.hpp"
 
+#include <malloc.h>
+
 #include <csignal>
 
 #include <fmt/format.h>
@@ -21,9 +23,15 @@ constexpr std::chrono::milliseconds idle_unwind_recheck{10};
 constexpr std::chrono::milliseconds deadline_sweep_interval{100};
 /// A connection's receive buffer: most heads fit, and bodies stream through it.
 constexpr std::size_t input_buffer_size = 16 * 1024;
-/// Spare buffers and request workspaces kept after a burst, so that the next one does not go to
-/// the heap.
-constexpr std::size_t spare_input_buffers = 64;
+/// Most spare buffers and request workspaces kept: at high concurrency (an epoll batch of ready
+/// connections each holding one mid-request) a smaller cap would send every request to the heap.
+constexpr std::size_t max_spares = 4096;
+/// Spares kept however quiet the daemon gets, so that the next request does not go to the heap.
+constexpr std::size_t kept_spares = 64;
+/// Spares unused for this many sweeps (one second) are freed.
+constexpr int sweeps_per_trim = 10;
+/// Freeing this many receive buffers (1 MiB) is worth returning the memory to the system.
+constexpr std::size_t buffers_worth_returning = 64;
 
 std::string describe(const listen_address& where) {
   if (where.host.empty()) return fmt::format(":{}", where.port);
@@ -67,12 +75,12 @@ server_group::server_group(asio::io_context& io, server_options options,
       options_(options),
       drain_timeout_(drain_timeout),
       threads_(threads),
-      input_buffers_(input_buffer_size, spare_input_buffers),
+      input_buffers_(input_buffer_size, max_spares),
       workspaces_(
           [limits = http::parser_limits{options_.max_request_line, options_.max_header_bytes}] {
             return std::make_unique<request_workspace>(limits);
           },
-          spare_input_buffers),
+          max_spares),
       signals_(control_),
       status_signal_(control_),
       drain_deadline_(control_),
@@ -256,15 +264,32 @@ void server_group::connection_opened() {
 void server_group::schedule_deadline_sweep() {
   deadline_sweep_.expires_after(deadline_sweep_interval);
   deadline_sweep_.async_wait([this](std::error_code ec) {
-    // With no connection left the timer stops, so an idle daemon never wakes up.
-    if (ec || connection_count() == 0) {
+    if (ec) return;
+    // With no connection left the timer stops, so an idle daemon never wakes up; what its pools
+    // hold beyond a few spares goes back first.
+    if (connection_count() == 0) {
       sweeping_ = false;
+      trim_spares(true);
       return;
     }
     const auto now = std::chrono::steady_clock::now();
     for (auto& planned : servers_) planned.instance->enforce_deadlines(now);
+    if (++sweeps_since_trim_ >= sweeps_per_trim) trim_spares(false);
     schedule_deadline_sweep();
   });
+}
+
+void server_group::trim_spares(bool all_unused) {
+  sweeps_since_trim_ = 0;
+  const std::size_t freed_buffers =
+      all_unused ? input_buffers_.trim_to(kept_spares) : input_buffers_.trim_unused(kept_spares);
+  if (all_unused)
+    workspaces_.trim_to(kept_spares);
+  else
+    workspaces_.trim_unused(kept_spares);
+  // glibc keeps freed heap memory for reuse; after a burst, give it back.
+  if (freed_buffers >= buffers_worth_returning || (all_unused && freed_buffers > 0))
+    ::malloc_trim(0);
 }
 
 void server_group::connection_closed() {

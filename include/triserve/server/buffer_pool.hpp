@@ -8,7 +8,7 @@
 namespace triserve::server {
 
 /// Receive buffers of one size, lent to connections while they read a request and taken back when
-/// they fall idle.
+/// they fall idle; see spare_pool for how many it keeps.
 class buffer_pool {
  public:
   buffer_pool(std::size_t block_size, std::size_t max_spare);
@@ -20,6 +20,12 @@ class buffer_pool {
   std::unique_ptr<char[]> acquire() { return blocks_.acquire(); }
   /// Takes back a block of block_size() bytes that acquire() lent; frees it when enough are spare.
   void release(std::unique_ptr<char[]> block) { blocks_.release(std::move(block)); }
+
+  /// Frees the spare blocks unused since the last trim, keeping at least `keep`; returns how
+  /// many it freed.
+  std::size_t trim_unused(std::size_t keep) { return blocks_.trim_unused(keep); }
+  /// Frees spare blocks down to `keep`; returns how many it freed.
+  std::size_t trim_to(std::size_t keep) { return blocks_.trim_to(keep); }
 
   /// Spare blocks held right now.
   std::size_t spare_count() const { return blocks_.spare_count(); }

@@ -95,6 +95,9 @@ class server_group {
   void schedule_progress_log();
   /// Checks every connection's deadline a few times a second while there are connections.
   void schedule_deadline_sweep();
+  /// Frees pooled buffers and workspaces unused for a second (or, with `all_unused`, every spare
+  /// beyond a few), and returns freed heap memory to the system after a burst.
+  void trim_spares(bool all_unused);
   void finish_if_drained();
   void stop_watching();
 
@@ -116,6 +119,7 @@ class server_group {
   asio::steady_timer progress_timer_;
   asio::steady_timer deadline_sweep_;
   bool sweeping_ = false;
+  int sweeps_since_trim_ = 0;
   std::chrono::steady_clock::time_point deadline_at_;
   state state_ = state::idle;
   int exit_code_ = 0;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -11,16 +12,17 @@ namespace triserve::server {
 
 /// Objects lent to connections while they serve a request and taken back when they fall idle:
 /// idle keep-alive connections hold none, and a busy daemon does not go to the heap for every
-/// request. Keeps at most `max_spare` spares, most recently returned first (likeliest in cache).
-/// Guarded by a mutex, uncontended on one thread, so the pools stay correct once the io_context
-/// runs on several.
+/// request. Keeps what the busiest moment needed (up to `max_spare`), most recently returned
+/// first (likeliest in cache), and gives back by trim() what has gone unused since: a burst's
+/// memory returns once the burst is over, while steady load never allocates. Guarded by a mutex,
+/// uncontended on one thread, so the pools stay correct once the io_context runs on several.
 template <typename T>
 class spare_pool {
  public:
   using factory = std::function<std::unique_ptr<T>()>;
 
   spare_pool(factory make, std::size_t max_spare) : make_(std::move(make)), max_spare_(max_spare) {
-    spares_.reserve(max_spare_);
+    spares_.reserve(std::min<std::size_t>(max_spare_, 64));
   }
   spare_pool(const spare_pool&) = delete;
   spare_pool& operator=(const spare_pool&) = delete;
@@ -32,17 +34,32 @@ class spare_pool {
       if (!spares_.empty()) {
         auto spare = std::move(spares_.back());
         spares_.pop_back();
+        unused_ = std::min(unused_, spares_.size());
         return spare;
       }
+      unused_ = 0;
     }
     return make_();
   }
 
-  /// Takes an object back; destroys it when enough are spare (what a burst left behind).
+  /// Takes an object back; destroys it when `max_spare` are spare already.
   void release(std::unique_ptr<T> object) {
     if (!object) return;
     std::lock_guard lock(mutex_);
     if (spares_.size() < max_spare_) spares_.push_back(std::move(object));
+  }
+
+  /// Destroys the spares that no acquire() needed since the last trim, keeping at least `keep`;
+  /// returns how many it destroyed.
+  std::size_t trim_unused(std::size_t keep) {
+    std::lock_guard lock(mutex_);
+    return trim(std::min(unused_, spares_.size()), keep);
+  }
+
+  /// Destroys spares down to `keep` (nothing is in use); returns how many it destroyed.
+  std::size_t trim_to(std::size_t keep) {
+    std::lock_guard lock(mutex_);
+    return trim(spares_.size(), keep);
   }
 
   /// Spares held right now.
@@ -52,10 +69,22 @@ class spare_pool {
   }
 
  private:
+  /// Destroys up to `count` spares, keeping at least `keep`. Called with mutex_ held.
+  std::size_t trim(std::size_t count, std::size_t keep) {
+    const std::size_t above_keep = spares_.size() > keep ? spares_.size() - keep : 0;
+    const std::size_t surplus = std::min(count, above_keep);
+    // The coldest spares are at the front.
+    spares_.erase(spares_.begin(), spares_.begin() + static_cast<std::ptrdiff_t>(surplus));
+    unused_ = spares_.size();
+    return surplus;
+  }
+
   const factory make_;
   const std::size_t max_spare_;
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<T>> spares_;  ///< guarded by mutex_
+  /// The fewest spares held since the last trim: that many went unused. Guarded by mutex_.
+  std::size_t unused_ = 0;
 };
 
 }  // namespace triserve::server
