@@ -32,6 +32,12 @@ constexpr std::size_t minimum_read = 2048;
 constexpr std::chrono::milliseconds linger_time{500};
 /// Queued responses to pipelined requests are written once they reach this size.
 constexpr std::size_t max_queued_output = 64 * 1024;
+/// A connection waits for its next request holding its receive buffer once it has made this many
+/// requests: it is likely to make more soon.
+constexpr std::uint32_t requests_before_hot_wait = 2;
+/// No more receive buffers are held by connections waiting for a next request beyond this many
+/// lent in all (16 MiB): past it, waits go without one.
+constexpr std::size_t max_buffers_for_hot_waits = 1024;
 
 }  // namespace
 
@@ -83,6 +89,17 @@ void connection::set_deadline(clock::time_point deadline) {
 }
 
 void connection::enforce_deadline(clock::time_point now) {
+  // A connection found waiting hot by two sweeps in a row has been idle a while: its buffer goes
+  // back to the pool, and it waits on without one.
+  if (hot_idle_ && !shedding_) {
+    if (shed_marked_) {
+      shedding_ = true;
+      std::error_code ignored;
+      socket_.cancel(ignored);
+    } else {
+      shed_marked_ = true;
+    }
+  }
   // Linux reports a socket writable again only once half its send buffer has drained, which can
   // take longer than the timeout for a client reading slowly but steadily: bytes it acknowledges
   // while our write waits are progress too. Only writes still waiting at a sweep are sampled.
@@ -118,13 +135,45 @@ asio::awaitable<void> connection::run() {
       // coroutine frame, not two.
       idle_ = true;
       return_workspace();
-      auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, as_result);
-      const bool woken = finish_idle_wait(ec);
-      if (!woken) co_return;
-      // Readiness can be stale: with several threads, an epoll event collected before our last
-      // read may be handled after it. Nothing to read is no request: wait again, still idle.
-      const bool request_arrived = take_waiting_bytes();
-      if (!request_arrived) continue;
+      bool request_arrived = false;
+      if (wait_hot()) {
+        // A busy client's next request is likely near: wait with a read into the buffer we
+        // hold. Unlike a readiness wait, which re-arms the socket (epoll_ctl) every time, a read
+        // on a drained socket just waits for its next edge. The sweep takes the buffer back
+        // (shed) from a connection left idle.
+        hot_idle_ = true;
+        shed_marked_ = false;
+        auto room = input_.prepare(minimum_read, server_.options().max_header_bytes + minimum_read);
+        auto [ec, received] =
+            co_await socket_.async_read_some(asio::buffer(room.data(), room.size()), as_result);
+        hot_idle_ = false;
+        input_.commit(received);
+        if (ec == asio::error::eof) {
+          peer_closed_ = true;
+          ec.clear();
+        }
+        const bool shed = ec == asio::error::operation_aborted && shedding_ && !draining_ &&
+                          !forced_ && !timed_out_;
+        shedding_ = false;
+        if (!shed) {
+          const bool woken = finish_idle_wait(ec);
+          if (!woken) co_return;
+          // Woken by the drain with a request already in the socket: read it now.
+          request_arrived = received > 0 || peer_closed_ || take_waiting_bytes();
+        }
+      }
+      if (!request_arrived) {
+        // An idle connection waits for readability without a buffer: its 16 KiB go back to the
+        // pool for the connections that are reading.
+        input_.release_if_empty();
+        auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, as_result);
+        const bool woken = finish_idle_wait(ec);
+        if (!woken) co_return;
+        // Readiness can be stale: with several threads, an epoll event collected before our
+        // last read may be handled after it. Nothing to read is no request: wait again.
+        request_arrived = take_waiting_bytes();
+        if (!request_arrived) continue;
+      }
     }
     borrow_workspace();
     http::parse_result head;
@@ -139,6 +188,7 @@ asio::awaitable<void> connection::run() {
     bool keep_alive = false;
     const bool answered = co_await answer(keep_alive);
     if (!answered) co_return;
+    ++requests_answered_;
     if (!keep_alive) {
       co_await finish_and_close();
       co_return;
@@ -177,10 +227,13 @@ asio::awaitable<connection::next_request> connection::prepare_for_request(bool f
   }
   // A new connection has the header timeout from accept on; a kept-alive one the idle timeout.
   if (!first) set_deadline(clock::now() + server_.options().idle_timeout);
-  // An idle connection waits for readability without a buffer: its 16 KiB go back to the pool
-  // for the connections that are reading.
-  input_.release_if_empty();
   co_return next_request::awaited;
+}
+
+bool connection::wait_hot() const {
+  return input_.capacity() > 0 && input_.empty() &&
+         requests_answered_ >= requests_before_hot_wait && !draining_ &&
+         server_.input_buffers().lent_count() <= max_buffers_for_hot_waits;
 }
 
 bool connection::request_pending() const {

@@ -27,6 +27,9 @@ class buffer_pool {
   /// Frees spare blocks down to `keep`; returns how many it freed.
   std::size_t trim_to(std::size_t keep) { return blocks_.trim_to(keep); }
 
+  /// Blocks lent out right now.
+  std::size_t lent_count() const { return blocks_.lent_count(); }
+
   /// Spare blocks held right now.
   std::size_t spare_count() const { return blocks_.spare_count(); }
 

@@ -48,9 +48,10 @@ class connection {
   /// False once the connection owes no client an answer: the drain found it idle (or not yet
   /// started), or it is lingering after its last response.
   bool owes_answer() const { return !closed_while_idle_ && !lingering_; }
-  /// Whether enforce_deadline has anything to do at `now`.
+  /// Whether enforce_deadline has anything to do at `now` (a deadline, a write to sample, a hot
+  /// wait to shed).
   bool deadline_due(clock::time_point now) const {
-    return now >= deadline_.load() || (writing_ && !delivery_sampled_);
+    return now >= deadline_.load() || (writing_ && !delivery_sampled_) || hot_idle_;
   }
 
   /// Starts this connection's part of a drain: an idle connection closes now, a busy one finishes
@@ -76,6 +77,8 @@ class connection {
   void borrow_workspace();
   /// Gives the request workspace back, emptied; nothing may refer into it afterwards.
   void return_workspace();
+  /// Whether to wait for the next request holding the receive buffer (see run()).
+  bool wait_hot() const;
   /// Whether the client's next request has begun to arrive (bytes wait in the socket).
   bool request_pending() const;
   /// Takes the outcome of the wait for a next request; false when the connection must end.
@@ -125,6 +128,10 @@ class connection {
   relaxed<bool> lingering_ = false;
   relaxed<bool> writing_ = false;
   relaxed<bool> delivery_sampled_ = false;  ///< delivered_seen_ holds a sample of this write
+  relaxed<bool> hot_idle_ = false;  ///< waiting for a next request with a read into our buffer
+  bool shed_marked_ = false;        ///< a sweep found this hot wait in progress
+  bool shedding_ = false;           ///< the sweep cancelled the hot wait to take its buffer
+  std::uint32_t requests_answered_ = 0;
   bool draining_ = false;
   bool started_ = false;
   bool forced_ = false;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -31,6 +32,7 @@ class spare_pool {
   std::unique_ptr<T> acquire() {
     {
       std::lock_guard lock(mutex_);
+      lent_.fetch_add(1, std::memory_order_relaxed);
       if (!spares_.empty()) {
         auto spare = std::move(spares_.back());
         spares_.pop_back();
@@ -46,8 +48,12 @@ class spare_pool {
   void release(std::unique_ptr<T> object) {
     if (!object) return;
     std::lock_guard lock(mutex_);
+    lent_.fetch_sub(1, std::memory_order_relaxed);
     if (spares_.size() < max_spare_) spares_.push_back(std::move(object));
   }
+
+  /// Objects acquired and not released yet; exact when nothing is in flight.
+  std::size_t lent_count() const { return lent_.load(std::memory_order_relaxed); }
 
   /// Destroys the spares that no acquire() needed since the last trim, keeping at least `keep`;
   /// returns how many it destroyed.
@@ -85,6 +91,8 @@ class spare_pool {
   std::vector<std::unique_ptr<T>> spares_;  ///< guarded by mutex_
   /// The fewest spares held since the last trim: that many went unused. Guarded by mutex_.
   std::size_t unused_ = 0;
+  /// Changed under mutex_, readable without it.
+  std::atomic<std::size_t> lent_{0};
 };
 
 }  // namespace triserve::server
