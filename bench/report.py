@@ -57,6 +57,8 @@ class Table:
 
     def disturbed(self, server, workload, round_):
         """True/False when the run's contention was measured, None when it was not."""
+        if workload.startswith("threads2-"):
+            return None  # triserve itself runs on CPU 0 there: others cannot be told apart
         shares = [v for m in ("cpu0_other_pct", "cpu1_other_pct")
                   for r, v in self.values.get((server, workload, m), []) if r == round_]
         return max(shares) > CLEAN_PCT if shares else None
@@ -143,6 +145,12 @@ def build_table(values):
         scaling[s] = a / b if a is not None and b else None
     t.add("req/s at 1024 conns ÷ req/s at 16 conns", scaling, "ratio",
           ("triserve ≥ 0.90", lambda tr, n, g: tr >= 0.9))
+    for c in [64, 1024]:
+        t.row(f"hello keep-alive, {c} conns, `--threads 2` on both CPUs: req/s", f"threads2-hello-c{c}",
+              "rps", "int", servers=["triserve"])
+        one, two = t.median("triserve", f"hello-c{c}", "rps"), t.median("triserve", f"threads2-hello-c{c}", "rps")
+        t.add(f"… ÷ req/s of one thread on CPU 1, {c} conns", {s: (two / one if s == "triserve" and one and two else None)
+                                                             for s in SERVERS}, "ratio")
     t.row("idle RSS right after start (MiB)", "idle", "rss_start_kb", "mib",
           ("< 4 MiB", lambda tr, n, g: tr < 4096))
     t.row("… of which anonymous memory, RssAnon (MiB)", "idle", "anon_start_kb", "mib")
@@ -260,6 +268,10 @@ Raw numbers, every round: `bench/results/latest.csv`; wrk's and the servers' out
   the whole sequence repeats {rounds} time{'s' if rounds > 1 else ''}; the table reports medians. Servers
   run pinned to CPU 1 (`taskset -c 1`), wrk and the clients to CPU 0 (`taskset -c 0`). Go's
   runtime sees one CPU (GOMAXPROCS 1), nginx runs one worker, triserve one `io_context` thread.
+- **`--threads 2`**: triserve alone, on both CPUs (`taskset -c 0,1`), wrk still on CPU 0, at 64
+  and 1024 connections; compared with triserve's one-thread runs of the same round. It says
+  whether a second thread helps on this two-CPU box, where it can only take CPU from the load
+  generator.
 - **Request rates**: `wrk -t1 -c N -d {meta['duration']}s --latency` with `bench/wrk/report.lua`, which prints wrk's
   own summary (requests, duration, p50/p99 latency, errors) in machine-readable form. Each round
   starts fresh servers and warms each up with a 1 s run at 64 connections (not counted).

@@ -219,14 +219,16 @@ server_command() { # SERVER -> the command line, in the array "cmd"
   esac
 }
 
-start_server() { # SERVER TAG: a fresh instance on CPU 1, waits until its ports accept
-  local s=$1 tag=$2 cmd p
+start_server() { # SERVER TAG [CPUS [EXTRA ARGS...]]: a fresh instance on CPU 1 (or CPUS), waits until its ports accept
+  local s=$1 tag=$2 cpus=${3:-1} cmd p
+  shift $(($# < 3 ? $# : 3))
   for p in ${hello_port[$s]} ${name_port[$s]:-} ${echo_port[$s]:-}; do
     ! port_taken "$p" || die "port $p, $s's, was taken by another process (set BENCH_PORT_BASE to move)"
   done
   server_command "$s"
-  note_command taskset -c 1 "${cmd[@]}"
-  taskset -c 1 "${cmd[@]}" >"$logs/$s.$tag.log" 2>&1 &
+  cmd+=("$@")
+  note_command taskset -c "$cpus" "${cmd[@]}"
+  taskset -c "$cpus" "${cmd[@]}" >"$logs/$s.$tag.log" 2>&1 &
   pid[$s]=$!
   for p in ${hello_port[$s]} ${name_port[$s]:-} ${echo_port[$s]:-}; do
     local deadline=$((SECONDS + 10))
@@ -407,6 +409,13 @@ for ((round = 1; round <= rounds; round++)); do
     done
   done
   for s in "${servers[@]}"; do stop_server "$s"; done
+
+  # Whether a second thread helps on this box: it can only run on the CPU wrk uses.
+  log "round $round/$rounds: triserve --threads 2 on both CPUs (wrk still on CPU 0)"
+  start_server triserve "threads2.r$round" 0,1 --threads 2
+  wrk_run "$round" triserve warmup 64 / "$report" 0
+  for conns in 64 1024; do wrk_run "$round" triserve "threads2-hello-c$conns" "$conns" / "$report"; done
+  stop_server triserve
 
   log "round $round/$rounds: start-up and exit times"
   for s in triserve nginx go; do

@@ -131,49 +131,19 @@ asio::awaitable<void> connection::run() {
     const auto next = co_await prepare_for_request(first);
     if (next == next_request::none) co_return;
     if (next == next_request::awaited) {
-      // Waited for here rather than in a helper coroutine: an idle connection then holds one
-      // coroutine frame, not two.
       idle_ = true;
       return_workspace();
-      bool request_arrived = false;
-      if (wait_hot()) {
-        // A busy client's next request is likely near: wait with a read into the buffer we
-        // hold. Unlike a readiness wait, which re-arms the socket (epoll_ctl) every time, a read
-        // on a drained socket just waits for its next edge. The sweep takes the buffer back
-        // (shed) from a connection left idle.
-        hot_idle_ = true;
-        shed_marked_ = false;
-        auto room = input_.prepare(minimum_read, server_.options().max_header_bytes + minimum_read);
-        auto [ec, received] =
-            co_await socket_.async_read_some(asio::buffer(room.data(), room.size()), as_result);
-        hot_idle_ = false;
-        input_.commit(received);
-        if (ec == asio::error::eof) {
-          peer_closed_ = true;
-          ec.clear();
-        }
-        const bool shed = ec == asio::error::operation_aborted && shedding_ && !draining_ &&
-                          !forced_ && !timed_out_;
-        shedding_ = false;
-        if (!shed) {
-          const bool woken = finish_idle_wait(ec);
-          if (!woken) co_return;
-          // Woken by the drain with a request already in the socket: read it now.
-          request_arrived = received > 0 || peer_closed_ || take_waiting_bytes();
-        }
-      }
-      if (!request_arrived) {
-        // An idle connection waits for readability without a buffer: its 16 KiB go back to the
-        // pool for the connections that are reading.
-        input_.release_if_empty();
-        auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, as_result);
-        const bool woken = finish_idle_wait(ec);
-        if (!woken) co_return;
-        // Readiness can be stale: with several threads, an epoll event collected before our
-        // last read may be handled after it. Nothing to read is no request: wait again.
-        request_arrived = take_waiting_bytes();
-        if (!request_arrived) continue;
-      }
+      // An idle connection waits for readability without a buffer: its 16 KiB go back to the
+      // pool for the connections that are reading. Waited for here rather than in a helper
+      // coroutine: an idle connection then holds one coroutine frame, not two.
+      input_.release_if_empty();
+      auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, as_result);
+      const bool woken = finish_idle_wait(ec);
+      if (!woken) co_return;
+      // Readiness can be stale: with several threads, an epoll event collected before our last
+      // read may be handled after it. Nothing to read is no request: wait again.
+      const bool request_arrived = take_waiting_bytes();
+      if (!request_arrived) continue;
     }
     borrow_workspace();
     http::parse_result head;
@@ -227,7 +197,34 @@ asio::awaitable<connection::next_request> connection::prepare_for_request(bool f
   }
   // A new connection has the header timeout from accept on; a kept-alive one the idle timeout.
   if (!first) set_deadline(clock::now() + server_.options().idle_timeout);
-  co_return next_request::awaited;
+  if (!wait_hot()) co_return next_request::awaited;
+  // A busy client's next request is likely near: wait with a read into the buffer we hold.
+  // Unlike a readiness wait, which re-arms the socket (epoll_ctl) every time, a read on a drained
+  // socket just waits for its next edge. The sweep takes the buffer back (shed) from a connection
+  // left idle, which then waits in run() without it. Here rather than in run(), so that an idle
+  // connection's one frame does not carry this wait too.
+  idle_ = true;
+  return_workspace();
+  hot_idle_ = true;
+  shed_marked_ = false;
+  auto room = input_.prepare(minimum_read, server_.options().max_header_bytes + minimum_read);
+  auto [ec, received] =
+      co_await socket_.async_read_some(asio::buffer(room.data(), room.size()), as_result);
+  hot_idle_ = false;
+  input_.commit(received);
+  if (ec == asio::error::eof) {
+    peer_closed_ = true;
+    ec.clear();
+  }
+  const bool shed =
+      ec == asio::error::operation_aborted && shedding_ && !draining_ && !forced_ && !timed_out_;
+  shedding_ = false;
+  if (shed) co_return next_request::awaited;
+  const bool woken = finish_idle_wait(ec);
+  if (!woken) co_return next_request::none;
+  // Woken by the drain with a request already in the socket: read it now.
+  const bool request_arrived = received > 0 || peer_closed_ || take_waiting_bytes();
+  co_return request_arrived ? next_request::buffered : next_request::awaited;
 }
 
 bool connection::wait_hot() const {

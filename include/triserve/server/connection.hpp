@@ -69,15 +69,16 @@ class connection {
  private:
   friend class exchange;
 
-  /// How the next request will come: already buffered, after a wait for readability, or not.
+  /// How the next request will come: already received, after a wait for readability, or not.
   enum class next_request { buffered, awaited, none };
-  /// Flushes queued responses and decides how the next request comes; closes when draining.
+  /// Flushes queued responses and decides how the next request comes; closes when draining. A
+  /// busy connection waits for its next request here, holding its receive buffer.
   asio::awaitable<next_request> prepare_for_request(bool first);
   /// Borrows a request workspace from the server's pool, unless one is held already.
   void borrow_workspace();
   /// Gives the request workspace back, emptied; nothing may refer into it afterwards.
   void return_workspace();
-  /// Whether to wait for the next request holding the receive buffer (see run()).
+  /// Whether to wait for the next request holding the receive buffer (see prepare_for_request).
   bool wait_hot() const;
   /// Whether the client's next request has begun to arrive (bytes wait in the socket).
   bool request_pending() const;
