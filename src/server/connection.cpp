@@ -77,6 +77,8 @@ void connection::begin_drain() {
 }
 
 void connection::force_close() {
+  // Counted here, on the connection's strand, where whether it still owes an answer is exact.
+  if (owes_answer() && !forced_) server_.count_cut();
   forced_ = true;
   std::error_code ignored;
   socket_.cancel(ignored);
@@ -136,14 +138,26 @@ asio::awaitable<void> connection::run() {
       // An idle connection waits for readability without a buffer: its 16 KiB go back to the
       // pool for the connections that are reading. Waited for here rather than in a helper
       // coroutine: an idle connection then holds one coroutine frame, not two.
-      input_.release_if_empty();
-      auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, as_result);
-      const bool woken = finish_idle_wait(ec);
-      if (!woken) co_return;
-      // Readiness can be stale: with several threads, an epoll event collected before our last
-      // read may be handled after it. Nothing to read is no request: wait again.
-      const bool request_arrived = take_waiting_bytes();
-      if (!request_arrived) continue;
+      bool request_arrived = false;
+      while (!request_arrived) {
+        input_.release_if_empty();
+        auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, as_result);
+        const bool woken = finish_idle_wait(ec);
+        if (!woken) co_return;
+        request_arrived = take_waiting_bytes();
+        if (request_arrived) break;
+        // Readiness can be stale: with several threads, an epoll event collected before our
+        // last read may be handled after it. Nothing to read is no request: the connection is
+        // still idle, under the same deadline, which may have passed meanwhile.
+        if (timed_out_) co_return;
+        if (draining_) {
+          closed_while_idle_ = true;
+          server_.count_idle_closed();
+          co_await close_gracefully();
+          co_return;
+        }
+        idle_ = true;
+      }
     }
     borrow_workspace();
     http::parse_result head;
@@ -228,7 +242,8 @@ asio::awaitable<connection::next_request> connection::prepare_for_request(bool f
 }
 
 bool connection::wait_hot() const {
-  return input_.capacity() > 0 && input_.empty() &&
+  // Only a buffer of the pool's size: a grown one would hold up to 64 KiB outside the cap.
+  return input_.capacity() == server_.input_buffers().block_size() && input_.empty() &&
          requests_answered_ >= requests_before_hot_wait && !draining_ &&
          server_.input_buffers().lent_count() <= max_buffers_for_hot_waits;
 }
@@ -395,6 +410,8 @@ void connection::queue_error(int status, std::string_view reason) {
 }
 
 asio::awaitable<std::size_t> connection::read_more(clock::time_point deadline, std::size_t limit) {
+  // A new operation: a timeout that cut nothing (it fired as the last one completed) is void.
+  timed_out_ = false;
   if (forced_ || peer_closed_) co_return 0;
   auto room = input_.prepare(minimum_read, limit);
   if (room.empty()) co_return 0;
@@ -422,6 +439,9 @@ asio::awaitable<bool> connection::write(std::span<const asio::const_buffer> extr
       written -= pieces[first].size();
     if (first < count) pieces[first] += written;
   };
+  // A new operation: a timeout that cut nothing (it fired as the last one completed) is void,
+  // and must not, say, stop close_gracefully from lingering after this response.
+  timed_out_ = false;
   // The kernel usually takes everything at once: offered without waiting (the socket is in
   // non-blocking mode), the response leaves with no operation to allocate, no completion to
   // post and no coroutine to resume; under load, fewer connections are then mid-request at once.

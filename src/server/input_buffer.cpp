@@ -41,6 +41,8 @@ std::span<char> input_buffer::prepare(std::size_t minimum, std::size_t limit) {
     const std::size_t grown = std::min(limit, std::max(capacity_ * 2, end_ + minimum));
     auto bigger = std::make_unique_for_overwrite<char[]>(grown);
     std::memcpy(bigger.get(), storage_.get(), end_);
+    // The pool's block goes back to it: the pool counts what it has lent.
+    if (capacity_ == pool_.block_size()) pool_.release(std::move(storage_));
     storage_ = std::move(bigger);
     capacity_ = grown;
   }

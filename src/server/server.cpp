@@ -167,10 +167,15 @@ void server::start_connection(asio::ip::tcp::socket socket) {
 }
 
 void server::connection_ended(registry::iterator registration, std::exception_ptr failure) {
+  std::shared_ptr<connection> last;
   {
     std::lock_guard lock(registry_mutex_);
+    last = std::move(*registration);
     connections_.erase(registration);
   }
+  // Destroyed (socket closed, buffers returned) outside the lock, unless work sent to its strand
+  // still holds it.
+  last.reset();
   // A connection's coroutine failed unexpectedly: the group aborts (errgroup contract).
   if (failure) group_.server_failed(*this, failure);
   group_.connection_closed();
@@ -198,7 +203,6 @@ void server::begin_drain() {
 
 void server::force_close() {
   close_listener();
-  cut_.fetch_add(busy_connection_count(), std::memory_order_relaxed);
   for_each_connection([](const connection&) { return true; },
                       [](connection& conn) { conn.force_close(); });
 }

@@ -194,8 +194,11 @@ void server_group::log_status() const {
   const std::string_view state_name = state_ == state::running    ? "serving"
                                       : state_ == state::draining ? "draining"
                                                                   : "stopping";
-  spdlog::info("status: {}, {} live connection(s) ({}), {} idle, {} request(s) served", state_name,
-               connection_count(), connections_by_server(), idle, served);
+  spdlog::info(
+      "status: {}, {} live connection(s) ({}), {} idle, {} request(s) served, {} receive "
+      "buffer(s) in use",
+      state_name, connection_count(), connections_by_server(), idle, served,
+      input_buffers_.lent_count());
 }
 
 void server_group::begin_drain(std::string_view why) {
@@ -238,11 +241,11 @@ void server_group::force_close(std::string_view why) {
   if (state_ == state::stopped) return;
   state_ = state::stopped;
   exit_code_ = 1;
+  // What the connections were doing a moment ago: with several threads, some may finish
+  // before their strands see the close.
   std::string left;
-  std::size_t total = 0;
   for (auto& planned : servers_) {
     const auto count = planned.instance->busy_connection_count();
-    total += count;
     if (count > 0)
       left += fmt::format("{}{} server still had {} connection(s)", left.empty() ? "" : ", ",
                           planned.instance->name(), count);
@@ -250,9 +253,22 @@ void server_group::force_close(std::string_view why) {
   spdlog::warn("{}: {}; closing them now", why, left.empty() ? "no connections left" : left);
   for (auto& planned : servers_) planned.instance->force_close();
   stop_watching();
-  std::uint64_t served = 0;
-  for (auto& planned : servers_) served += planned.instance->stats().requests_served;
-  spdlog::error("shutdown incomplete: {} connection(s) cut, {} request(s) served", total, served);
+  // Each connection counts itself cut on its own strand: the account is final once all are gone.
+  cut_report_pending_ = true;
+  report_cut_if_closed();
+}
+
+void server_group::report_cut_if_closed() {
+  if (!cut_report_pending_ || connection_count() != 0) return;
+  cut_report_pending_ = false;
+  server_stats total;
+  for (auto& planned : servers_) {
+    const auto stats = planned.instance->stats();
+    total.requests_served += stats.requests_served;
+    total.cut += stats.cut;
+  }
+  spdlog::error("shutdown incomplete: {} connection(s) cut, {} request(s) served", total.cut,
+                total.requests_served);
 }
 
 void server_group::connection_opened() {
@@ -293,7 +309,10 @@ void server_group::trim_spares(bool all_unused) {
 }
 
 void server_group::connection_closed() {
-  asio::dispatch(control_, [this] { finish_if_drained(); });
+  asio::dispatch(control_, [this] {
+    finish_if_drained();
+    report_cut_if_closed();
+  });
 }
 
 void server_group::finish_if_drained() {

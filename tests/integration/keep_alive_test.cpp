@@ -152,9 +152,14 @@ TEST_CASE("busy connections left idle give their buffers back and still serve th
               "Hello, busy!");
   }
   const auto busy_kib = daemon->rss_kib().value_or(0);
-  // Long enough for every buffer to go back and for the pools' unused spares to be freed.
+  // Right after their requests, the last ones hold their buffers (the sweep may have taken some).
+  CHECK(daemon->status().buffers_in_use > 0u);
+  // Two sweeps later every buffer is back; a second or two later the pools' spares are freed.
   std::this_thread::sleep_for(2500ms);
   const auto idle_kib = daemon->rss_kib().value_or(0);
+  const auto idle = daemon->status();
+  CHECK(idle.buffers_in_use == 0u);
+  CHECK(idle.idle == static_cast<std::size_t>(connection_count));
   INFO("RSS: " << baseline_kib << " KiB at start, " << busy_kib << " KiB with " << connection_count
                << " connections just served, " << idle_kib << " KiB once they were idle");
   if (measures_memory) {

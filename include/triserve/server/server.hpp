@@ -84,6 +84,7 @@ class server {
   const handler& answer() const { return answer_; }
   void count_request() { requests_served_.fetch_add(1, std::memory_order_relaxed); }
   void count_idle_closed() { idle_closed_.fetch_add(1, std::memory_order_relaxed); }
+  void count_cut() { cut_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   using registry = std::list<std::shared_ptr<connection>>;

@@ -99,6 +99,8 @@ class server_group {
   /// beyond a few), and returns freed heap memory to the system after a burst.
   void trim_spares(bool all_unused);
   void finish_if_drained();
+  /// After a forced close, logs what was cut once every connection is gone.
+  void report_cut_if_closed();
   void stop_watching();
 
   asio::io_context& io_;
@@ -120,6 +122,7 @@ class server_group {
   asio::steady_timer deadline_sweep_;
   bool sweeping_ = false;
   int sweeps_since_trim_ = 0;
+  bool cut_report_pending_ = false;
   std::chrono::steady_clock::time_point deadline_at_;
   state state_ = state::idle;
   int exit_code_ = 0;

@@ -340,7 +340,7 @@ daemon_status daemon_process::status(std::chrono::milliseconds timeout) {
     output_changed_.wait_for(lock, 20ms);
   }
   // "status: serving, 3 live connection(s) (hello 2, hello-name 0, echo 1), 2 idle, 15
-  // request(s) served"
+  // request(s) served, 1 receive buffer(s) in use"
   const std::string& line = lines[before];
   std::istringstream in(line.substr(line.find(marker) + marker.size()));
   daemon_status parsed;
@@ -360,7 +360,9 @@ daemon_status daemon_process::status(std::chrono::milliseconds timeout) {
   in.ignore(1);  // ","
   in >> parsed.idle >> word;
   in.ignore(1);
-  in >> parsed.served;
+  in >> parsed.served >> word;  // "request(s)"
+  in >> word;                   // "served,"
+  in >> parsed.buffers_in_use;
   if (!in || parsed.live_by_server.size() != 3)
     throw std::runtime_error("cannot parse the status line: " + line);
   return parsed;

@@ -31,8 +31,9 @@ struct daemon_status {
   std::string state;     ///< "serving", "draining", "stopping"
   std::size_t live = 0;  ///< live connections over all servers
   std::map<std::string, std::size_t, std::less<>> live_by_server;  ///< "hello" -> count
-  std::size_t idle = 0;      ///< live connections waiting for a next request
-  std::uint64_t served = 0;  ///< requests answered so far
+  std::size_t idle = 0;            ///< live connections waiting for a next request
+  std::uint64_t served = 0;        ///< requests answered so far
+  std::size_t buffers_in_use = 0;  ///< receive buffers lent to connections
 };
 
 /// The address arguments every test starts from: the three servers on ephemeral loopback ports.

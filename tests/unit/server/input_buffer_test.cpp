@@ -104,20 +104,27 @@ TEST_CASE("an empty buffer can give its storage back", "[input_buffer]") {
   CHECK(pool.spare_count() == 0);
 }
 
-TEST_CASE("a grown buffer is freed, not pooled", "[input_buffer]") {
+TEST_CASE("a grown buffer is freed, not pooled; the block it grew from goes back",
+          "[input_buffer]") {
   buffer_pool pool{16, 4};
   {
     input_buffer buffer{pool};
     receive(buffer, std::string(40, 'x'));
     CHECK(buffer.capacity() > 16);
+    // The pool counts what it lends: growing returned the block.
+    CHECK(pool.lent_count() == 0);
+    CHECK(pool.spare_count() == 1);
     buffer.consume(40);
     buffer.release_if_empty();
     CHECK(buffer.capacity() == 0);
-    CHECK(pool.spare_count() == 0);
+    CHECK(pool.spare_count() == 1);
     receive(buffer, "abc");
+    CHECK(pool.lent_count() == 1);
+    CHECK(pool.spare_count() == 0);
   }
   // The destructor gives a block-sized buffer back.
   CHECK(pool.spare_count() == 1);
+  CHECK(pool.lent_count() == 0);
 }
 
 TEST_CASE("the pool keeps no more spare blocks than it was told", "[buffer_pool]") {
