@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstddef>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -58,14 +59,14 @@ class spare_pool {
   /// Destroys the spares that no acquire() needed since the last trim, keeping at least `keep`;
   /// returns how many it destroyed.
   std::size_t trim_unused(std::size_t keep) {
-    std::lock_guard lock(mutex_);
-    return trim(std::min(unused_, spares_.size()), keep);
+    std::unique_lock lock(mutex_);
+    return trim(lock, std::min(unused_, spares_.size()), keep);
   }
 
   /// Destroys spares down to `keep` (nothing is in use); returns how many it destroyed.
   std::size_t trim_to(std::size_t keep) {
-    std::lock_guard lock(mutex_);
-    return trim(spares_.size(), keep);
+    std::unique_lock lock(mutex_);
+    return trim(lock, spares_.size(), keep);
   }
 
   /// Spares held right now.
@@ -75,14 +76,23 @@ class spare_pool {
   }
 
  private:
-  /// Destroys up to `count` spares, keeping at least `keep`. Called with mutex_ held.
-  std::size_t trim(std::size_t count, std::size_t keep) {
+  /// Destroys up to `count` spares, keeping at least `keep`. Takes them out under `lock` and
+  /// destroys them after releasing it: other threads need not wait for the frees.
+  std::size_t trim(std::unique_lock<std::mutex>& lock, std::size_t count, std::size_t keep) {
     const std::size_t above_keep = spares_.size() > keep ? spares_.size() - keep : 0;
     const std::size_t surplus = std::min(count, above_keep);
+    if (surplus == 0) {
+      unused_ = spares_.size();
+      return 0;
+    }
     // The coldest spares are at the front.
-    spares_.erase(spares_.begin(), spares_.begin() + static_cast<std::ptrdiff_t>(surplus));
+    const auto first_kept = spares_.begin() + static_cast<std::ptrdiff_t>(surplus);
+    std::vector<std::unique_ptr<T>> doomed(std::make_move_iterator(spares_.begin()),
+                                           std::make_move_iterator(first_kept));
+    spares_.erase(spares_.begin(), first_kept);
     unused_ = spares_.size();
-    return surplus;
+    lock.unlock();
+    return doomed.size();
   }
 
   const factory make_;
