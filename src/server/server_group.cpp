@@ -223,7 +223,7 @@ void server_group::wait_for_deadline() {
       wait_for_deadline();
       return;
     }
-    force_close("drain deadline reached");
+    force_close("drain deadline reached", true);
   });
 }
 
@@ -237,10 +237,13 @@ void server_group::schedule_progress_log() {
   });
 }
 
-void server_group::force_close(std::string_view why) {
+void server_group::force_close(std::string_view why, bool at_deadline) {
   if (state_ == state::stopped) return;
   state_ = state::stopped;
-  exit_code_ = 1;
+  // At the deadline, the exit code says whether anything was cut, which only the connections
+  // know for sure (with several threads, one counted busy here may be finishing right now). A
+  // second signal or a failure is a failure whatever was open.
+  if (!at_deadline) exit_code_ = 1;
   // What the connections were doing a moment ago: with several threads, some may finish
   // before their strands see the close.
   std::string left;
@@ -261,14 +264,8 @@ void server_group::force_close(std::string_view why) {
 void server_group::report_cut_if_closed() {
   if (!cut_report_pending_ || connection_count() != 0) return;
   cut_report_pending_ = false;
-  server_stats total;
-  for (auto& planned : servers_) {
-    const auto stats = planned.instance->stats();
-    total.requests_served += stats.requests_served;
-    total.cut += stats.cut;
-  }
-  spdlog::error("shutdown incomplete: {} connection(s) cut, {} request(s) served", total.cut,
-                total.requests_served);
+  if (totals().cut > 0) exit_code_ = 1;
+  log_outcome();
 }
 
 void server_group::connection_opened() {
@@ -319,21 +316,32 @@ void server_group::finish_if_drained() {
   if (state_ != state::draining || connection_count() != 0) return;
   state_ = state::stopped;
   stop_watching();
-  std::uint64_t served = 0;
-  std::uint64_t idle_closed = 0;
-  for (auto& planned : servers_) {
+  log_outcome();
+}
+
+server_stats server_group::totals() const {
+  server_stats total;
+  for (const auto& planned : servers_) {
     const auto stats = planned.instance->stats();
-    served += stats.requests_served;
-    idle_closed += stats.idle_closed;
-    spdlog::info("{} server closed", planned.instance->name());
+    total.requests_served += stats.requests_served;
+    total.idle_closed += stats.idle_closed;
+    total.cut += stats.cut;
   }
-  if (exit_code_ == 0)
-    spdlog::info(
-        "everything closed successfully: {} request(s) served, {} idle connection(s) closed, 0 "
-        "cut at the deadline",
-        served, idle_closed);
-  else
-    spdlog::error("all servers closed after a failure: {} request(s) served", served);
+  return total;
+}
+
+void server_group::log_outcome() const {
+  const auto total = totals();
+  if (exit_code_ != 0) {
+    spdlog::error("shutdown incomplete: {} connection(s) cut, {} request(s) served", total.cut,
+                  total.requests_served);
+    return;
+  }
+  for (const auto& planned : servers_) spdlog::info("{} server closed", planned.instance->name());
+  spdlog::info(
+      "everything closed successfully: {} request(s) served, {} idle connection(s) closed, 0 cut "
+      "at the deadline",
+      total.requests_served, total.idle_closed);
 }
 
 void server_group::stop_watching() {

@@ -23,6 +23,7 @@
 namespace triserve::server {
 
 class server;
+struct server_stats;
 
 /// The group could not start: one line naming the server, the address and the reason.
 class startup_error : public std::runtime_error {
@@ -51,8 +52,9 @@ class server_group {
   /// Stops accepting everywhere, closes idle connections, lets requests in flight finish. On the
   /// group's strand.
   void begin_drain(std::string_view why);
-  /// Closes every remaining connection now. On the group's strand.
-  void force_close(std::string_view why);
+  /// Closes every remaining connection now. On the group's strand. `at_deadline`: the exit code
+  /// is 1 only if a connection was actually cut (else it is for a second signal or a failure).
+  void force_close(std::string_view why, bool at_deadline = false);
   /// Closes everything because of an unexpected failure; from any thread.
   void abort(std::string why);
 
@@ -101,6 +103,10 @@ class server_group {
   void finish_if_drained();
   /// After a forced close, logs what was cut once every connection is gone.
   void report_cut_if_closed();
+  /// The servers' counts added up.
+  server_stats totals() const;
+  /// The final line: everything closed, or what was cut.
+  void log_outcome() const;
   void stop_watching();
 
   asio::io_context& io_;
