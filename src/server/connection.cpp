@@ -2,9 +2,6 @@
 
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
-
-#include <cerrno>
 
 #include <array>
 #include <optional>
@@ -30,6 +27,10 @@ constexpr std::size_t minimum_read = 2048;
 /// How long a closing connection keeps reading so the client sees our response, not a reset.
 /// Go waits 500 ms for the same reason (rstAvoidanceDelay).
 constexpr std::chrono::milliseconds linger_time{500};
+/// Room for the largest head the parser accepts plus one read, so that it can see the excess.
+std::size_t head_limit(const server_options& options) {
+  return options.max_header_bytes + minimum_read;
+}
 /// Queued responses to pipelined requests are written once they reach this size.
 constexpr std::size_t max_queued_output = 64 * 1024;
 /// A connection waits for its next request holding its receive buffer once it has made this many
@@ -221,7 +222,7 @@ asio::awaitable<connection::next_request> connection::prepare_for_request(bool f
   return_workspace();
   hot_idle_ = true;
   shed_marked_ = false;
-  auto room = input_.prepare(minimum_read, server_.options().max_header_bytes + minimum_read);
+  auto room = input_.prepare(minimum_read, head_limit(server_.options()));
   auto [ec, received] =
       co_await socket_.async_read_some(asio::buffer(room.data(), room.size()), as_result);
   hot_idle_ = false;
@@ -254,24 +255,14 @@ bool connection::request_pending() const {
 }
 
 bool connection::take_waiting_bytes() {
-  const auto head_limit = server_.options().max_header_bytes + minimum_read;
-  auto room = input_.prepare(minimum_read, head_limit);
+  auto room = input_.prepare(minimum_read, head_limit(server_.options()));
   if (room.empty()) return true;
-  for (;;) {
-    const auto received =
-        ::recv(socket_.native_handle(), room.data(), room.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (received > 0) {
-      input_.commit(static_cast<std::size_t>(received));
-      return true;
-    }
-    if (received == 0) {
-      peer_closed_ = true;
-      return true;
-    }
-    if (errno == EINTR) continue;
-    // A real error is met again, and reported, by the read that follows.
-    return errno != EAGAIN && errno != EWOULDBLOCK;
-  }
+  // The socket is in non-blocking mode (see the constructor): this never waits.
+  std::error_code ec;
+  input_.commit(socket_.read_some(asio::buffer(room.data(), room.size()), ec));
+  if (ec == asio::error::eof) peer_closed_ = true;
+  // A real error is met again, and reported, by the read that follows.
+  return ec != asio::error::would_block;
 }
 
 bool connection::finish_idle_wait(std::error_code ec) {
@@ -291,8 +282,7 @@ bool connection::finish_idle_wait(std::error_code ec) {
 
 asio::awaitable<bool> connection::read_head(http::parse_result& result, bool first) {
   const auto& options = server_.options();
-  // Room for the largest head the parser accepts plus one read, so it can see the excess.
-  const std::size_t head_limit = options.max_header_bytes + minimum_read;
+  const std::size_t limit = head_limit(options);
   work_->parser.reset();
   work_->request.clear();
   // One deadline for the whole head, however many reads it takes: a client trickling bytes
@@ -307,7 +297,7 @@ asio::awaitable<bool> connection::read_head(http::parse_result& result, bool fir
     // Responses to earlier pipelined requests must not wait for this head to complete.
     const bool written = co_await write();
     if (!written) co_return false;
-    const std::size_t received = co_await read_more(*head_deadline, head_limit);
+    const std::size_t received = co_await read_more(*head_deadline, limit);
     if (received > 0) continue;
     if (timed_out_ && !forced_) {
       queue_error(408, "timed out reading the request head");
@@ -319,7 +309,7 @@ asio::awaitable<bool> connection::read_head(http::parse_result& result, bool fir
     // The body streams through the room after the head; make sure there is some. Should that
     // move the bytes, the request's views must be taken again.
     const char* before = input_.data().data();
-    input_.prepare(minimum_read, head_limit);
+    input_.prepare(minimum_read, limit);
     if (input_.data().data() != before) {
       work_->parser.reset();
       work_->request.clear();

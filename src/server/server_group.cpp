@@ -185,19 +185,15 @@ std::string server_group::connections_by_server() const {
 }
 
 void server_group::log_status() const {
-  std::uint64_t served = 0;
   std::size_t idle = 0;
-  for (const auto& planned : servers_) {
-    served += planned.instance->stats().requests_served;
-    idle += planned.instance->idle_connection_count();
-  }
+  for (const auto& planned : servers_) idle += planned.instance->idle_connection_count();
   const std::string_view state_name = state_ == state::running    ? "serving"
                                       : state_ == state::draining ? "draining"
                                                                   : "stopping";
   spdlog::info(
       "status: {}, {} live connection(s) ({}), {} idle, {} request(s) served, {} receive "
       "buffer(s) in use",
-      state_name, connection_count(), connections_by_server(), idle, served,
+      state_name, connection_count(), connections_by_server(), idle, totals().requests_served,
       input_buffers_.lent_count());
 }
 
