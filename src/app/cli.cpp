@@ -72,7 +72,9 @@ command_line parse_command_line(int argc, const char* const* argv) {
       "triserve"};
   cli.get_formatter()->column_width(34);
   std::string hello = ":7000", hello_name = ":8000", echo = ":9000";
+  std::string admin;
   std::string drain_timeout = format_duration(result.drain_timeout);
+  std::string drain_delay = format_duration(result.drain_delay);
   std::string header_timeout = format_duration(result.server.header_timeout);
   std::string idle_timeout = format_duration(result.server.idle_timeout);
   std::string body_timeout = format_duration(result.server.body_read_timeout);
@@ -86,8 +88,13 @@ command_line parse_command_line(int argc, const char* const* argv) {
   cli.add_option("--hello-name", hello_name, "Address of the hello-name server")
       ->capture_default_str();
   cli.add_option("--echo", echo, "Address of the echo server")->capture_default_str();
+  cli.add_option("--admin", admin,
+                 "Address of the admin server (/healthz, /readyz, /metrics); off when empty");
   cli.add_option("--drain-timeout", drain_timeout,
                  "How long a drain waits for requests in flight before closing them")
+      ->capture_default_str();
+  cli.add_option("--drain-delay", drain_delay,
+                 "On a signal, keep serving but report not ready this long before draining")
       ->capture_default_str();
   cli.add_option("--log-level", result.log_level,
                  "trace, debug, info, warn, error, critical or off")
@@ -128,7 +135,9 @@ command_line parse_command_line(int argc, const char* const* argv) {
     result.hello = parse_option("--hello", hello, parse_listen_address);
     result.hello_name = parse_option("--hello-name", hello_name, parse_listen_address);
     result.echo = parse_option("--echo", echo, parse_listen_address);
+    if (!admin.empty()) result.admin = parse_option("--admin", admin, parse_listen_address);
     result.drain_timeout = parse_option("--drain-timeout", drain_timeout, parse_duration);
+    result.drain_delay = parse_option("--drain-delay", drain_delay, parse_duration);
     result.server.header_timeout = parse_option("--header-timeout", header_timeout, parse_duration);
     result.server.idle_timeout = parse_option("--idle-timeout", idle_timeout, parse_duration);
     result.server.body_read_timeout = parse_option("--body-timeout", body_timeout, parse_duration);
@@ -149,8 +158,10 @@ command_line parse_command_line(int argc, const char* const* argv) {
           fmt::format("--log-level: unknown level \"{}\" (use trace, debug, info, warn, error, "
                       "critical or off)",
                       result.log_level));
-    reject_shared_ports(
-        {{"--hello", result.hello}, {"--hello-name", result.hello_name}, {"--echo", result.echo}});
+    reject_shared_ports({{"--hello", result.hello},
+                         {"--hello-name", result.hello_name},
+                         {"--echo", result.echo},
+                         {"--admin", result.admin.value_or(listen_address{"", 0})}});
   } catch (const CLI::CallForHelp&) {
     outcome.message = cli.help();
     return outcome;
