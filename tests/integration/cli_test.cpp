@@ -85,6 +85,7 @@ TEST_CASE("a bad value is one line on stderr, exit 2, and nothing listens", "[cl
       {"--header-timeout", "soon", "soon"},    {"--max-header-bytes", "many", "many"},
       {"--threads", "0", "--threads"},         {"--threads", "two", "two"},
       {"--threads", "5000", "5000"},           {"--no-such-flag", "", "--no-such-flag"},
+      {"--drain-delay", "later", "later"},     {"--admin", "nowhere", "nowhere"},
   };
   for (const auto& r : rows) {
     INFO(r.flag << " " << r.value);
