@@ -129,7 +129,7 @@ command_line parse_command_line(int argc, const char* const* argv) {
   try {
     cli.parse(argc, argv);
     if (show_version) {
-      outcome.message = fmt::format("triserve {}\n", TRISERVE_VERSION);
+      outcome.message = fmt::format("triserve {}\n", TRISERVE_VERSION_DESCRIPTION);
       return outcome;
     }
     result.hello = parse_option("--hello", hello, parse_listen_address);
