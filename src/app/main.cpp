@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
       }
     }
     group.set_drain_delay(config.drain_delay);
-    spdlog::info("triserve {} starting", TRISERVE_VERSION);
+    spdlog::info("triserve {} starting", TRISERVE_VERSION_DESCRIPTION);
     if (!passed.empty())
       spdlog::info("socket activation: {} listening socket(s) passed by the service manager",
                    passed.size());
