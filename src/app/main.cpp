@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
     return command.exit_code;
   }
   const app::config& config = *command.run;
-  app::set_up_logging(config.log_level);
+  app::set_up_logging(config.log_level, config.log_format);
   try {
     asio::io_context io{static_cast<int>(config.threads)};
     server::server_group group{io, config.server, config.drain_timeout, config.threads};
