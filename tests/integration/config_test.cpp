@@ -203,7 +203,7 @@ TEST_CASE("a value the command line overrides is never read", "[config]") {
   CHECK(settings_of(run.out).at("drain-timeout") == "\"1s\"");
 }
 
-TEST_CASE("--print-config output fed back through --config prints the same", "[config]") {
+TEST_CASE("the output of --print-config fed back through --config prints the same", "[config]") {
   std::string printed;
   {
     scoped_environment environment({{"TRISERVE_BODY_TIMEOUT", "45s"}, {"TRISERVE_THREADS", "2"}});

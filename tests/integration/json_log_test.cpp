@@ -105,8 +105,7 @@ TEST_CASE("the test's JSON reader is strict", "[json-log]") {
   CHECK(parse_json_object(R"({"a":"\u00ff\"\\"})")->at("a") == "\xc3\xbf\"\\");
 }
 
-TEST_CASE("--log-format json: every stderr line is a JSON object, access lines structured",
-          "[json-log]") {
+TEST_CASE("JSON logs: every stderr line is a JSON object, access lines structured", "[json-log]") {
   auto args = default_daemon_args();
   for (const char* arg : {"--log-format", "json", "--access-log", "--log-level", "debug"})
     args.emplace_back(arg);

@@ -137,7 +137,7 @@ TEST_CASE("a bad value names where it came from", "[cli]") {
   }
 }
 
-TEST_CASE("--print-config prints what --config reads back", "[cli]") {
+TEST_CASE("what --print-config prints, --config reads back", "[cli]") {
   const auto printed = parse({"--print-config", "--hello", "127.0.0.1:0", "--access-log"},
                              {{"TRISERVE_DRAIN_TIMEOUT", "1m"}, {"TRISERVE_THREADS", "3"}});
   REQUIRE_FALSE(printed.run);
@@ -162,7 +162,7 @@ TEST_CASE("--print-config prints what --config reads back", "[cli]") {
   CHECK(run.run->server.access_log);
 }
 
-TEST_CASE("--version and --help ignore the environment and the file", "[cli]") {
+TEST_CASE("the version and help flags ignore the environment and the file", "[cli]") {
   const std::map<std::string, std::string> broken{{"TRISERVE_THREADS", "x"},
                                                   {"TRISERVE_CONFIG", "/nonexistent"}};
   const auto version = parse({"--version"}, broken);
