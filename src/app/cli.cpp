@@ -111,7 +111,9 @@ command_line parse_command_line(int argc, const char* const* argv,
   cli.add_flag("--print-config", print_config,
                "Print the effective settings as TOML for --config, and exit");
   std::string hello = ":7000", hello_name = ":8000", echo = ":9000";
+  std::string admin;
   std::string drain_timeout = format_duration(result.drain_timeout);
+  std::string drain_delay = format_duration(result.drain_delay);
   std::string header_timeout = format_duration(result.server.header_timeout);
   std::string idle_timeout = format_duration(result.server.idle_timeout);
   std::string body_timeout = format_duration(result.server.body_read_timeout);
@@ -125,8 +127,13 @@ command_line parse_command_line(int argc, const char* const* argv,
   cli.add_option("--hello-name", hello_name, "Address of the hello-name server")
       ->capture_default_str();
   cli.add_option("--echo", echo, "Address of the echo server")->capture_default_str();
+  cli.add_option("--admin", admin,
+                 "Address of the admin server (/healthz, /readyz, /metrics); off when empty");
   cli.add_option("--drain-timeout", drain_timeout,
                  "How long a drain waits for requests in flight before closing them")
+      ->capture_default_str();
+  cli.add_option("--drain-delay", drain_delay,
+                 "On a signal, keep serving but report not ready this long before draining")
       ->capture_default_str();
   cli.add_option("--log-level", result.log_level,
                  "trace, debug, info, warn, error, critical or off")
@@ -175,7 +182,7 @@ command_line parse_command_line(int argc, const char* const* argv,
   try {
     cli.parse(argc, argv);
     if (show_version) {
-      outcome.message = fmt::format("triserve {}\n", TRISERVE_VERSION);
+      outcome.message = fmt::format("triserve {}\n", TRISERVE_VERSION_DESCRIPTION);
       return outcome;
     }
     if (config_path.empty()) config_path = environment(environment_variable("config")).value_or("");
@@ -185,7 +192,9 @@ command_line parse_command_line(int argc, const char* const* argv,
     result.hello = parse_option("--hello", hello, parse_listen_address);
     result.hello_name = parse_option("--hello-name", hello_name, parse_listen_address);
     result.echo = parse_option("--echo", echo, parse_listen_address);
+    if (!admin.empty()) result.admin = parse_option("--admin", admin, parse_listen_address);
     result.drain_timeout = parse_option("--drain-timeout", drain_timeout, parse_duration);
+    result.drain_delay = parse_option("--drain-delay", drain_delay, parse_duration);
     result.server.header_timeout = parse_option("--header-timeout", header_timeout, parse_duration);
     result.server.idle_timeout = parse_option("--idle-timeout", idle_timeout, parse_duration);
     result.server.body_read_timeout = parse_option("--body-timeout", body_timeout, parse_duration);
@@ -203,8 +212,10 @@ command_line parse_command_line(int argc, const char* const* argv,
     result.log_level = parse_option("--log-level", result.log_level, check_log_level);
     result.log_format = parse_option("--log-format", log_format_name, parse_log_format);
     result.server.log_json = result.log_format == log_format::json;
-    reject_shared_ports(
-        {{"--hello", result.hello}, {"--hello-name", result.hello_name}, {"--echo", result.echo}});
+    reject_shared_ports({{"--hello", result.hello},
+                         {"--hello-name", result.hello_name},
+                         {"--echo", result.echo},
+                         {"--admin", result.admin.value_or(listen_address{"", 0})}});
     if (print_config) {
       outcome.message = format_config(cli);
       return outcome;

@@ -1,14 +1,20 @@
 #include <cstdio>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 #include <asio/io_context.hpp>
 
+#include "triserve/app/admin.hpp"
 #include "triserve/app/cli.hpp"
 #include "triserve/app/file_limit.hpp"
 #include "triserve/app/handlers.hpp"
 #include "triserve/app/logging.hpp"
+#include "triserve/app/service_environment.hpp"
 #include "triserve/server/server_group.hpp"
 
 namespace {
@@ -40,12 +46,44 @@ int main(int argc, char** argv) {
   const app::config& config = *command.run;
   app::set_up_logging(config.log_level, config.log_format);
   try {
+    // Read before anything else can start a process, and malformed values stop the start.
+    app::service_environment service;
+    std::map<std::string, int, std::less<>> passed;
+    try {
+      service = app::take_service_environment();
+      passed = app::assign_passed_sockets(service.sockets);
+    } catch (const std::invalid_argument& e) {
+      spdlog::error("{}", e.what());
+      return 1;
+    }
     asio::io_context io{static_cast<int>(config.threads)};
     server::server_group group{io, config.server, config.drain_timeout, config.threads};
-    group.add("hello", config.hello, app::hello);
-    group.add("hello-name", config.hello_name, app::hello_name);
-    group.add("echo", config.echo, app::echo);
+    // A socket the service manager passed wins over the configured address.
+    const auto where = [&passed](std::string_view name,
+                                 const server::listen_address& configured) -> server::listener {
+      if (const auto found = passed.find(name); found != passed.end())
+        return server::adopted_socket{found->second};
+      return configured;
+    };
+    group.add("hello", where("hello", config.hello), app::hello);
+    group.add("hello-name", where("hello-name", config.hello_name), app::hello_name);
+    group.add("echo", where("echo", config.echo), app::echo);
+    if (config.admin || passed.contains("admin"))
+      group.add("admin", where("admin", config.admin.value_or(server::listen_address{})),
+                app::admin_handler(group), server::drain_order::after_the_others);
+    if (!service.notify_socket.empty()) {
+      try {
+        group.report_to(server::service_notifier{service.notify_socket}, service.watchdog_interval);
+      } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 1;
+      }
+    }
+    group.set_drain_delay(config.drain_delay);
     spdlog::info("triserve {} starting", TRISERVE_VERSION);
+    if (!passed.empty())
+      spdlog::info("socket activation: {} listening socket(s) passed by the service manager",
+                   passed.size());
     if (const auto limit = app::raise_open_file_limit())
       spdlog::debug("open file limit: {}", *limit);
     group.start();

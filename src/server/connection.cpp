@@ -228,6 +228,7 @@ asio::awaitable<connection::next_request> connection::prepare_for_request(bool f
       co_await socket_.async_read_some(asio::buffer(room.data(), room.size()), as_result);
   hot_idle_ = false;
   input_.commit(received);
+  server_.traffic().count_received(received);
   if (ec == asio::error::eof) {
     peer_closed_ = true;
     ec.clear();
@@ -260,7 +261,9 @@ bool connection::take_waiting_bytes() {
   if (room.empty()) return true;
   // The socket is in non-blocking mode (see the constructor): this never waits.
   std::error_code ec;
-  input_.commit(socket_.read_some(asio::buffer(room.data(), room.size()), ec));
+  const std::size_t received = socket_.read_some(asio::buffer(room.data(), room.size()), ec);
+  input_.commit(received);
+  server_.traffic().count_received(received);
   if (ec == asio::error::eof) peer_closed_ = true;
   // A real error is met again, and reported, by the read that follows.
   return ec != asio::error::would_block;
@@ -344,11 +347,16 @@ asio::awaitable<bool> connection::answer(bool& keep_alive) {
         break;
     }
     // An answer that was cut short (its head already sent) would otherwise leave no trace.
-    if (ex.head_queued()) log_request(ex.status(), ex.body_bytes_sent(), started, "aborted");
+    if (ex.head_queued()) {
+      server_.traffic().count_response(ex.status());
+      log_request(ex.status(), ex.body_bytes_sent(), started, "aborted");
+    }
     co_await finish_and_close();
     co_return false;
   }
   server_.count_request();
+  server_.traffic().count_response(ex.status());
+  server_.traffic().observe_duration(clock::now() - started);
   if (server_.options().access_log)
     log_request(ex.status(), ex.body_bytes_sent(), started, ex.failed() ? "aborted" : "");
   if (ex.failed()) {
@@ -393,6 +401,7 @@ void connection::queue_error(int status, std::string_view reason) {
   work_->output.append(phrase);
   work_->output.append(": ");
   work_->output.append(reason);
+  server_.traffic().count_response(status);
   if (server_.options().access_log)
     log_request(status, head.content_length, clock::now(), reason);
   else
@@ -412,6 +421,7 @@ asio::awaitable<std::size_t> connection::read_more(clock::time_point deadline, s
   if (ec == asio::error::eof) peer_closed_ = true;
   if (ec) co_return 0;
   input_.commit(received);
+  server_.traffic().count_received(received);
   co_return received;
 }
 
@@ -426,6 +436,7 @@ asio::awaitable<bool> connection::write(std::span<const asio::const_buffer> extr
   std::size_t first = 0;
   const auto taken = [&](std::size_t written) {
     handed_to_kernel_ += written;
+    server_.traffic().count_sent(written);
     for (; first < count && written >= pieces[first].size(); ++first)
       written -= pieces[first].size();
     if (first < count) pieces[first] += written;

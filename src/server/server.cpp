@@ -1,8 +1,11 @@
 #include "triserve/server/server.hpp"
 
+#include <sys/socket.h>
 #include <algorithm>
+
 #include <cerrno>
 #include <optional>
+#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
@@ -68,6 +71,17 @@ void server::bind(const asio::ip::tcp::endpoint& where) {
     acceptor_.set_option(asio::ip::v6_only(false), ignored);
   }
   acceptor_.bind(where);
+}
+
+void server::adopt(int listening_fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  if (::getsockname(listening_fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+    throw std::system_error(errno, std::generic_category());
+  if (address.ss_family != AF_INET && address.ss_family != AF_INET6)
+    throw std::system_error(std::make_error_code(std::errc::address_family_not_supported));
+  acceptor_.assign(address.ss_family == AF_INET ? asio::ip::tcp::v4() : asio::ip::tcp::v6(),
+                   listening_fd);
 }
 
 void server::listen() {

@@ -40,6 +40,12 @@ std::string describe(const listen_address& where) {
   return fmt::format("{}:{}", where.host, where.port);
 }
 
+std::string describe(const listener& where) {
+  if (const auto* adopted = std::get_if<adopted_socket>(&where))
+    return fmt::format("the socket passed as file descriptor {}", adopted->fd);
+  return describe(std::get<listen_address>(where));
+}
+
 std::string_view signal_name(int signal_number) {
   return signal_number == SIGINT ? "SIGINT" : "SIGTERM";
 }
@@ -85,22 +91,61 @@ server_group::server_group(asio::io_context& io, server_options options,
       status_signal_(control_),
       drain_deadline_(control_),
       progress_timer_(control_),
-      deadline_sweep_(control_) {}
+      deadline_sweep_(control_),
+      drain_delay_timer_(control_),
+      watchdog_timer_(control_) {}
 
 server_group::~server_group() = default;
 
-void server_group::add(std::string name, listen_address where, handler answer) {
+void server_group::add(std::string name, listener where, handler answer, drain_order order) {
   servers_.push_back(
       {std::make_unique<server>(io_, control_, threads_, std::move(name), std::move(answer),
                                 options_, *this, input_buffers_, workspaces_),
-       std::move(where)});
+       std::move(where), order});
+}
+
+void server_group::report_to(service_notifier notifier,
+                             std::chrono::microseconds watchdog_interval) {
+  notifier_ = std::move(notifier);
+  watchdog_interval_ = watchdog_interval;
+}
+
+void server_group::set_state(state next) {
+  state_ = next;
+  switch (next) {
+    case state::idle:
+      phase_ = group_phase::starting;
+      break;
+    case state::running:
+      phase_ = group_phase::serving;
+      break;
+    case state::delaying:
+      phase_ = group_phase::delaying_drain;
+      break;
+    case state::draining:
+      phase_ = group_phase::draining;
+      break;
+    case state::stopped:
+      phase_ = group_phase::stopped;
+      break;
+  }
 }
 
 void server_group::bind_all() {
   for (auto& planned : servers_) {
+    if (const auto* adopted = std::get_if<adopted_socket>(&planned.where)) {
+      try {
+        planned.instance->adopt(adopted->fd);
+      } catch (const std::system_error& e) {
+        throw startup_error(fmt::format("{} server: cannot use {}: {}", planned.instance->name(),
+                                        describe(planned.where), e.code().message()));
+      }
+      continue;
+    }
+    const auto& address = std::get<listen_address>(planned.where);
     std::error_code failure;
     try {
-      for (const auto& endpoint : candidate_endpoints(io_, planned.where)) {
+      for (const auto& endpoint : candidate_endpoints(io_, address)) {
         planned.instance->close_listener();
         try {
           planned.instance->bind(endpoint);
@@ -144,26 +189,60 @@ void server_group::start() {
     spdlog::info("{} server listening on {}", planned.instance->name(),
                  to_string(planned.instance->local_endpoint()));
   for (auto& planned : servers_) planned.instance->start_accepting();
-  state_ = state::running;
+  set_state(state::running);
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
   status_signal_.add(SIGUSR1);
   wait_for_signal();
   wait_for_status_request();
   spdlog::info("all servers are started");
+  std::string serving;
+  for (const auto& planned : servers_)
+    serving += fmt::format("{}{} on {}", serving.empty() ? "" : ", ", planned.instance->name(),
+                           to_string(planned.instance->local_endpoint()));
+  notifier_.notify(fmt::format("READY=1\nSTATUS=serving: {}", serving));
+  if (notifier_.enabled() && watchdog_interval_.count() > 0) schedule_watchdog();
+}
+
+void server_group::schedule_watchdog() {
+  notifier_.notify("WATCHDOG=1");
+  watchdog_timer_.expires_after(watchdog_interval_);
+  watchdog_timer_.async_wait([this](std::error_code ec) {
+    if (!ec) schedule_watchdog();
+  });
 }
 
 void server_group::wait_for_signal() {
   signals_.async_wait([this](std::error_code ec, int signal_number) {
     if (ec) return;
-    if (state_ == state::running) {
-      spdlog::info("received {}: draining (deadline {:.1f}s)", signal_name(signal_number),
+    const auto name = signal_name(signal_number);
+    if (state_ == state::running && drain_delay_.count() > 0) {
+      delay_drain(name);
+    } else if (state_ == state::running || state_ == state::delaying) {
+      spdlog::info("received {}: draining (deadline {:.1f}s)", name,
                    std::chrono::duration<double>(drain_timeout_).count());
-      begin_drain(signal_name(signal_number));
+      begin_drain(name);
     } else if (state_ == state::draining) {
-      force_close(fmt::format("received {} again", signal_name(signal_number)));
+      force_close(fmt::format("received {} again", name));
     }
-    if (state_ == state::draining) wait_for_signal();
+    if (state_ == state::delaying || state_ == state::draining) wait_for_signal();
+  });
+}
+
+void server_group::delay_drain(std::string_view why) {
+  set_state(state::delaying);
+  const auto delay = std::chrono::duration<double>(drain_delay_).count();
+  spdlog::info(
+      "received {}: reporting not ready, still serving; draining in {:.1f}s (a second "
+      "signal drains now)",
+      why, delay);
+  notifier_.notify(fmt::format("STATUS=not ready, still serving: draining in {:.1f}s", delay));
+  drain_delay_timer_.expires_after(drain_delay_);
+  drain_delay_timer_.async_wait([this, why = std::string{why}](std::error_code ec) {
+    if (ec || state_ != state::delaying) return;
+    spdlog::info("drain delay over: draining (deadline {:.1f}s)",
+                 std::chrono::duration<double>(drain_timeout_).count());
+    begin_drain(why);
   });
 }
 
@@ -188,6 +267,7 @@ void server_group::log_status() const {
   std::size_t idle = 0;
   for (const auto& planned : servers_) idle += planned.instance->idle_connection_count();
   const std::string_view state_name = state_ == state::running    ? "serving"
+                                      : state_ == state::delaying ? "serving, not ready"
                                       : state_ == state::draining ? "draining"
                                                                   : "stopping";
   spdlog::info(
@@ -198,15 +278,23 @@ void server_group::log_status() const {
 }
 
 void server_group::begin_drain(std::string_view why) {
-  if (state_ != state::running) return;
-  state_ = state::draining;
+  if (state_ != state::running && state_ != state::delaying) return;
+  drain_delay_timer_.cancel();
+  set_state(state::draining);
   spdlog::debug("drain started: {}", why);
   deadline_at_ = std::chrono::steady_clock::now() + drain_timeout_;
-  for (auto& planned : servers_) planned.instance->begin_drain();
+  for (auto& planned : servers_)
+    if (planned.order == drain_order::with_the_group) planned.instance->begin_drain();
+  notifier_.notify(fmt::format("STOPPING=1\nSTATUS={}", drain_progress()));
   drain_deadline_.expires_at(deadline_at_);
   wait_for_deadline();
   schedule_progress_log();
   finish_if_drained();
+}
+
+std::string server_group::drain_progress() const {
+  return fmt::format("draining: {} connection(s) left; {} to deadline", connections_by_server(),
+                     format_seconds(deadline_at_.load() - std::chrono::steady_clock::now()));
 }
 
 void server_group::wait_for_deadline() {
@@ -227,15 +315,16 @@ void server_group::schedule_progress_log() {
   progress_timer_.expires_after(progress_interval);
   progress_timer_.async_wait([this](std::error_code ec) {
     if (ec || state_ != state::draining) return;
-    spdlog::info("draining: {} connection(s) left; {} to deadline", connections_by_server(),
-                 format_seconds(deadline_at_ - std::chrono::steady_clock::now()));
+    const auto progress = drain_progress();
+    spdlog::info("{}", progress);
+    notifier_.notify(fmt::format("STATUS={}", progress));
     schedule_progress_log();
   });
 }
 
 void server_group::force_close(std::string_view why, bool at_deadline) {
   if (state_ == state::stopped) return;
-  state_ = state::stopped;
+  set_state(state::stopped);
   // At the deadline, the exit code says whether anything was cut, which only the connections
   // know for sure (with several threads, one counted busy here may be finishing right now). A
   // second signal or a failure is a failure whatever was open.
@@ -309,10 +398,26 @@ void server_group::connection_closed() {
 }
 
 void server_group::finish_if_drained() {
-  if (state_ != state::draining || connection_count() != 0) return;
-  state_ = state::stopped;
+  if (state_ != state::draining) return;
+  drain_last_servers_if_due();
+  if (connection_count() != 0) return;
+  set_state(state::stopped);
   stop_watching();
   log_outcome();
+}
+
+void server_group::drain_last_servers_if_due() {
+  if (last_servers_draining_ || first_wave_connection_count() != 0) return;
+  last_servers_draining_ = true;
+  for (auto& planned : servers_)
+    if (planned.order == drain_order::after_the_others) planned.instance->begin_drain();
+}
+
+std::size_t server_group::first_wave_connection_count() const {
+  std::size_t total = 0;
+  for (const auto& planned : servers_)
+    if (planned.order == drain_order::with_the_group) total += planned.instance->connection_count();
+  return total;
 }
 
 server_stats server_group::totals() const {
@@ -326,11 +431,13 @@ server_stats server_group::totals() const {
   return total;
 }
 
-void server_group::log_outcome() const {
+void server_group::log_outcome() {
   const auto total = totals();
   if (exit_code_ != 0) {
     spdlog::error("shutdown incomplete: {} connection(s) cut, {} request(s) served", total.cut,
                   total.requests_served);
+    notifier_.notify(fmt::format("STATUS=stopped: {} connection(s) cut, {} request(s) served",
+                                 total.cut, total.requests_served));
     return;
   }
   for (const auto& planned : servers_) spdlog::info("{} server closed", planned.instance->name());
@@ -338,12 +445,16 @@ void server_group::log_outcome() const {
       "everything closed successfully: {} request(s) served, {} idle connection(s) closed, 0 cut "
       "at the deadline",
       total.requests_served, total.idle_closed);
+  notifier_.notify(
+      fmt::format("STATUS=stopped: {} request(s) served, 0 cut", total.requests_served));
 }
 
 void server_group::stop_watching() {
   drain_deadline_.cancel();
   progress_timer_.cancel();
   deadline_sweep_.cancel();
+  drain_delay_timer_.cancel();
+  watchdog_timer_.cancel();
   std::error_code ignored;
   signals_.cancel(ignored);
   signals_.clear(ignored);
@@ -368,6 +479,23 @@ void server_group::server_failed(const server& failed, std::exception_ptr failur
 
 void server_group::abort(std::string why) {
   asio::post(control_, [this, why = std::move(why)] { force_close(why); });
+}
+
+group_report server_group::report() const {
+  group_report result;
+  result.phase = phase_.load();
+  if (result.phase == group_phase::draining)
+    result.seconds_to_deadline = std::max(
+        0.0, std::chrono::duration<double>(deadline_at_.load() - std::chrono::steady_clock::now())
+                 .count());
+  for (const auto& planned : servers_) {
+    const auto& instance = *planned.instance;
+    const auto stats = instance.stats();
+    result.servers.push_back({instance.name(), instance.connection_count(),
+                              instance.idle_connection_count(), stats.requests_served,
+                              stats.idle_closed, stats.cut, instance.traffic().snapshot()});
+  }
+  return result;
 }
 
 asio::ip::tcp::endpoint server_group::local_endpoint(std::string_view name) const {

@@ -143,9 +143,10 @@ class client {
 class running_group {
  public:
   running_group() : group_(io_, triserve::server::server_options{}, std::chrono::seconds{5}) {
-    group_.add("hello", {"127.0.0.1", 0}, triserve::app::hello);
-    group_.add("hello-name", {"127.0.0.1", 0}, triserve::app::hello_name);
-    group_.add("echo", {"127.0.0.1", 0}, triserve::app::echo);
+    group_.add("hello", triserve::server::listen_address{"127.0.0.1", 0}, triserve::app::hello);
+    group_.add("hello-name", triserve::server::listen_address{"127.0.0.1", 0},
+               triserve::app::hello_name);
+    group_.add("echo", triserve::server::listen_address{"127.0.0.1", 0}, triserve::app::echo);
     group_.start();
     runner_ = std::thread([this] {
       count_allocations = true;

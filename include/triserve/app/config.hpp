@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include "triserve/app/address.hpp"
@@ -22,7 +23,11 @@ struct config {
   listen_address hello{"", default_hello_port};
   listen_address hello_name{"", default_hello_name_port};
   listen_address echo{"", default_echo_port};
+  /// The internal admin listener (/healthz, /readyz, /metrics); none by default.
+  std::optional<listen_address> admin;
   std::chrono::milliseconds drain_timeout = default_drain_timeout;
+  /// How long a signal leaves the servers up but not ready before the drain begins.
+  std::chrono::milliseconds drain_delay{0};
   std::string log_level = "info";
   app::log_format log_format = app::log_format::text;
   /// Threads running the one io_context. One is the fastest per core; more spread connections.

@@ -20,6 +20,7 @@
 #include "triserve/server/handler.hpp"
 #include "triserve/server/request_workspace.hpp"
 #include "triserve/server/server_options.hpp"
+#include "triserve/server/traffic_counters.hpp"
 
 namespace triserve::server {
 
@@ -52,6 +53,9 @@ class server {
 
   /// Opens and binds the listening socket; throws std::system_error. Nothing listens yet.
   void bind(const asio::ip::tcp::endpoint& where);
+  /// Takes over a listening socket another process opened (socket activation); throws
+  /// std::system_error when `listening_fd` is not a TCP socket.
+  void adopt(int listening_fd);
   /// Starts listening on the bound socket; throws std::system_error.
   void listen();
   /// Closes the listening socket (start-up failure or drain); safe to call twice.
@@ -85,6 +89,8 @@ class server {
   void count_request() { requests_served_.fetch_add(1, std::memory_order_relaxed); }
   void count_idle_closed() { idle_closed_.fetch_add(1, std::memory_order_relaxed); }
   void count_cut() { cut_.fetch_add(1, std::memory_order_relaxed); }
+  traffic_counters& traffic() { return traffic_; }
+  const traffic_counters& traffic() const { return traffic_; }
 
  private:
   using registry = std::list<std::shared_ptr<connection>>;
@@ -119,6 +125,7 @@ class server {
   std::atomic<std::uint64_t> requests_served_{0};
   std::atomic<std::uint64_t> idle_closed_{0};
   std::atomic<std::uint64_t> cut_{0};
+  traffic_counters traffic_;
   bool accepting_ = false;  ///< only touched on the group's strand
 };
 

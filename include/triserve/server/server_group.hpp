@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include <asio/io_context.hpp>
@@ -17,8 +18,11 @@
 #include "triserve/server/buffer_pool.hpp"
 #include "triserve/server/handler.hpp"
 #include "triserve/server/listen_address.hpp"
+#include "triserve/server/relaxed.hpp"
 #include "triserve/server/request_workspace.hpp"
 #include "triserve/server/server_options.hpp"
+#include "triserve/server/service_notifier.hpp"
+#include "triserve/server/traffic_counters.hpp"
 
 namespace triserve::server {
 
@@ -29,6 +33,42 @@ struct server_stats;
 class startup_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+/// A listening socket the service manager opened and passed to us (socket activation).
+struct adopted_socket {
+  int fd = -1;
+};
+
+/// Where a server listens: an address to bind, or a socket to adopt.
+using listener = std::variant<listen_address, adopted_socket>;
+
+/// When a server stops accepting during a drain.
+enum class drain_order {
+  with_the_group,   ///< as the drain begins
+  after_the_others  ///< once every other server has drained (an admin endpoint watching it)
+};
+
+/// Where the group is in its life, as /readyz and /metrics report it.
+enum class group_phase { starting, serving, delaying_drain, draining, stopped };
+
+/// One server's counts at a moment, for /metrics.
+struct server_report {
+  std::string name;
+  std::size_t live = 0;
+  std::size_t idle = 0;
+  std::uint64_t requests_served = 0;
+  std::uint64_t idle_closed = 0;
+  std::uint64_t cut = 0;
+  traffic_snapshot traffic;
+};
+
+/// The whole group at a moment, for /metrics.
+struct group_report {
+  group_phase phase = group_phase::starting;
+  /// Seconds left until the drain deadline while draining, else 0.
+  double seconds_to_deadline = 0;
+  std::vector<server_report> servers;
 };
 
 /// All servers of the process: they start together or not at all, and one signal drains them all
@@ -43,7 +83,16 @@ class server_group {
   server_group& operator=(const server_group&) = delete;
 
   /// Declares a server; nothing is opened before start().
-  void add(std::string name, listen_address where, handler answer);
+  void add(std::string name, listener where, handler answer,
+           drain_order order = drain_order::with_the_group);
+
+  /// Reports the group's life to a service manager: READY=1 once every server listens, STATUS=
+  /// lines, STOPPING=1 when the drain begins, and WATCHDOG=1 every `watchdog_interval` while the
+  /// event loop runs (zero: no watchdog). Before start().
+  void report_to(service_notifier notifier, std::chrono::microseconds watchdog_interval);
+  /// On SIGINT/SIGTERM, first report not ready for `delay` while still serving, then drain: a
+  /// load balancer that polls readiness stops sending traffic before anything refuses it.
+  void set_drain_delay(std::chrono::milliseconds delay) { drain_delay_ = delay; }
 
   /// Binds every server, then listens on every one, then starts accepting and watching SIGINT and
   /// SIGTERM. On any failure closes what it opened and throws startup_error.
@@ -65,6 +114,11 @@ class server_group {
   /// std::out_of_range for an unknown name.
   asio::ip::tcp::endpoint local_endpoint(std::string_view name) const;
 
+  /// Serving and not about to drain: what /readyz answers. From any thread.
+  bool ready() const { return phase_.load() == group_phase::serving; }
+  /// Every server's counts and the group's phase. From any thread.
+  group_report report() const;
+
   /// Total live connections over all servers.
   std::size_t connection_count() const;
   /// Live connections that still owe a client an answer.
@@ -79,15 +133,27 @@ class server_group {
   void server_failed(const server& failed, std::exception_ptr failure);
 
  private:
-  enum class state { idle, running, draining, stopped };
+  enum class state { idle, running, delaying, draining, stopped };
 
   struct planned_server {
     std::unique_ptr<server> instance;
-    listen_address where;
+    listener where;
+    drain_order order;
   };
 
   void bind_all();
+  /// The state, as the group's strand sees it, and its mirror for other threads.
+  void set_state(state next);
   void wait_for_signal();
+  /// Reports not ready for the drain delay, then drains.
+  void delay_drain(std::string_view why);
+  void schedule_watchdog();
+  /// "draining: hello 2, hello-name 0, echo 1 connection(s) left; 3.2s to deadline"
+  std::string drain_progress() const;
+  /// Starts draining the servers that close last once every other one is done.
+  void drain_last_servers_if_due();
+  /// Live connections of the servers that drain with the group.
+  std::size_t first_wave_connection_count() const;
   void wait_for_status_request();
   /// "hello 2, hello-name 0, echo 1": live connections per server.
   std::string connections_by_server() const;
@@ -106,7 +172,7 @@ class server_group {
   /// The servers' counts added up.
   server_stats totals() const;
   /// The final line: everything closed, or what was cut.
-  void log_outcome() const;
+  void log_outcome();
   void stop_watching();
 
   asio::io_context& io_;
@@ -126,10 +192,17 @@ class server_group {
   asio::steady_timer drain_deadline_;
   asio::steady_timer progress_timer_;
   asio::steady_timer deadline_sweep_;
+  asio::steady_timer drain_delay_timer_;
+  asio::steady_timer watchdog_timer_;
+  service_notifier notifier_;
+  std::chrono::microseconds watchdog_interval_{0};
+  std::chrono::milliseconds drain_delay_{0};
+  relaxed<group_phase> phase_{group_phase::starting};
+  bool last_servers_draining_ = false;
   bool sweeping_ = false;
   int sweeps_since_trim_ = 0;
   bool cut_report_pending_ = false;
-  std::chrono::steady_clock::time_point deadline_at_;
+  relaxed<std::chrono::steady_clock::time_point> deadline_at_{{}};
   state state_ = state::idle;
   int exit_code_ = 0;
 };

@@ -61,7 +61,7 @@ std::vector<std::string> default_daemon_args() {
   return {"--hello", "127.0.0.1:0", "--hello-name", "127.0.0.1:0", "--echo", "127.0.0.1:0"};
 }
 
-daemon_process::daemon_process(std::vector<std::string> args) {
+daemon_process::daemon_process(std::vector<std::string> args, const spawn_extras& extras) {
   int out_pipe[2];
   int err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) throw_errno("pipe2");
@@ -74,12 +74,34 @@ daemon_process::daemon_process(std::vector<std::string> args) {
   }
 
   std::vector<std::string> argv_storage;
-  argv_storage.reserve(args.size() + 1);
+  argv_storage.reserve(args.size() + 4);
+  const char* program = TRISERVE_BINARY;
+  if (extras.listen_pid) {
+    program = "/bin/sh";
+    argv_storage.emplace_back("sh");
+    argv_storage.emplace_back("-c");
+    argv_storage.emplace_back("export LISTEN_PID=$$; exec \"$0\" \"$@\"");
+  }
   argv_storage.emplace_back(TRISERVE_BINARY);
   for (auto& arg : args) argv_storage.push_back(std::move(arg));
   std::vector<char*> argv;
   for (auto& arg : argv_storage) argv.push_back(arg.data());
   argv.push_back(nullptr);
+
+  std::vector<std::string> environment_storage;
+  const auto overridden = [&extras](std::string_view variable) {
+    return std::any_of(extras.environment.begin(), extras.environment.end(), [&](const auto& set) {
+      return variable.size() > set.first.size() && variable.starts_with(set.first) &&
+             variable[set.first.size()] == '=';
+    });
+  };
+  for (char** variable = environ; *variable != nullptr; ++variable)
+    if (!overridden(*variable)) environment_storage.emplace_back(*variable);
+  for (const auto& [name, value] : extras.environment)
+    environment_storage.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  for (auto& variable : environment_storage) envp.push_back(variable.data());
+  envp.push_back(nullptr);
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -87,6 +109,15 @@ daemon_process::daemon_process(std::vector<std::string> args) {
   // dup2 clears FD_CLOEXEC on the target, so only these two ends survive the exec.
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  // Passed sockets go to 3, 4, ...: from copies above that range, so no dup2 overwrites a
+  // source still to be copied.
+  std::vector<int> high_copies;
+  for (std::size_t i = 0; i < extras.passed_fds.size(); ++i) {
+    const int copy = ::fcntl(extras.passed_fds[i], F_DUPFD_CLOEXEC, 100);
+    if (copy < 0) throw_errno("fcntl(F_DUPFD_CLOEXEC)");
+    high_copies.push_back(copy);
+    posix_spawn_file_actions_adddup2(&actions, copy, 3 + static_cast<int>(i));
+  }
 
   // Catch2 installs handlers and a test may block signals: the child starts with a clean slate.
   posix_spawnattr_t attr;
@@ -102,7 +133,8 @@ daemon_process::daemon_process(std::vector<std::string> args) {
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
-  const int rc = ::posix_spawn(&pid_, TRISERVE_BINARY, &actions, &attr, argv.data(), environ);
+  const int rc = ::posix_spawn(&pid_, program, &actions, &attr, argv.data(), envp.data());
+  for (const int copy : high_copies) ::close(copy);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   ::close(out_pipe[1]);
@@ -134,7 +166,8 @@ daemon_process::~daemon_process() {
 }
 
 std::unique_ptr<daemon_process> daemon_process::start(std::vector<std::string> extra_args,
-                                                      std::chrono::milliseconds timeout) {
+                                                      std::chrono::milliseconds timeout,
+                                                      const spawn_extras& extras) {
   auto args = default_daemon_args();
   // The ThreadSanitizer run serves every test's daemon from several threads.
   const char* threads = std::getenv("TRISERVE_TEST_THREADS");
@@ -145,7 +178,7 @@ std::unique_ptr<daemon_process> daemon_process::start(std::vector<std::string> e
     args.emplace_back(threads);
   }
   for (auto& arg : extra_args) args.push_back(std::move(arg));
-  auto daemon = std::make_unique<daemon_process>(std::move(args));
+  auto daemon = std::make_unique<daemon_process>(std::move(args), extras);
   const auto deadline = steady::now() + timeout;
   if (!daemon->wait_for_log("all servers are started", timeout) ||
       !daemon->wait_for_ports(std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace triserve::integration {
@@ -39,13 +40,24 @@ struct daemon_status {
 /// The address arguments every test starts from: the three servers on ephemeral loopback ports.
 std::vector<std::string> default_daemon_args();
 
+/// What a daemon inherits beyond its arguments, as a service manager would hand it over.
+struct spawn_extras {
+  /// Set in the child's environment, on top of the test's own.
+  std::vector<std::pair<std::string, std::string>> environment;
+  /// Become file descriptors 3, 4, ... in the child (socket activation's LISTEN_FDS).
+  std::vector<int> passed_fds;
+  /// Sets LISTEN_PID to the child's own pid, which only the child can know: the daemon is then
+  /// started through `/bin/sh -c 'export LISTEN_PID=$$; exec ...'`, which keeps the pid.
+  bool listen_pid = false;
+};
+
 /// The real triserve binary run as a child process. It owns the process and a background thread
 /// that collects the child's stdout and stderr, so a test can wait for a log line with a timeout.
 /// The destructor SIGKILLs and reaps the child if it is still running; it never kills by name.
 class daemon_process {
  public:
   /// Spawns TRISERVE_BINARY with exactly `args` (no defaults added); throws if spawning fails.
-  explicit daemon_process(std::vector<std::string> args);
+  explicit daemon_process(std::vector<std::string> args, const spawn_extras& extras = {});
   ~daemon_process();
   daemon_process(const daemon_process&) = delete;
   daemon_process& operator=(const daemon_process&) = delete;
@@ -55,7 +67,8 @@ class daemon_process {
   /// for the three listening ports; throws with the captured log if that does not happen in time.
   static std::unique_ptr<daemon_process> start(
       std::vector<std::string> extra_args = {},
-      std::chrono::milliseconds timeout = std::chrono::seconds{10});
+      std::chrono::milliseconds timeout = std::chrono::seconds{10},
+      const spawn_extras& extras = {});
 
   /// The child's process id.
   pid_t pid() const { return pid_; }

@@ -1,0 +1,133 @@
+#include "triserve/app/admin.hpp"
+
+#include <iterator>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "triserve/server/exchange.hpp"
+
+namespace triserve::app {
+
+namespace {
+
+std::string_view phase_name(server::group_phase phase) {
+  switch (phase) {
+    case server::group_phase::starting:
+      return "starting";
+    case server::group_phase::serving:
+      return "serving";
+    case server::group_phase::delaying_drain:
+      return "delaying_drain";
+    case server::group_phase::draining:
+      return "draining";
+    case server::group_phase::stopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
+/// Appends a metric family's HELP and TYPE lines.
+void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+}  // namespace
+
+std::string render_metrics(const server::group_report& report) {
+  std::string out;
+  const auto to = std::back_inserter(out);
+
+  family(out, "triserve_requests_total", "counter", "Responses sent, by server and status class.");
+  for (const auto& s : report.servers)
+    for (std::size_t i = 0; i < s.traffic.responses_by_class.size(); ++i)
+      fmt::format_to(to, "triserve_requests_total{{server=\"{}\",code=\"{}xx\"}} {}\n", s.name,
+                     i + 1, s.traffic.responses_by_class[i]);
+
+  family(out, "triserve_connections", "gauge",
+         "Live connections by server: active ones owe or are reading a request, idle ones wait "
+         "for the next.");
+  for (const auto& s : report.servers) {
+    const auto idle = std::min(s.idle, s.live);
+    fmt::format_to(to, "triserve_connections{{server=\"{}\",state=\"active\"}} {}\n", s.name,
+                   s.live - idle);
+    fmt::format_to(to, "triserve_connections{{server=\"{}\",state=\"idle\"}} {}\n", s.name, idle);
+  }
+
+  family(out, "triserve_received_bytes_total", "counter", "Bytes read from clients.");
+  for (const auto& s : report.servers)
+    fmt::format_to(to, "triserve_received_bytes_total{{server=\"{}\"}} {}\n", s.name,
+                   s.traffic.bytes_received);
+  family(out, "triserve_sent_bytes_total", "counter", "Bytes written to clients.");
+  for (const auto& s : report.servers)
+    fmt::format_to(to, "triserve_sent_bytes_total{{server=\"{}\"}} {}\n", s.name,
+                   s.traffic.bytes_sent);
+
+  family(out, "triserve_request_duration_seconds", "histogram",
+         "Time from a request head parsed to its response handed to the kernel.");
+  for (const auto& s : report.servers) {
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < server::duration_bucket_bounds_us.size(); ++i) {
+      cumulative += s.traffic.duration_buckets[i];
+      fmt::format_to(to, "triserve_request_duration_seconds_bucket{{server=\"{}\",le=\"{}\"}} {}\n",
+                     s.name, static_cast<double>(server::duration_bucket_bounds_us[i]) / 1e6,
+                     cumulative);
+    }
+    fmt::format_to(to, "triserve_request_duration_seconds_bucket{{server=\"{}\",le=\"+Inf\"}} {}\n",
+                   s.name, s.traffic.duration_count);
+    fmt::format_to(to, "triserve_request_duration_seconds_sum{{server=\"{}\"}} {}\n", s.name,
+                   static_cast<double>(s.traffic.duration_sum_us) / 1e6);
+    fmt::format_to(to, "triserve_request_duration_seconds_count{{server=\"{}\"}} {}\n", s.name,
+                   s.traffic.duration_count);
+  }
+
+  family(out, "triserve_idle_connections_closed_total", "counter",
+         "Connections a drain closed between requests.");
+  for (const auto& s : report.servers)
+    fmt::format_to(to, "triserve_idle_connections_closed_total{{server=\"{}\"}} {}\n", s.name,
+                   s.idle_closed);
+  family(out, "triserve_connections_cut_total", "counter",
+         "Connections closed with a request in flight, at the drain deadline or on a second "
+         "signal.");
+  for (const auto& s : report.servers)
+    fmt::format_to(to, "triserve_connections_cut_total{{server=\"{}\"}} {}\n", s.name, s.cut);
+
+  family(out, "triserve_ready", "gauge", "1 while serving and not about to drain (/readyz).");
+  fmt::format_to(to, "triserve_ready {}\n", report.phase == server::group_phase::serving ? 1 : 0);
+  family(out, "triserve_draining", "gauge", "1 from the start of the drain until the exit.");
+  fmt::format_to(to, "triserve_draining {}\n",
+                 report.phase == server::group_phase::draining ? 1 : 0);
+  family(out, "triserve_phase", "gauge", "The group's phase: 1 for the current one.");
+  for (const auto phase : {server::group_phase::starting, server::group_phase::serving,
+                           server::group_phase::delaying_drain, server::group_phase::draining,
+                           server::group_phase::stopped})
+    fmt::format_to(to, "triserve_phase{{phase=\"{}\"}} {}\n", phase_name(phase),
+                   phase == report.phase ? 1 : 0);
+  family(out, "triserve_drain_deadline_seconds", "gauge",
+         "Seconds left until the drain deadline closes what is still open (0 when not draining).");
+  fmt::format_to(to, "triserve_drain_deadline_seconds {:.3f}\n", report.seconds_to_deadline);
+  return out;
+}
+
+server::handler admin_handler(const server::server_group& group) {
+  return [&group](server::exchange& ex) -> asio::awaitable<void> {
+    const auto path = ex.request().path;
+    if (path == "/healthz") {
+      ex.respond(200, {"ok\n"});
+    } else if (path == "/readyz") {
+      if (group.ready())
+        ex.respond(200, {"ready\n"});
+      else
+        ex.respond(503, {"not ready: ", phase_name(group.report().phase), "\n"});
+    } else if (path == "/metrics") {
+      auto& body = ex.scratch();
+      body = render_metrics(group.report());
+      ex.respond(200, {body});
+    } else {
+      ex.respond(404, {"not found: try /healthz, /readyz or /metrics\n"});
+    }
+    co_return;
+  };
+}
+
+}  // namespace triserve::app

@@ -1,0 +1,98 @@
+#include "triserve/app/admin.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <sstream>
+#include <string>
+
+using triserve::app::render_metrics;
+namespace server = triserve::server;
+
+namespace {
+
+/// Every sample line of a Prometheus text exposition, by name with labels.
+std::map<std::string, std::string> samples(const std::string& text) {
+  std::map<std::string, std::string> found;
+  std::istringstream lines{text};
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.starts_with("#")) continue;
+    const auto space = line.rfind(' ');
+    REQUIRE(space != std::string::npos);
+    CHECK(found.emplace(line.substr(0, space), line.substr(space + 1)).second);
+  }
+  return found;
+}
+
+}  // namespace
+
+TEST_CASE("metrics: counts, histogram and drain state in Prometheus text format", "[metrics]") {
+  server::group_report report;
+  report.phase = server::group_phase::draining;
+  report.seconds_to_deadline = 2.5;
+  server::server_report hello;
+  hello.name = "hello";
+  hello.live = 3;
+  hello.idle = 1;
+  hello.cut = 2;
+  hello.idle_closed = 4;
+  hello.traffic.responses_by_class = {0, 7, 0, 2, 1};
+  hello.traffic.bytes_received = 1234;
+  hello.traffic.bytes_sent = 5678;
+  hello.traffic.duration_buckets[0] = 5;      // up to 0.5 ms
+  hello.traffic.duration_buckets[2] = 3;      // up to 2.5 ms
+  hello.traffic.duration_buckets.back() = 2;  // beyond 10 s
+  hello.traffic.duration_count = 10;
+  hello.traffic.duration_sum_us = 20'004'000;
+  report.servers.push_back(hello);
+
+  const auto text = render_metrics(report);
+  const auto s = samples(text);
+  CHECK(s.at("triserve_requests_total{server=\"hello\",code=\"2xx\"}") == "7");
+  CHECK(s.at("triserve_requests_total{server=\"hello\",code=\"4xx\"}") == "2");
+  CHECK(s.at("triserve_requests_total{server=\"hello\",code=\"5xx\"}") == "1");
+  CHECK(s.at("triserve_connections{server=\"hello\",state=\"active\"}") == "2");
+  CHECK(s.at("triserve_connections{server=\"hello\",state=\"idle\"}") == "1");
+  CHECK(s.at("triserve_received_bytes_total{server=\"hello\"}") == "1234");
+  CHECK(s.at("triserve_sent_bytes_total{server=\"hello\"}") == "5678");
+  // Buckets are cumulative, and +Inf holds every observation.
+  CHECK(s.at("triserve_request_duration_seconds_bucket{server=\"hello\",le=\"0.0005\"}") == "5");
+  CHECK(s.at("triserve_request_duration_seconds_bucket{server=\"hello\",le=\"0.001\"}") == "5");
+  CHECK(s.at("triserve_request_duration_seconds_bucket{server=\"hello\",le=\"0.0025\"}") == "8");
+  CHECK(s.at("triserve_request_duration_seconds_bucket{server=\"hello\",le=\"10\"}") == "8");
+  CHECK(s.at("triserve_request_duration_seconds_bucket{server=\"hello\",le=\"+Inf\"}") == "10");
+  CHECK(s.at("triserve_request_duration_seconds_count{server=\"hello\"}") == "10");
+  CHECK(s.at("triserve_request_duration_seconds_sum{server=\"hello\"}") == "20.004");
+  CHECK(s.at("triserve_connections_cut_total{server=\"hello\"}") == "2");
+  CHECK(s.at("triserve_idle_connections_closed_total{server=\"hello\"}") == "4");
+  CHECK(s.at("triserve_ready") == "0");
+  CHECK(s.at("triserve_draining") == "1");
+  CHECK(s.at("triserve_phase{phase=\"draining\"}") == "1");
+  CHECK(s.at("triserve_phase{phase=\"serving\"}") == "0");
+  CHECK(s.at("triserve_drain_deadline_seconds") == "2.500");
+  // Every family is declared once, before its samples.
+  CHECK(text.find("# TYPE triserve_request_duration_seconds histogram\n") <
+        text.find("triserve_request_duration_seconds_bucket"));
+  CHECK(text.ends_with("\n"));
+}
+
+TEST_CASE("metrics: a server's durations land in the bucket whose bound they do not exceed",
+          "[metrics]") {
+  server::traffic_counters counters;
+  counters.observe_duration(std::chrono::microseconds{500});  // le 0.0005
+  counters.observe_duration(std::chrono::microseconds{501});  // le 0.001
+  counters.observe_duration(std::chrono::seconds{11});        // +Inf
+  counters.count_response(200);
+  counters.count_response(404);
+  counters.count_response(99);  // not a status: not counted
+  const auto copy = counters.snapshot();
+  CHECK(copy.duration_buckets[0] == 1);
+  CHECK(copy.duration_buckets[1] == 1);
+  CHECK(copy.duration_buckets.back() == 1);
+  CHECK(copy.duration_count == 3);
+  CHECK(copy.duration_sum_us == 11'001'001);
+  CHECK(copy.responses_by_class[1] == 1);
+  CHECK(copy.responses_by_class[3] == 1);
+  CHECK(copy.responses_by_class[0] == 0);
+}
