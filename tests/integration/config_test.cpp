@@ -5,10 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
-#include <stdlib.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -25,33 +23,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// Sets environment variables for the daemons spawned in its lifetime, then restores them.
-class scoped_environment {
- public:
-  explicit scoped_environment(std::vector<std::pair<std::string, std::string>> variables) {
-    for (const auto& [name, value] : variables) {
-      const char* old = std::getenv(name.c_str());
-      saved_.emplace_back(name, old != nullptr ? std::optional<std::string>{old} : std::nullopt);
-      ::setenv(name.c_str(), value.c_str(), 1);
-    }
-  }
-  scoped_environment(const char* name, const std::string& value)
-      : scoped_environment(std::vector{std::pair{std::string{name}, value}}) {}
-  ~scoped_environment() {
-    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
-      if (it->second) {
-        ::setenv(it->first.c_str(), it->second->c_str(), 1);
-      } else {
-        ::unsetenv(it->first.c_str());
-      }
-    }
-  }
-  scoped_environment(const scoped_environment&) = delete;
-  scoped_environment& operator=(const scoped_environment&) = delete;
-
- private:
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
-};
+/// Variables for the daemon's environment, on top of the test's own.
+spawn_extras with_environment(std::vector<std::pair<std::string, std::string>> variables) {
+  spawn_extras extras;
+  extras.environment = std::move(variables);
+  return extras;
+}
 
 /// A TOML file in the temporary directory, removed at the end of the test.
 class toml_file {
@@ -82,8 +59,8 @@ struct finished_run {
   std::string err;
 };
 
-finished_run run_to_exit(std::vector<std::string> args) {
-  daemon_process daemon(std::move(args));
+finished_run run_to_exit(std::vector<std::string> args, const spawn_extras& extras = {}) {
+  daemon_process daemon(std::move(args), extras);
   const auto status = daemon.wait_for_exit(5s);
   INFO("stderr: " << daemon.log() << "\nstdout: " << daemon.out());
   REQUIRE(status.has_value());
@@ -118,8 +95,9 @@ void stop(daemon_process& daemon) {
 
 TEST_CASE("TRISERVE_HELLO sets the address the hello server listens on", "[config]") {
   const auto port = reserve_free_port();
-  scoped_environment environment("TRISERVE_HELLO", "127.0.0.1:" + std::to_string(port));
-  daemon_process daemon({"--hello-name", "127.0.0.1:0", "--echo", "127.0.0.1:0"});
+  daemon_process daemon(
+      {"--hello-name", "127.0.0.1:0", "--echo", "127.0.0.1:0"},
+      with_environment({{"TRISERVE_HELLO", "127.0.0.1:" + std::to_string(port)}}));
   const bool started = daemon.wait_for_log("all servers are started", 10s);
   INFO("stderr:\n" << daemon.log());
   REQUIRE(started);
@@ -132,8 +110,8 @@ TEST_CASE("TRISERVE_HELLO sets the address the hello server listens on", "[confi
 
 TEST_CASE("TRISERVE_IDLE_TIMEOUT closes an idle keep-alive connection", "[config]") {
   // The default (60 s) would keep the connection for the whole wait below.
-  scoped_environment environment("TRISERVE_IDLE_TIMEOUT", "500ms");
-  auto daemon = daemon_process::start();
+  auto daemon =
+      daemon_process::start({}, 10s, with_environment({{"TRISERVE_IDLE_TIMEOUT", "500ms"}}));
   raw_client client(daemon->port("hello"));
   CHECK(client.round_trip("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
   const auto started = std::chrono::steady_clock::now();
@@ -149,8 +127,7 @@ TEST_CASE("a file named by TRISERVE_CONFIG configures the daemon", "[config]") {
   const auto port = reserve_free_port();
   toml_file file("# triserve\nhello = \"127.0.0.1:" + std::to_string(port) +
                  "\"\nhello-name = \"127.0.0.1:0\"\necho = \"127.0.0.1:0\"\naccess-log = true\n");
-  scoped_environment environment("TRISERVE_CONFIG", file.path());
-  daemon_process daemon({});
+  daemon_process daemon({}, with_environment({{"TRISERVE_CONFIG", file.path()}}));
   const bool started = daemon.wait_for_log("all servers are started", 10s);
   INFO("stderr:\n" << daemon.log());
   REQUIRE(started);
@@ -166,13 +143,14 @@ TEST_CASE("command line > environment > file > default, as --print-config shows"
   toml_file file(
       "threads = 2\ndrain-timeout = \"2s\"\nidle-timeout = \"11s\"\nhello = \":1111\"\n"
       "log-level = \"debug\"\n");
-  scoped_environment environment({{"TRISERVE_THREADS", "3"},
-                                  {"TRISERVE_DRAIN_TIMEOUT", "3s"},
-                                  {"TRISERVE_HEADER_TIMEOUT", "4s"},
-                                  {"TRISERVE_LOG_LEVEL", "warn"},
-                                  {"TRISERVE_ACCESS_LOG", "yes"}});
+  const auto environment = with_environment({{"TRISERVE_THREADS", "3"},
+                                             {"TRISERVE_DRAIN_TIMEOUT", "3s"},
+                                             {"TRISERVE_HEADER_TIMEOUT", "4s"},
+                                             {"TRISERVE_LOG_LEVEL", "warn"},
+                                             {"TRISERVE_ACCESS_LOG", "yes"}});
   const auto run = run_to_exit(
-      {"--config", file.path(), "--threads", "4", "--log-level", "error", "--print-config"});
+      {"--config", file.path(), "--threads", "4", "--log-level", "error", "--print-config"},
+      environment);
   INFO("stdout:\n" << run.out << "\nstderr:\n" << run.err);
   CHECK(run.code == 0);
   CHECK(run.err.empty());
@@ -194,9 +172,9 @@ TEST_CASE("command line > environment > file > default, as --print-config shows"
 
 TEST_CASE("a value the command line overrides is never read", "[config]") {
   toml_file file("threads = \"many\"\n");
-  scoped_environment environment("TRISERVE_DRAIN_TIMEOUT", "soon");
   const auto run = run_to_exit(
-      {"--config", file.path(), "--threads", "2", "--drain-timeout", "1s", "--print-config"});
+      {"--config", file.path(), "--threads", "2", "--drain-timeout", "1s", "--print-config"},
+      with_environment({{"TRISERVE_DRAIN_TIMEOUT", "soon"}}));
   INFO("stderr:\n" << run.err);
   CHECK(run.code == 0);
   CHECK(settings_of(run.out).at("threads") == "2");
@@ -204,14 +182,12 @@ TEST_CASE("a value the command line overrides is never read", "[config]") {
 }
 
 TEST_CASE("the output of --print-config fed back through --config prints the same", "[config]") {
-  std::string printed;
-  {
-    scoped_environment environment({{"TRISERVE_BODY_TIMEOUT", "45s"}, {"TRISERVE_THREADS", "2"}});
-    const auto first = run_to_exit({"--hello", "127.0.0.1:0", "--access-log", "--log-format",
-                                    "json", "--max-header-bytes", "4096", "--print-config"});
-    REQUIRE(first.code == 0);
-    printed = first.out;
-  }
+  const auto first =
+      run_to_exit({"--hello", "127.0.0.1:0", "--access-log", "--log-format", "json",
+                   "--max-header-bytes", "4096", "--print-config"},
+                  with_environment({{"TRISERVE_BODY_TIMEOUT", "45s"}, {"TRISERVE_THREADS", "2"}}));
+  REQUIRE(first.code == 0);
+  const auto printed = first.out;
   INFO("printed:\n" << printed);
   const auto settings = settings_of(printed);
   CHECK(settings.at("body-timeout") == "\"45s\"");
@@ -277,11 +253,10 @@ TEST_CASE("a bad setting from a file or the environment: exit 2, one line naming
   };
   for (const auto& r : rows) {
     INFO("expected: " << r.line);
-    scoped_environment environment(r.environment);
     auto args = default_daemon_args();
     if (!r.args.empty() && r.args.front() == "--config") args.clear();  // the file's to decide
     args.insert(args.end(), r.args.begin(), r.args.end());
-    const auto run = run_to_exit(args);
+    const auto run = run_to_exit(args, with_environment(r.environment));
     INFO("stderr: " << run.err << "\nstdout: " << run.out);
     CHECK(run.code == 2);
     CHECK(run.out.empty());
