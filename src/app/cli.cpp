@@ -1,6 +1,8 @@
 #include "triserve/app/cli.hpp"
 
 #include <charconv>
+#include <cstdlib>
+#include <optional>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -8,6 +10,7 @@
 
 #include "triserve/app/address.hpp"
 #include "triserve/app/duration.hpp"
+#include "triserve/app/option_sources.hpp"
 
 namespace triserve::app {
 
@@ -36,14 +39,39 @@ std::size_t parse_byte_count(std::string_view text, std::size_t minimum, std::si
   return parse_count(text, "byte count", minimum, maximum);
 }
 
+/// A bad value of `option` ("--threads"); parse_command_line names where the value came from.
+struct option_error : std::invalid_argument {
+  option_error(std::string_view name, const char* problem)
+      : std::invalid_argument(problem), option(name) {}
+  std::string option;
+};
+
 /// Applies `parse` to an option's text; a failure names the option.
 template <typename Parse>
 auto parse_option(std::string_view option, const std::string& text, Parse parse) {
   try {
     return parse(text);
   } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(fmt::format("{}: {}", option, e.what()));
+    throw option_error(option, e.what());
   }
+}
+
+std::string check_log_level(const std::string& level) {
+  if (std::find(std::begin(log_levels), std::end(log_levels), level) == std::end(log_levels))
+    throw std::invalid_argument(fmt::format(
+        "unknown level \"{}\" (use trace, debug, info, warn, error, critical or off)", level));
+  return level;
+}
+
+log_format parse_log_format(std::string_view text) {
+  if (text == "text") return log_format::text;
+  if (text == "json") return log_format::json;
+  throw std::invalid_argument(fmt::format("unknown log format \"{}\" (use text or json)", text));
+}
+
+std::optional<std::string> process_environment(const std::string& name) {
+  const char* value = std::getenv(name.c_str());
+  return value != nullptr ? std::optional<std::string>{value} : std::nullopt;
 }
 
 /// Two servers on one port would both bind (SO_REUSEADDR) and only fail at listen, after the
@@ -65,12 +93,23 @@ void reject_shared_ports(
 }  // namespace
 
 command_line parse_command_line(int argc, const char* const* argv) {
+  return parse_command_line(argc, argv, process_environment);
+}
+
+command_line parse_command_line(int argc, const char* const* argv,
+                                const environment_lookup& environment) {
   config result;
   CLI::App cli{
       "triserve: three HTTP/1.1 servers (hello, hello-name, echo) in one process, "
       "drained together on SIGINT/SIGTERM.",
       "triserve"};
   cli.get_formatter()->column_width(34);
+  std::string config_path;
+  bool print_config = false;
+  std::string log_format_name{"text"};
+  cli.add_option("--config", config_path, "TOML file of settings (see below)")->option_text("FILE");
+  cli.add_flag("--print-config", print_config,
+               "Print the effective settings as TOML for --config, and exit");
   std::string hello = ":7000", hello_name = ":8000", echo = ":9000";
   std::string admin;
   std::string drain_timeout = format_duration(result.drain_timeout);
@@ -100,6 +139,8 @@ command_line parse_command_line(int argc, const char* const* argv) {
                  "trace, debug, info, warn, error, critical or off")
       ->capture_default_str();
   cli.add_flag("--access-log", result.server.access_log, "Log one line per request");
+  cli.add_option("--log-format", log_format_name, "text, or json: one JSON object per line")
+      ->capture_default_str();
   cli.add_option("--max-header-bytes", max_header_bytes,
                  "Largest request head, request line included (larger: 431)")
       ->capture_default_str();
@@ -122,16 +163,32 @@ command_line parse_command_line(int argc, const char* const* argv) {
   cli.add_flag("--version", show_version, "Print the version and exit");
   cli.footer(
       "ADDR is :PORT, HOST:PORT or [IPv6]:PORT; port 0 picks a free port. DUR is like 5s, 500ms, "
-      "1m.\nExit codes: 0 clean drain, 1 start-up failure, drain deadline or forced close, 2 "
+      "1m.\n"
+      "Every setting can also come from the environment as TRISERVE_<NAME> (--drain-timeout:\n"
+      "TRISERVE_DRAIN_TIMEOUT; a flag takes true/false, 1/0, yes/no or on/off) or from the TOML\n"
+      "file of --config or TRISERVE_CONFIG as NAME = VALUE (drain-timeout = \"5s\", threads = 2,\n"
+      "access-log = true). Precedence: command line > environment > file > default.\n"
+      "Exit codes: 0 clean drain, 1 start-up failure, drain deadline or forced close, 2 "
       "usage.");
+  // Actions, not settings: no variable or file key sets them, and --print-config leaves them out.
+  for (const char* action : {"--help", "--version", "--config", "--print-config"})
+    if (auto* option = cli.get_option_no_throw(action)) option->configurable(false);
+  // --print-config writes every setting, so each needs its default as text.
+  for (auto* option : cli.get_options())
+    if (is_setting(*option) && option->get_expected_min() > 0) option->capture_default_str();
 
   command_line outcome;
+  option_origins origins;
   try {
     cli.parse(argc, argv);
     if (show_version) {
       outcome.message = fmt::format("triserve {}\n", TRISERVE_VERSION_DESCRIPTION);
       return outcome;
     }
+    if (config_path.empty()) config_path = environment(environment_variable("config")).value_or("");
+    const auto file =
+        config_path.empty() ? std::nullopt : std::optional{read_config_file(cli, config_path)};
+    origins = apply_option_sources(cli, environment, file ? &*file : nullptr);
     result.hello = parse_option("--hello", hello, parse_listen_address);
     result.hello_name = parse_option("--hello-name", hello_name, parse_listen_address);
     result.echo = parse_option("--echo", echo, parse_listen_address);
@@ -152,22 +209,29 @@ command_line parse_command_line(int argc, const char* const* argv) {
     result.threads = parse_option("--threads", threads, [](const std::string& text) {
       return static_cast<unsigned>(parse_count(text, "thread count", 1, max_threads));
     });
-    if (std::find(std::begin(log_levels), std::end(log_levels), result.log_level) ==
-        std::end(log_levels))
-      throw std::invalid_argument(
-          fmt::format("--log-level: unknown level \"{}\" (use trace, debug, info, warn, error, "
-                      "critical or off)",
-                      result.log_level));
+    result.log_level = parse_option("--log-level", result.log_level, check_log_level);
+    result.log_format = parse_option("--log-format", log_format_name, parse_log_format);
+    result.server.log_json = result.log_format == log_format::json;
     reject_shared_ports({{"--hello", result.hello},
                          {"--hello-name", result.hello_name},
                          {"--echo", result.echo},
                          {"--admin", result.admin.value_or(listen_address{"", 0})}});
+    if (print_config) {
+      outcome.message = format_config(cli);
+      return outcome;
+    }
   } catch (const CLI::CallForHelp&) {
     outcome.message = cli.help();
     return outcome;
   } catch (const CLI::ParseError& e) {
     outcome.exit_code = 2;
     outcome.message = fmt::format("triserve: {} (see --help)\n", e.what());
+    return outcome;
+  } catch (const option_error& e) {
+    const auto origin = origins.find(std::string_view{e.option}.substr(2));
+    outcome.exit_code = 2;
+    outcome.message = fmt::format("triserve: {}: {}\n",
+                                  origin != origins.end() ? origin->second : e.option, e.what());
     return outcome;
   } catch (const std::invalid_argument& e) {
     outcome.exit_code = 2;

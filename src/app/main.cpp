@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
     return command.exit_code;
   }
   const app::config& config = *command.run;
-  app::set_up_logging(config.log_level);
+  app::set_up_logging(config.log_level, config.log_format);
   try {
     // Read before anything else can start a process, and malformed values stop the start.
     app::service_environment service;

@@ -13,6 +13,7 @@
 
 #include "triserve/http/response_head.hpp"
 #include "triserve/http/status.hpp"
+#include "triserve/server/access_log.hpp"
 #include "triserve/server/exchange.hpp"
 #include "triserve/server/server.hpp"
 
@@ -498,8 +499,10 @@ void connection::log_request(int status, std::uint64_t body_bytes, clock::time_p
   const auto method = work_->request.method.empty() ? std::string_view{"-"} : work_->request.method;
   const auto target = work_->request.target.empty() ? std::string_view{"-"} : work_->request.target;
   const auto level = server_.options().access_log ? spdlog::level::info : spdlog::level::debug;
-  spdlog::log(level, "{} {} {} {} {} {} {:.3f}ms{}{}", server_.name(), to_string(peer_), method,
-              target, status, body_bytes, elapsed.count(), note.empty() ? "" : " ", note);
+  if (!spdlog::should_log(level)) return;
+  const auto peer = to_string(peer_);
+  log_access({server_.name(), peer, method, target, status, body_bytes, elapsed.count(), note},
+             level, server_.options().log_json);
 }
 
 }  // namespace triserve::server

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "triserve/app/config.hpp"
+#include "triserve/app/option_sources.hpp"
 
 namespace triserve::app {
 
@@ -15,7 +16,13 @@ struct command_line {
   std::string message;  ///< printed to stdout for help/version, stderr for errors
 };
 
-/// Reads argv. Never throws; a bad value yields exit code 2 and `triserve: <problem>`.
+/// Reads argv, then the settings it left unset from the process environment and the --config
+/// file (option_sources.hpp). Never throws; a bad value yields exit code 2 and
+/// `triserve: <where>: <problem>`, where names the option, variable, or file and key.
 command_line parse_command_line(int argc, const char* const* argv);
+
+/// As above, with the environment read through `environment`.
+command_line parse_command_line(int argc, const char* const* argv,
+                                const environment_lookup& environment);
 
 }  // namespace triserve::app

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "triserve/app/address.hpp"
+#include "triserve/app/logging.hpp"
 #include "triserve/server/server_options.hpp"
 
 namespace triserve::app {
@@ -17,7 +18,7 @@ inline constexpr std::uint16_t default_echo_port = 9000;
 // The Go program gives Server.Shutdown a context with a 5-second timeout.
 inline constexpr std::chrono::milliseconds default_drain_timeout{5000};
 
-/// Everything the command line decides.
+/// Everything the command line, the environment and the configuration file decide.
 struct config {
   listen_address hello{"", default_hello_port};
   listen_address hello_name{"", default_hello_name_port};
@@ -28,6 +29,7 @@ struct config {
   /// How long a signal leaves the servers up but not ready before the drain begins.
   std::chrono::milliseconds drain_delay{0};
   std::string log_level = "info";
+  app::log_format log_format = app::log_format::text;
   /// Threads running the one io_context. One is the fastest per core; more spread connections.
   unsigned threads = 1;
   server::server_options server;  ///< limits and timeouts shared by the three servers

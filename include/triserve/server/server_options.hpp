@@ -25,6 +25,8 @@ struct server_options {
   std::size_t max_discard_bytes = 256 * 1024;
   /// Log one line per request.
   bool access_log = false;
+  /// Logs are JSON lines: access-log lines go to the access logger as members (access_log.hpp).
+  bool log_json = false;
 };
 
 }  // namespace triserve::server
