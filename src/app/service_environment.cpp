@@ -75,7 +75,7 @@ service_environment take_service_environment() {
           "WATCHDOG_USEC \"{}\": expected a positive number of microseconds", *watchdog_usec));
     // The watchdog may be meant for another process of the service (WATCHDOG_PID).
     const bool ours = !watchdog_pid || parse_number(*watchdog_pid) == ::getpid();
-    if (ours) result.watchdog_interval = std::chrono::microseconds{*usec / 2};
+    if (ours) result.watchdog_interval = std::chrono::microseconds{std::max(1LL, *usec / 2)};
   }
 
   const auto listen_pid = take_variable("LISTEN_PID");

@@ -208,7 +208,8 @@ void server_group::schedule_watchdog() {
   notifier_.notify("WATCHDOG=1");
   watchdog_timer_.expires_after(watchdog_interval_);
   watchdog_timer_.async_wait([this](std::error_code ec) {
-    if (!ec) schedule_watchdog();
+    // A wait that completed just as the group stopped must not re-arm: run() would never return.
+    if (!ec && state_ != state::stopped) schedule_watchdog();
   });
 }
 
@@ -280,9 +281,10 @@ void server_group::log_status() const {
 void server_group::begin_drain(std::string_view why) {
   if (state_ != state::running && state_ != state::delaying) return;
   drain_delay_timer_.cancel();
+  // Before the phase, so that a scrape seeing "draining" also sees the deadline.
+  deadline_at_ = std::chrono::steady_clock::now() + drain_timeout_;
   set_state(state::draining);
   spdlog::debug("drain started: {}", why);
-  deadline_at_ = std::chrono::steady_clock::now() + drain_timeout_;
   for (auto& planned : servers_)
     if (planned.order == drain_order::with_the_group) planned.instance->begin_drain();
   notifier_.notify(fmt::format("STOPPING=1\nSTATUS={}", drain_progress()));
@@ -333,12 +335,20 @@ void server_group::force_close(std::string_view why, bool at_deadline) {
   // before their strands see the close.
   std::string left;
   for (auto& planned : servers_) {
+    if (!counts_as_busy(planned)) continue;
     const auto count = planned.instance->busy_connection_count();
     if (count > 0)
       left += fmt::format("{}{} server still had {} connection(s)", left.empty() ? "" : ", ",
                           planned.instance->name(), count);
   }
   spdlog::warn("{}: {}; closing them now", why, left.empty() ? "no connections left" : left);
+  // A server that drains last first marks its idle connections (a scraper's keep-alive one) as
+  // owing nothing, so that closing them now is not counted as cutting them.
+  if (!last_servers_draining_) {
+    last_servers_draining_ = true;
+    for (auto& planned : servers_)
+      if (planned.order == drain_order::after_the_others) planned.instance->begin_drain();
+  }
   for (auto& planned : servers_) planned.instance->force_close();
   stop_watching();
   // Each connection counts itself cut on its own strand: the account is final once all are gone.
@@ -504,9 +514,16 @@ asio::ip::tcp::endpoint server_group::local_endpoint(std::string_view name) cons
   throw std::out_of_range(fmt::format("no server named {}", name));
 }
 
+bool server_group::counts_as_busy(const planned_server& planned) const {
+  // Until it drains, a server that drains last has connections that are merely not told to
+  // finish yet: an idle one there owes nobody an answer the drain waits for.
+  return planned.order == drain_order::with_the_group || last_servers_draining_;
+}
+
 std::size_t server_group::busy_connection_count() const {
   std::size_t total = 0;
-  for (const auto& planned : servers_) total += planned.instance->busy_connection_count();
+  for (const auto& planned : servers_)
+    if (counts_as_busy(planned)) total += planned.instance->busy_connection_count();
   return total;
 }
 

@@ -61,7 +61,8 @@ void service_notifier::notify(std::string_view message) {
                              static_cast<socklen_t>(address_.size()));
   if (sent < 0 && !failure_logged_) {
     failure_logged_ = true;
-    spdlog::debug("cannot notify the service manager: {}", std::strerror(errno));
+    spdlog::warn("cannot notify the service manager ({}): {}; later failures are not logged",
+                 message.substr(0, message.find('\n')), std::strerror(errno));
   }
 }
 

@@ -121,7 +121,8 @@ class server_group {
 
   /// Total live connections over all servers.
   std::size_t connection_count() const;
-  /// Live connections that still owe a client an answer.
+  /// Live connections that still owe a client an answer the drain waits for (a server that
+  /// drains last counts once it drains).
   std::size_t busy_connection_count() const;
 
   // For servers.
@@ -154,6 +155,8 @@ class server_group {
   void drain_last_servers_if_due();
   /// Live connections of the servers that drain with the group.
   std::size_t first_wave_connection_count() const;
+  /// Whether the server's connections that owe an answer hold up the drain now.
+  bool counts_as_busy(const planned_server& planned) const;
   void wait_for_status_request();
   /// "hello 2, hello-name 0, echo 1": live connections per server.
   std::string connections_by_server() const;

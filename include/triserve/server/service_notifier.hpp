@@ -24,7 +24,7 @@ class service_notifier {
   bool enabled() const { return fd_ >= 0; }
 
   /// Sends `message`. Never blocks; a manager that is gone or slow misses the message, which
-  /// is logged once at debug level: reporting must never stop the daemon.
+  /// is logged (the first time) as a warning: reporting must never stop the daemon.
   void notify(std::string_view message);
 
  private:

@@ -95,8 +95,17 @@ daemon_process::daemon_process(std::vector<std::string> args, const spawn_extras
              variable[set.first.size()] == '=';
     });
   };
+  // What the daemon reads from its environment comes from the test alone: a TRISERVE_LOG_FORMAT
+  // in a developer's shell, or a CI runner's own service manager, must not reach it.
+  const auto read_by_daemon = [](std::string_view variable) {
+    for (const std::string_view prefix : {"TRISERVE_", "NOTIFY_SOCKET=", "WATCHDOG_",
+                                          "LISTEN_PID=", "LISTEN_FDS=", "LISTEN_FDNAMES="})
+      if (variable.starts_with(prefix)) return true;
+    return false;
+  };
   for (char** variable = environ; *variable != nullptr; ++variable)
-    if (!overridden(*variable)) environment_storage.emplace_back(*variable);
+    if (!overridden(*variable) && !read_by_daemon(*variable))
+      environment_storage.emplace_back(*variable);
   for (const auto& [name, value] : extras.environment)
     environment_storage.push_back(name + "=" + value);
   std::vector<char*> envp;
