@@ -22,19 +22,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// The lines of `text`, without their newlines; a trailing newline adds no empty line.
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
-}
-
 /// Whether this machine can bind [::1]; containers often run without IPv6.
 bool ipv6_loopback_available() {
   const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -23,13 +23,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// Variables for the daemon's environment, on top of the test's own.
-spawn_extras with_environment(std::vector<std::pair<std::string, std::string>> variables) {
-  spawn_extras extras;
-  extras.environment = std::move(variables);
-  return extras;
-}
-
 /// A TOML file in the temporary directory, removed at the end of the test.
 class toml_file {
  public:

@@ -23,18 +23,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
-}
-
 /// The port in a msg like "hello server listening on 127.0.0.1:41234", by server name.
 std::map<std::string, std::uint16_t> listening_ports(const std::string& log) {
   static const std::regex listening{R"(^(\S+) server listening on 127\.0\.0\.1:(\d+)$)"};

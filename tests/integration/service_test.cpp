@@ -131,13 +131,6 @@ struct listening_socket {
   }
 };
 
-/// A daemon's inheritance: these environment variables, nothing else.
-spawn_extras environment(std::vector<std::pair<std::string, std::string>> variables) {
-  spawn_extras extras;
-  extras.environment = std::move(variables);
-  return extras;
-}
-
 http_response get(std::uint16_t port, const std::string& path) {
   raw_client client{port};
   return client.round_trip("GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -181,7 +174,7 @@ TEST_CASE("service: the notify socket gets READY, WATCHDOG, STOPPING and STATUS,
   notify_listener manager{abstract};
   // Pings every half of WATCHDOG_USEC: every 100 ms here.
   auto daemon = daemon_process::start(
-      {}, 10s, environment({{"NOTIFY_SOCKET", manager.name()}, {"WATCHDOG_USEC", "200000"}}));
+      {}, 10s, with_environment({{"NOTIFY_SOCKET", manager.name()}, {"WATCHDOG_USEC", "200000"}}));
   REQUIRE(manager.wait_for("READY=1"));
   const auto& ready = manager.received().back();
   CHECK(ready.find("STATUS=serving: hello on 127.0.0.1:" + std::to_string(daemon->port("hello"))) !=
@@ -208,7 +201,7 @@ TEST_CASE("service: a watchdog meant for another process gets no pings", "[servi
   notify_listener manager{true};
   auto daemon = daemon_process::start(
       {}, 10s,
-      environment(
+      with_environment(
           {{"NOTIFY_SOCKET", manager.name()}, {"WATCHDOG_USEC", "100000"}, {"WATCHDOG_PID", "1"}}));
   REQUIRE(manager.wait_for("READY=1"));
   CHECK_FALSE(manager.wait_for("WATCHDOG=1", 500ms));
@@ -226,7 +219,7 @@ TEST_CASE("service: malformed service manager variables stop the start with one 
                "NOTIFY_SOCKET \"relative/path\": expected an "
                "absolute path or an @abstract name"},
       bad_case{"WATCHDOG_USEC", "soon", "WATCHDOG_USEC \"soon\": expected a positive number"});
-  daemon_process daemon{default_daemon_args(), environment({{bad.variable, bad.value}})};
+  daemon_process daemon{default_daemon_args(), with_environment({{bad.variable, bad.value}})};
   const auto status = daemon.wait_for_exit(5s);
   REQUIRE(status);
   INFO(daemon.log());
@@ -241,7 +234,7 @@ TEST_CASE("service: socket activation serves on the passed sockets and drains th
   const bool by_name = GENERATE(true, false);
   INFO((by_name ? "matched by LISTEN_FDNAMES" : "matched by order"));
   listening_socket hello, hello_name, echo;
-  auto extras = environment({{"LISTEN_FDS", "3"}});
+  auto extras = with_environment({{"LISTEN_FDS", "3"}});
   extras.listen_pid = true;
   if (by_name) {
     extras.passed_fds = {echo.fd, hello.fd, hello_name.fd};
@@ -325,7 +318,7 @@ TEST_CASE("service: LISTEN_FDS meant for another process is left alone", "[servi
   listening_socket stray;
   // No LISTEN_PID of ours: the variables belong to whoever set them, and the daemon binds its
   // configured addresses.
-  auto extras = environment({{"LISTEN_FDS", "1"}, {"LISTEN_PID", "1"}});
+  auto extras = with_environment({{"LISTEN_FDS", "1"}, {"LISTEN_PID", "1"}});
   extras.passed_fds = {stray.fd};
   auto daemon = daemon_process::start({}, 10s, extras);
   CHECK(daemon->port("hello") != stray.port);

@@ -57,6 +57,24 @@ std::string exit_status::describe() const {
          " after " + std::to_string(elapsed_ms) + " ms";
 }
 
+spawn_extras with_environment(std::vector<std::pair<std::string, std::string>> variables) {
+  spawn_extras extras;
+  extras.environment = std::move(variables);
+  return extras;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
 std::vector<std::string> default_daemon_args() {
   return {"--hello", "127.0.0.1:0", "--hello-name", "127.0.0.1:0", "--echo", "127.0.0.1:0"};
 }

@@ -51,6 +51,12 @@ struct spawn_extras {
   bool listen_pid = false;
 };
 
+/// A daemon's inheritance: these environment variables, nothing else.
+spawn_extras with_environment(std::vector<std::pair<std::string, std::string>> variables);
+
+/// The lines of `text`, without their newlines; a trailing newline adds no empty line.
+std::vector<std::string> lines_of(const std::string& text);
+
 /// The real triserve binary run as a child process. It owns the process and a background thread
 /// that collects the child's stdout and stderr, so a test can wait for a log line with a timeout.
 /// The destructor SIGKILLs and reaps the child if it is still running; it never kills by name.
