@@ -110,27 +110,6 @@ void server_group::report_to(service_notifier notifier,
   watchdog_interval_ = watchdog_interval;
 }
 
-void server_group::set_state(state next) {
-  state_ = next;
-  switch (next) {
-    case state::idle:
-      phase_ = group_phase::starting;
-      break;
-    case state::running:
-      phase_ = group_phase::serving;
-      break;
-    case state::delaying:
-      phase_ = group_phase::delaying_drain;
-      break;
-    case state::draining:
-      phase_ = group_phase::draining;
-      break;
-    case state::stopped:
-      phase_ = group_phase::stopped;
-      break;
-  }
-}
-
 void server_group::bind_all() {
   for (auto& planned : servers_) {
     if (const auto* adopted = std::get_if<adopted_socket>(&planned.where)) {
@@ -189,7 +168,7 @@ void server_group::start() {
     spdlog::info("{} server listening on {}", planned.instance->name(),
                  to_string(planned.instance->local_endpoint()));
   for (auto& planned : servers_) planned.instance->start_accepting();
-  set_state(state::running);
+  phase_ = group_phase::serving;
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
   status_signal_.add(SIGUSR1);
@@ -209,7 +188,7 @@ void server_group::schedule_watchdog() {
   watchdog_timer_.expires_after(watchdog_interval_);
   watchdog_timer_.async_wait([this](std::error_code ec) {
     // A wait that completed just as the group stopped must not re-arm: run() would never return.
-    if (!ec && state_ != state::stopped) schedule_watchdog();
+    if (!ec && phase_ != group_phase::stopped) schedule_watchdog();
   });
 }
 
@@ -217,21 +196,21 @@ void server_group::wait_for_signal() {
   signals_.async_wait([this](std::error_code ec, int signal_number) {
     if (ec) return;
     const auto name = signal_name(signal_number);
-    if (state_ == state::running && drain_delay_.count() > 0) {
+    if (phase_ == group_phase::serving && drain_delay_.count() > 0) {
       delay_drain(name);
-    } else if (state_ == state::running || state_ == state::delaying) {
+    } else if (phase_ == group_phase::serving || phase_ == group_phase::delaying_drain) {
       spdlog::info("received {}: draining (deadline {:.1f}s)", name,
                    std::chrono::duration<double>(drain_timeout_).count());
       begin_drain(name);
-    } else if (state_ == state::draining) {
+    } else if (phase_ == group_phase::draining) {
       force_close(fmt::format("received {} again", name));
     }
-    if (state_ == state::delaying || state_ == state::draining) wait_for_signal();
+    if (phase_ == group_phase::delaying_drain || phase_ == group_phase::draining) wait_for_signal();
   });
 }
 
 void server_group::delay_drain(std::string_view why) {
-  set_state(state::delaying);
+  phase_ = group_phase::delaying_drain;
   const auto delay = std::chrono::duration<double>(drain_delay_).count();
   spdlog::info(
       "received {}: reporting not ready, still serving; draining in {:.1f}s (a second "
@@ -240,7 +219,7 @@ void server_group::delay_drain(std::string_view why) {
   notifier_.notify(fmt::format("STATUS=not ready, still serving: draining in {:.1f}s", delay));
   drain_delay_timer_.expires_after(drain_delay_);
   drain_delay_timer_.async_wait([this, why = std::string{why}](std::error_code ec) {
-    if (ec || state_ != state::delaying) return;
+    if (ec || phase_ != group_phase::delaying_drain) return;
     spdlog::info("drain delay over: draining (deadline {:.1f}s)",
                  std::chrono::duration<double>(drain_timeout_).count());
     begin_drain(why);
@@ -250,7 +229,7 @@ void server_group::delay_drain(std::string_view why) {
 void server_group::wait_for_status_request() {
   status_signal_.async_wait([this](std::error_code ec, int) {
     // A request queued just before the group stopped must not keep io_context::run() going.
-    if (ec || state_ == state::stopped) return;
+    if (ec || phase_ == group_phase::stopped) return;
     log_status();
     wait_for_status_request();
   });
@@ -267,10 +246,10 @@ std::string server_group::connections_by_server() const {
 void server_group::log_status() const {
   std::size_t idle = 0;
   for (const auto& planned : servers_) idle += planned.instance->idle_connection_count();
-  const std::string_view state_name = state_ == state::running    ? "serving"
-                                      : state_ == state::delaying ? "serving, not ready"
-                                      : state_ == state::draining ? "draining"
-                                                                  : "stopping";
+  const std::string_view state_name = phase_ == group_phase::serving          ? "serving"
+                                      : phase_ == group_phase::delaying_drain ? "serving, not ready"
+                                      : phase_ == group_phase::draining       ? "draining"
+                                                                              : "stopping";
   spdlog::info(
       "status: {}, {} live connection(s) ({}), {} idle, {} request(s) served, {} receive "
       "buffer(s) in use",
@@ -279,11 +258,11 @@ void server_group::log_status() const {
 }
 
 void server_group::begin_drain(std::string_view why) {
-  if (state_ != state::running && state_ != state::delaying) return;
+  if (phase_ != group_phase::serving && phase_ != group_phase::delaying_drain) return;
   drain_delay_timer_.cancel();
   // Before the phase, so that a scrape seeing "draining" also sees the deadline.
   deadline_at_ = std::chrono::steady_clock::now() + drain_timeout_;
-  set_state(state::draining);
+  phase_ = group_phase::draining;
   spdlog::debug("drain started: {}", why);
   for (auto& planned : servers_)
     if (planned.order == drain_order::with_the_group) planned.instance->begin_drain();
@@ -301,7 +280,7 @@ std::string server_group::drain_progress() const {
 
 void server_group::wait_for_deadline() {
   drain_deadline_.async_wait([this](std::error_code ec) {
-    if (ec || state_ != state::draining) return;
+    if (ec || phase_ != group_phase::draining) return;
     // Idle connections were closed when the drain began and only have to unwind: a deadline
     // (even 0s) reached before they are gone cuts nothing. Look again in a moment.
     if (busy_connection_count() == 0) {
@@ -316,7 +295,7 @@ void server_group::wait_for_deadline() {
 void server_group::schedule_progress_log() {
   progress_timer_.expires_after(progress_interval);
   progress_timer_.async_wait([this](std::error_code ec) {
-    if (ec || state_ != state::draining) return;
+    if (ec || phase_ != group_phase::draining) return;
     const auto progress = drain_progress();
     spdlog::info("{}", progress);
     notifier_.notify(fmt::format("STATUS={}", progress));
@@ -325,8 +304,8 @@ void server_group::schedule_progress_log() {
 }
 
 void server_group::force_close(std::string_view why, bool at_deadline) {
-  if (state_ == state::stopped) return;
-  set_state(state::stopped);
+  if (phase_ == group_phase::stopped) return;
+  phase_ = group_phase::stopped;
   // At the deadline, the exit code says whether anything was cut, which only the connections
   // know for sure (with several threads, one counted busy here may be finishing right now). A
   // second signal or a failure is a failure whatever was open.
@@ -408,10 +387,10 @@ void server_group::connection_closed() {
 }
 
 void server_group::finish_if_drained() {
-  if (state_ != state::draining) return;
+  if (phase_ != group_phase::draining) return;
   drain_last_servers_if_due();
   if (connection_count() != 0) return;
-  set_state(state::stopped);
+  phase_ = group_phase::stopped;
   stop_watching();
   log_outcome();
 }

@@ -134,8 +134,6 @@ class server_group {
   void server_failed(const server& failed, std::exception_ptr failure);
 
  private:
-  enum class state { idle, running, delaying, draining, stopped };
-
   struct planned_server {
     std::unique_ptr<server> instance;
     listener where;
@@ -143,8 +141,6 @@ class server_group {
   };
 
   void bind_all();
-  /// The state, as the group's strand sees it, and its mirror for other threads.
-  void set_state(state next);
   void wait_for_signal();
   /// Reports not ready for the drain delay, then drains.
   void delay_drain(std::string_view why);
@@ -200,13 +196,13 @@ class server_group {
   service_notifier notifier_;
   std::chrono::microseconds watchdog_interval_{0};
   std::chrono::milliseconds drain_delay_{0};
+  /// Written only on the group's strand; /readyz and /metrics read it from any thread.
   relaxed<group_phase> phase_{group_phase::starting};
   bool last_servers_draining_ = false;
   bool sweeping_ = false;
   int sweeps_since_trim_ = 0;
   bool cut_report_pending_ = false;
   relaxed<std::chrono::steady_clock::time_point> deadline_at_{{}};
-  state state_ = state::idle;
   int exit_code_ = 0;
 };
 
