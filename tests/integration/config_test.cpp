@@ -5,45 +5,22 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
-#include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "shared/temporary_file.hpp"
 #include "support/daemon.hpp"
 #include "support/raw_client.hpp"
 
 using namespace triserve::integration;
 using namespace std::chrono_literals;
+using triserve::testing::temporary_file;
 
 namespace {
-
-/// A TOML file in the temporary directory, removed at the end of the test.
-class toml_file {
- public:
-  explicit toml_file(const std::string& text)
-      : path_(std::filesystem::temp_directory_path() /
-              ("triserve-config-test-" + std::to_string(::getpid()) + "-" +
-               std::to_string(counter_++) + ".toml")) {
-    std::ofstream(path_) << text;
-  }
-  ~toml_file() {
-    std::error_code ignored;
-    std::filesystem::remove(path_, ignored);
-  }
-  toml_file(const toml_file&) = delete;
-  toml_file& operator=(const toml_file&) = delete;
-  std::string path() const { return path_.string(); }
-
- private:
-  static inline int counter_ = 0;
-  std::filesystem::path path_;
-};
 
 /// What a daemon that exits on its own (usage error, --print-config) printed.
 struct finished_run {
@@ -118,8 +95,9 @@ TEST_CASE("TRISERVE_IDLE_TIMEOUT closes an idle keep-alive connection", "[config
 
 TEST_CASE("a file named by TRISERVE_CONFIG configures the daemon", "[config]") {
   const auto port = reserve_free_port();
-  toml_file file("# triserve\nhello = \"127.0.0.1:" + std::to_string(port) +
-                 "\"\nhello-name = \"127.0.0.1:0\"\necho = \"127.0.0.1:0\"\naccess-log = true\n");
+  temporary_file file(
+      "# triserve\nhello = \"127.0.0.1:" + std::to_string(port) +
+      "\"\nhello-name = \"127.0.0.1:0\"\necho = \"127.0.0.1:0\"\naccess-log = true\n");
   daemon_process daemon({}, with_environment({{"TRISERVE_CONFIG", file.path()}}));
   const bool started = daemon.wait_for_log("all servers are started", 10s);
   INFO("stderr:\n" << daemon.log());
@@ -133,7 +111,7 @@ TEST_CASE("a file named by TRISERVE_CONFIG configures the daemon", "[config]") {
 }
 
 TEST_CASE("command line > environment > file > default, as --print-config shows", "[config]") {
-  toml_file file(
+  temporary_file file(
       "threads = 2\ndrain-timeout = \"2s\"\nidle-timeout = \"11s\"\nhello = \":1111\"\n"
       "log-level = \"debug\"\n");
   const auto environment = with_environment({{"TRISERVE_THREADS", "3"},
@@ -164,7 +142,7 @@ TEST_CASE("command line > environment > file > default, as --print-config shows"
 }
 
 TEST_CASE("a value the command line overrides is never read", "[config]") {
-  toml_file file("threads = \"many\"\n");
+  temporary_file file("threads = \"many\"\n");
   const auto run = run_to_exit(
       {"--config", file.path(), "--threads", "2", "--drain-timeout", "1s", "--print-config"},
       with_environment({{"TRISERVE_DRAIN_TIMEOUT", "soon"}}));
@@ -189,7 +167,7 @@ TEST_CASE("the output of --print-config fed back through --config prints the sam
   CHECK(settings.at("max-header-bytes") == "4096");
   CHECK(settings.at("log-format") == "\"json\"");
 
-  toml_file file(printed);
+  temporary_file file(printed);
   const auto again = run_to_exit({"--config", file.path(), "--print-config"});
   CHECK(again.code == 0);
   CHECK(again.err.empty());
@@ -200,10 +178,10 @@ TEST_CASE("the output of --print-config fed back through --config prints the sam
 
 TEST_CASE("a bad setting from a file or the environment: exit 2, one line naming where",
           "[config]") {
-  toml_file unknown_key("threads = 2\nthread = 2\n");
-  toml_file bad_value("hello = \"127.0.0.1:0\"\nthreads = \"x\"\n");
-  toml_file bad_address("hello = \"nonsense\"\n");
-  toml_file section("[server]\nthreads = 2\n");
+  temporary_file unknown_key("threads = 2\nthread = 2\n");
+  temporary_file bad_value("hello = \"127.0.0.1:0\"\nthreads = \"x\"\n");
+  temporary_file bad_address("hello = \"nonsense\"\n");
+  temporary_file section("[server]\nthreads = 2\n");
   const std::string missing = "/nonexistent/triserve.toml";
   struct row {
     std::vector<std::pair<std::string, std::string>> environment;

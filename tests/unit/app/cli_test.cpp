@@ -2,43 +2,20 @@
 
 #include <catch2/catch.hpp>
 
-#include <unistd.h>
-
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "shared/temporary_file.hpp"
+
 using namespace std::chrono_literals;
 using triserve::app::command_line;
 using triserve::app::parse_command_line;
+using triserve::testing::temporary_file;
 
 namespace {
-
-/// A TOML file in the temporary directory, removed again at the end of the test.
-class temporary_file {
- public:
-  explicit temporary_file(const std::string& text)
-      : path_(std::filesystem::temp_directory_path() /
-              ("triserve-cli-test-" + std::to_string(::getpid()) + "-" +
-               std::to_string(counter_++) + ".toml")) {
-    std::ofstream(path_) << text;
-  }
-  ~temporary_file() {
-    std::error_code ignored;
-    std::filesystem::remove(path_, ignored);
-  }
-  temporary_file(const temporary_file&) = delete;
-  temporary_file& operator=(const temporary_file&) = delete;
-  std::string path() const { return path_.string(); }
-
- private:
-  static inline int counter_ = 0;
-  std::filesystem::path path_;
-};
 
 /// Runs parse_command_line on `args` (program name added) with `environment` as the process's.
 command_line parse(std::vector<std::string> args,
