@@ -3,9 +3,8 @@
 #include <algorithm>
 #include <array>
 
-#include <asio/buffer.hpp>
-
 #include "triserve/http/chunked_encoder.hpp"
+#include "triserve/server/body_pieces.hpp"
 #include "triserve/server/connection.hpp"
 #include "triserve/server/server.hpp"
 
@@ -136,7 +135,7 @@ asio::awaitable<std::string_view> exchange::read_body_some() {
       }
     }
     const std::size_t received =
-        co_await conn_.read_more(connection::clock::now() + options.body_read_timeout, 0);
+        co_await conn_.read_more(conn_.transport_.now() + options.body_read_timeout, 0);
     if (received == 0) {
       fail(conn_.timed_out_ ? failure::body_timeout : failure::disconnected);
       co_return std::string_view{};
@@ -153,18 +152,16 @@ asio::awaitable<void> exchange::write_body(std::string_view piece) {
     co_return;
   }
   std::array<char, http::max_chunk_header_size> chunk_header{};
-  std::array<asio::const_buffer, 3> pieces;
-  std::size_t count = 0;
-  if (framing_ == http::response_framing::chunked)
-    pieces[count++] = asio::buffer(chunk_header.data(),
-                                   http::write_chunk_header(piece.size(), chunk_header.data()));
-  pieces[count++] = asio::buffer(piece);
-  if (framing_ == http::response_framing::chunked)
-    pieces[count++] = asio::buffer(http::chunk_trailer);
+  const bool chunked = framing_ == http::response_framing::chunked;
+  const body_pieces pieces =
+      chunked ? body_pieces{{chunk_header.data(),
+                             http::write_chunk_header(piece.size(), chunk_header.data())},
+                            piece,
+                            http::chunk_trailer}
+              : body_pieces{piece};
   queue_head_once();
   body_bytes_sent_ += piece.size();
-  const bool written =
-      co_await conn_.write(std::span<const asio::const_buffer>(pieces.data(), count));
+  const bool written = co_await conn_.write(&pieces);
   if (!written) fail(failure::write_failed);
 }
 

@@ -19,6 +19,7 @@
 
 #include "triserve/server/connection.hpp"
 #include "triserve/server/server_group.hpp"
+#include "triserve/server/tcp_transport.hpp"
 
 namespace triserve::server {
 
@@ -165,7 +166,10 @@ asio::any_io_executor server::connection_executor() {
 void server::start_connection(asio::ip::tcp::socket socket) {
   std::error_code ignored;
   socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-  auto conn = std::make_shared<connection>(*this, std::move(socket));
+  serve(std::make_shared<connection_over<tcp_transport>>(*this, tcp_transport{std::move(socket)}));
+}
+
+void server::serve(std::shared_ptr<connection> conn) {
   // Registered before its coroutine first runs, so a drain starting in between still sees it.
   registry::iterator registration;
   {

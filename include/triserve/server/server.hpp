@@ -65,6 +65,9 @@ class server {
 
   /// Starts the accept loop; it ends when the listener closes.
   void start_accepting();
+  /// Registers `conn` as one of this server's connections and starts serving it on its executor.
+  /// The accept loop calls it for every TCP connection; a fuzzer, for one over bytes in memory.
+  void serve(std::shared_ptr<connection> conn);
   /// Stops accepting and asks every connection to finish its request in flight and close.
   void begin_drain();
   /// Closes every remaining connection now.
@@ -98,7 +101,7 @@ class server {
   asio::awaitable<void> accept_loop();
   /// Where a new connection runs: a strand of its own, or the io_context itself on one thread.
   asio::any_io_executor connection_executor();
-  /// Registers an accepted socket as a connection and starts serving it.
+  /// Serves an accepted socket as a connection over TCP.
   void start_connection(asio::ip::tcp::socket socket);
   /// The connection's coroutine ended, normally or with `failure`: forgets it.
   void connection_ended(registry::iterator registration, std::exception_ptr failure);
