@@ -98,12 +98,21 @@ void connection::enforce_deadline(clock::time_point now) {
   }
   if (now < deadline_.load()) return;
   if (writing_ && delivery_sampled_) {
+    // A blocked write is cut after a pause of the write timeout without progress, or once the
+    // client has read slower than the minimum send rate for longer than the grace period.
+    auto& work = *work_;
     const auto delivered = delivered_bytes();
     if (delivered > delivered_seen_) {
       delivered_seen_ = delivered;
-      deadline_ = now + server_.options().write_timeout;
+      work.write_pause_deadline = now + server_.options().write_timeout;
+    }
+    const auto too_slow_at = work.send_pace.too_slow_at(
+        work.write_wait_began, delivered - std::min(delivered, work.delivered_at_write_wait));
+    if (now < work.write_pause_deadline && now < too_slow_at) {
+      deadline_ = std::min(work.write_pause_deadline, too_slow_at);
       return;
     }
+    if (now < work.write_pause_deadline) count_too_slow(transfer_direction::send);
   }
   timed_out_ = true;
   deadline_ = clock::time_point::max();
@@ -307,6 +316,8 @@ asio::awaitable<bool> connection::read_head(http::parse_result& result, bool fir
 
 asio::awaitable<bool> connection::answer(bool& keep_alive) {
   const auto started = transport_.now();
+  work_->receive_pace.restart();
+  work_->send_pace.restart();
   exchange ex{*this, work_->request};
   co_await server_.answer()(ex);
   if (!ex.responded()) {
@@ -318,6 +329,9 @@ asio::awaitable<bool> connection::answer(bool& keep_alive) {
         break;
       case exchange::failure::body_timeout:
         if (!ex.head_queued()) queue_error(408, "timed out reading the request body");
+        break;
+      case exchange::failure::body_too_slow:
+        if (!ex.head_queued()) queue_error(408, "request body arrived below the minimum rate");
         break;
       case exchange::failure::none:
       case exchange::failure::handler_bug:
@@ -432,15 +446,24 @@ asio::awaitable<bool> connection::write(const body_pieces* extra) {
   taken(transport_.write_now(std::span<const asio::const_buffer>(pieces.data(), count), ec));
   if (ec == asio::error::would_block) ec.clear();
   if (first < count && !ec) {
+    auto& work = *work_;
     writing_ = true;
     delivery_sampled_ = false;
-    // The write timeout measures a pause: every part the kernel takes restarts it.
     while (first < count && !ec) {
-      set_deadline(transport_.now() + server_.options().write_timeout);
+      // The write timeout measures a pause: every part the kernel takes restarts it. The
+      // minimum send rate measures the pace of all of this response's waits together.
+      const auto began = transport_.now();
+      work.write_wait_began = began;
+      work.delivered_at_write_wait = delivered_bytes();
+      work.write_pause_deadline = began + server_.options().write_timeout;
+      set_deadline(std::min(work.write_pause_deadline, work.send_pace.too_slow_at(began)));
       auto [failure, written] = co_await transport_.write_some(
           std::span<const asio::const_buffer>(pieces.data() + first, count - first));
       ec = failure;
       taken(written);
+      const auto delivered = delivered_bytes();
+      work.send_pace.add_wait(began, transport_.now(),
+                              delivered - std::min(delivered, work.delivered_at_write_wait));
     }
     writing_ = false;
   }
@@ -469,6 +492,17 @@ asio::awaitable<void> connection::close_gracefully() {
     const std::size_t received = co_await read_more(until, 0);
     if (received == 0) break;
   }
+}
+
+void connection::count_too_slow(transfer_direction direction) {
+  server_.traffic().count_too_slow(direction);
+  const auto& options = server_.options();
+  spdlog::debug(
+      "{} server: {} {} slower than {} bytes/s after {:.1f}s of grace; connection cut",
+      server_.name(), to_string(transport_.peer()),
+      direction == transfer_direction::send ? "read the response" : "sent the body",
+      direction == transfer_direction::send ? options.min_send_rate : options.min_receive_rate,
+      std::chrono::duration<double>(options.min_rate_grace).count());
 }
 
 void connection::log_request(int status, std::uint64_t body_bytes, clock::time_point started,

@@ -134,10 +134,21 @@ asio::awaitable<std::string_view> exchange::read_body_some() {
           break;
       }
     }
-    const std::size_t received =
-        co_await conn_.read_more(conn_.transport_.now() + options.body_read_timeout, 0);
+    // Each read waits at most the body timeout, and less once the body's pace so far would fall
+    // below the minimum receive rate.
+    auto& pace = conn_.work_->receive_pace;
+    const auto began = conn_.transport_.now();
+    const auto timeout_at = began + options.body_read_timeout;
+    const auto too_slow_at = pace.too_slow_at(began);
+    const std::size_t received = co_await conn_.read_more(std::min(timeout_at, too_slow_at), 0);
+    pace.add_wait(began, conn_.transport_.now(), received);
     if (received == 0) {
-      fail(conn_.timed_out_ ? failure::body_timeout : failure::disconnected);
+      if (conn_.timed_out_ && too_slow_at < timeout_at) {
+        conn_.count_too_slow(transfer_direction::receive);
+        fail(failure::body_too_slow);
+      } else {
+        fail(conn_.timed_out_ ? failure::body_timeout : failure::disconnected);
+      }
       co_return std::string_view{};
     }
   }

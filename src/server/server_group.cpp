@@ -82,11 +82,7 @@ server_group::server_group(asio::io_context& io, server_options options,
       drain_timeout_(drain_timeout),
       threads_(threads),
       input_buffers_(input_buffer_size, max_spares),
-      workspaces_(
-          [limits = http::parser_limits{options_.max_request_line, options_.max_header_bytes}] {
-            return std::make_unique<request_workspace>(limits);
-          },
-          max_spares),
+      workspaces_([this] { return std::make_unique<request_workspace>(options_); }, max_spares),
       signals_(control_),
       status_signal_(control_),
       drain_deadline_(control_),

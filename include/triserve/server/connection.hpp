@@ -16,6 +16,7 @@
 #include "triserve/server/input_buffer.hpp"
 #include "triserve/server/relaxed.hpp"
 #include "triserve/server/request_workspace.hpp"
+#include "triserve/server/traffic_counters.hpp"
 #include "triserve/server/transport.hpp"
 
 namespace triserve::server {
@@ -113,6 +114,8 @@ class connection {
   /// Whether the response being started must close the connection, as far as the connection
   /// knows (client's wish, drain, earlier failure).
   bool must_close() const;
+  /// Counts and logs (at debug level) a client cut for moving data below a minimum rate.
+  void count_too_slow(transfer_direction direction);
   /// One access-log line (at debug level when the access log is off), `note` saying why a
   /// request was rejected or aborted.
   void log_request(int status, std::uint64_t body_bytes, clock::time_point started,

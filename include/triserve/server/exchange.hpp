@@ -63,7 +63,15 @@ class exchange {
   std::uint64_t body_bytes_sent() const { return body_bytes_sent_; }
 
   /// What went wrong while reading the request body, so the connection can answer for it.
-  enum class failure { none, bad_body, body_timeout, disconnected, write_failed, handler_bug };
+  enum class failure {
+    none,
+    bad_body,
+    body_timeout,
+    body_too_slow,  ///< below the minimum receive rate
+    disconnected,
+    write_failed,
+    handler_bug
+  };
   failure failure_kind() const { return failure_; }
 
   /// Reads and drops what is left of the body, up to `limit` bytes. True when the body ended.
