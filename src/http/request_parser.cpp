@@ -137,7 +137,12 @@ parse_result split_target(request_line& rl) {
   if (rl.method == "CONNECT") {
     // RFC 9112 §3.2.3: CONNECT takes the authority-form and nothing else.
     if (!is_authority_form(target)) return fail(400, "invalid request target");
-    return valid;
+    // RFC 9110 §9.3.6: any 2xx would tell the client its tunnel is open. None of our servers
+    // tunnels, for any target: RFC 9110 §15.6.2's 501 (not 405, whose Allow would have to name
+    // methods of a resource this host:port is not). Refused here, at the end of the request line,
+    // for every server alike; like any parse error it closes the connection, so the bytes meant
+    // for the tunnel are never read as a request.
+    return fail(501, "CONNECT is not supported: no server here tunnels");
   }
   if (target == "*") {
     // RFC 9112 §3.2.4: the asterisk-form is only for a server-wide OPTIONS.

@@ -125,8 +125,6 @@ constexpr line_case valid_lines[] = {
     {"GET https://[::1]:8443/x HTTP/1.1", "GET", "https://[::1]:8443/x", "/x", "", 1},
     {"GET svn+ssh.1://h/x HTTP/1.1", "GET", "svn+ssh.1://h/x", "/x", "", 1},
     {"OPTIONS http://h HTTP/1.1", "OPTIONS", "http://h", "", "", 1},
-    {"CONNECT example.com:443 HTTP/1.1", "CONNECT", "example.com:443", "", "", 1},
-    {"CONNECT [::1]:443 HTTP/1.1", "CONNECT", "[::1]:443", "", "", 1},
 };
 
 /// A whole head and what it means for the body and the connection.
@@ -282,6 +280,11 @@ constexpr error_case bad_lines[] = {
     {"GET ://a/ HTTP/1.1", 400, "invalid request target"},
     {"GET http:///path HTTP/1.1", 400, "invalid request target"},
     {"GET http://user@host/ HTTP/1.1", 400, "invalid request target"},  // RFC 9110 §4.2.4
+    // RFC 9110 §9.3.6: a 2xx to CONNECT opens a tunnel, which no server here does; §15.6.2: 501
+    // for a method not supported for any resource. A CONNECT without an authority stays 400.
+    {"CONNECT example.com:443 HTTP/1.1", 501, "CONNECT is not supported: no server here tunnels"},
+    {"CONNECT [::1]:443 HTTP/1.1", 501, "CONNECT is not supported: no server here tunnels"},
+    {"CONNECT example.com:443 HTTP/1.0", 501, "CONNECT is not supported: no server here tunnels"},
     {"CONNECT / HTTP/1.1", 400, "invalid request target"},
     {"CONNECT http://a:1/ HTTP/1.1", 400, "invalid request target"},
     {"CONNECT example.com HTTP/1.1", 400, "invalid request target"},
