@@ -85,6 +85,25 @@ TEST_CASE("a request line over --max-request-line gets 414", "[bad-request]") {
         200);
 }
 
+TEST_CASE("a bare CR gets 400 at once without waiting for its line to end", "[bad-request]") {
+  // RFC 9112 §2.2: a CR not followed by LF is invalid, and the byte after it says so. Waiting for
+  // a line end that never comes would answer 408 at the header timeout (10 s by default).
+  auto daemon = daemon_process::start();
+  raw_client client(daemon->port("hello"));
+  const auto start = std::chrono::steady_clock::now();
+  client.send_all("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb");
+  http_response response;
+  REQUIRE_NOTHROW(response = client.read_response(3s));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(response.status == 400);
+  CHECK(response.header("Connection") == "close");
+  CHECK(waited < 1s);
+  CHECK(client.read_until_eof(2s).closed);
+
+  raw_client next(daemon->port("hello"));
+  CHECK(next.round_trip("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
+}
+
 TEST_CASE("a head that stalls past --header-timeout gets 408 and a close", "[bad-request]") {
   auto daemon = daemon_process::start({"--header-timeout", "1s"});
   raw_client client(daemon->port("hello"));
