@@ -387,15 +387,19 @@ void connection::queue_error(int status, std::string_view reason) {
   head.date = work_->dates.now();
   head.close = true;
   http::append_response_head(work_->output, head);
-  std::array<char, 4> code{};
-  code[0] = static_cast<char>('0' + status / 100);
-  code[1] = static_cast<char>('0' + status / 10 % 10);
-  code[2] = static_cast<char>('0' + status % 10);
-  code[3] = ' ';
-  work_->output.append(code.data(), code.size());
-  work_->output.append(phrase);
-  work_->output.append(": ");
-  work_->output.append(reason);
+  // RFC 9110 §9.3.2: no content in a response to HEAD, errors included, once the head has shown
+  // that it is one (a head that never completed may have been anything).
+  if (!work_->request.is_head()) {
+    std::array<char, 4> code{};
+    code[0] = static_cast<char>('0' + status / 100);
+    code[1] = static_cast<char>('0' + status / 10 % 10);
+    code[2] = static_cast<char>('0' + status % 10);
+    code[3] = ' ';
+    work_->output.append(code.data(), code.size());
+    work_->output.append(phrase);
+    work_->output.append(": ");
+    work_->output.append(reason);
+  }
   server_.traffic().count_response(status);
   if (server_.options().access_log)
     log_request(status, head.content_length, transport_.now(), reason);
