@@ -4,6 +4,7 @@
 #include <sys/ioctl.h>
 
 #include <array>
+#include <exception>
 #include <optional>
 
 #include <spdlog/spdlog.h>
@@ -327,7 +328,27 @@ asio::awaitable<bool> connection::read_head(http::parse_result& result, bool fir
 asio::awaitable<bool> connection::answer(bool& keep_alive) {
   const auto started = clock::now();
   exchange ex{*this, work_->request};
-  co_await server_.answer()(ex);
+  // A handler's exception fails its request, not the server: Go's net/http recovers a handler's
+  // panic the same way. Handled past the catch block, where co_await is allowed.
+  std::exception_ptr fault;
+  try {
+    co_await server_.answer()(ex);
+  } catch (...) {
+    fault = std::current_exception();
+  }
+  if (fault) {
+    // A 500 while nothing of the response has left; once some has, only the close tells.
+    const bool answered = ex.withdraw_response();
+    if (answered) {
+      queue_error(500, "the handler failed");
+    } else {
+      server_.traffic().count_response(ex.status());
+      log_request(ex.status(), ex.body_bytes_sent(), started, "aborted");
+    }
+    server_.handler_failed(work_->request, peer_, fault, answered);
+    co_await finish_and_close();
+    co_return false;
+  }
   if (!ex.responded()) {
     switch (ex.failure_kind()) {
       // Once a response head has left, an error response would corrupt it: closing is all

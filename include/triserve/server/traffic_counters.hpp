@@ -24,6 +24,10 @@ struct traffic_snapshot {
   std::array<std::uint64_t, duration_bucket_bounds_us.size() + 1> duration_buckets{};
   std::uint64_t duration_sum_us = 0;
   std::uint64_t duration_count = 0;
+  /// Requests whose handler threw: answered 500, or their connection cut.
+  std::uint64_t handler_failures = 0;
+  /// Connections lost to an exception outside any handler.
+  std::uint64_t connection_failures = 0;
 };
 
 /// What a server's connections did on the wire, counted from any thread (relaxed atomics: each
@@ -39,6 +43,10 @@ class traffic_counters {
   void observe_duration(std::chrono::steady_clock::duration took);
   void count_received(std::size_t bytes) { add(bytes_received_, bytes); }
   void count_sent(std::size_t bytes) { add(bytes_sent_, bytes); }
+  /// A handler threw while answering a request.
+  void count_handler_failure() { add(handler_failures_, 1); }
+  /// A connection's coroutine ended with an exception from outside its handler.
+  void count_connection_failure() { add(connection_failures_, 1); }
 
   traffic_snapshot snapshot() const;
 
@@ -52,6 +60,8 @@ class traffic_counters {
   std::atomic<std::uint64_t> bytes_sent_{0};
   std::array<std::atomic<std::uint64_t>, duration_bucket_bounds_us.size() + 1> duration_buckets_{};
   std::atomic<std::uint64_t> duration_sum_us_{0};
+  std::atomic<std::uint64_t> handler_failures_{0};
+  std::atomic<std::uint64_t> connection_failures_{0};
 };
 
 }  // namespace triserve::server
