@@ -1,6 +1,7 @@
 #include "triserve/server/connection.hpp"
 
 #include <array>
+#include <exception>
 #include <optional>
 
 #include <spdlog/spdlog.h>
@@ -319,7 +320,27 @@ asio::awaitable<bool> connection::answer(bool& keep_alive) {
   work_->receive_pace.restart();
   work_->send_pace.restart();
   exchange ex{*this, work_->request};
-  co_await server_.answer()(ex);
+  // A handler's exception fails its request, not the server: Go's net/http recovers a handler's
+  // panic the same way. Handled past the catch block, where co_await is allowed.
+  std::exception_ptr fault;
+  try {
+    co_await server_.answer()(ex);
+  } catch (...) {
+    fault = std::current_exception();
+  }
+  if (fault) {
+    // A 500 while nothing of the response has left; once some has, only the close tells.
+    const bool answered = ex.withdraw_response();
+    if (answered) {
+      queue_error(500, "the handler failed");
+    } else {
+      server_.traffic().count_response(ex.status());
+      log_request(ex.status(), ex.body_bytes_sent(), started, "aborted");
+    }
+    server_.handler_failed(work_->request, transport_.peer(), fault, answered);
+    co_await finish_and_close();
+    co_return false;
+  }
   if (!ex.responded()) {
     switch (ex.failure_kind()) {
       // Once a response head has left, an error response would corrupt it: closing is all

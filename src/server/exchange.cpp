@@ -11,7 +11,7 @@
 namespace triserve::server {
 
 exchange::exchange(connection& conn, const http::request& request)
-    : conn_(conn), request_(request) {
+    : conn_(conn), request_(request), output_mark_(conn.work_->output.size()) {
   switch (request.framing) {
     case http::body_framing::none:
       body_done_ = true;
@@ -95,6 +95,8 @@ asio::awaitable<void> exchange::send_continue_if_expected() {
   continue_sent_ = true;
   conn_.work_->output.append(http::continue_response);
   const bool written = co_await conn_.write();
+  // Earlier pipelined responses went with it: nothing queued before this exchange is left.
+  output_mark_ = 0;
   if (!written) fail(failure::write_failed);
 }
 
@@ -172,6 +174,8 @@ asio::awaitable<void> exchange::write_body(std::string_view piece) {
               : body_pieces{piece};
   queue_head_once();
   body_bytes_sent_ += piece.size();
+  // From here the client may have some of the head: an error response can no longer replace it.
+  head_sent_ = true;
   const bool written = co_await conn_.write(&pieces);
   if (!written) fail(failure::write_failed);
 }
@@ -194,6 +198,18 @@ asio::awaitable<bool> exchange::discard_body(std::size_t limit) {
     dropped += piece.size();
   }
   co_return body_done_ && !failed();
+}
+
+bool exchange::withdraw_response() {
+  if (head_sent_) return false;
+  // Only what this exchange queued: the responses to earlier pipelined requests still go out.
+  auto& output = conn_.work_->output;
+  output.resize(std::min(output.size(), output_mark_));
+  state_ = response_state::none;
+  head_queued_ = false;
+  status_ = 0;
+  body_bytes_sent_ = 0;
+  return true;
 }
 
 void exchange::fail(failure why) {

@@ -448,14 +448,7 @@ void server_group::stop_watching() {
 }
 
 void server_group::server_failed(const server& failed, std::exception_ptr failure) {
-  std::string what = "unknown error";
-  try {
-    std::rethrow_exception(failure);
-  } catch (const std::exception& e) {
-    what = e.what();
-  } catch (...) {
-  }
-  asio::dispatch(control_, [this, &failed, what = std::move(what)] {
+  asio::dispatch(control_, [this, &failed, what = describe_exception(failure)] {
     spdlog::error("{} server failed: {}; stopping all servers", failed.name(), what);
     exit_code_ = 1;
     begin_drain("server failure");

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -80,6 +81,11 @@ class exchange {
   /// True when the response must carry `Connection: close`; decided when its head is written.
   bool closes_connection() const { return closes_; }
 
+  /// After the handler failed: takes back everything this exchange queued, so that an error
+  /// response can take its place, and returns true; returns false, taking back nothing, once part
+  /// of its response head may have been handed to the socket (closing is all that is left then).
+  bool withdraw_response();
+
  private:
   enum class response_state { none, streaming, complete };
 
@@ -103,6 +109,12 @@ class exchange {
   int status_ = 0;
   bool closes_ = false;
   failure failure_ = failure::none;
+  /// How much of the connection's output was queued before this exchange (responses to earlier
+  /// pipelined requests); 0 once a write has sent it.
+  std::size_t output_mark_ = 0;
+  /// A write has carried the final response head, or part of it, to the socket (an interim
+  /// `100 Continue` does not count).
+  bool head_sent_ = false;
 };
 
 }  // namespace triserve::server

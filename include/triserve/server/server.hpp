@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,10 @@
 #include "triserve/server/request_workspace.hpp"
 #include "triserve/server/server_options.hpp"
 #include "triserve/server/traffic_counters.hpp"
+
+namespace triserve::http {
+struct request;
+}
 
 namespace triserve::server {
 
@@ -94,6 +99,11 @@ class server {
   void count_cut() { cut_.fetch_add(1, std::memory_order_relaxed); }
   traffic_counters& traffic() { return traffic_; }
   const traffic_counters& traffic() const { return traffic_; }
+  /// The handler threw answering `request` from `peer`: counts it and logs one error line.
+  /// `answered`: a 500 took the place of its response; else part of that had left, and the
+  /// connection closes without one.
+  void handler_failed(const http::request& request, const asio::ip::tcp::endpoint& peer,
+                      std::exception_ptr failure, bool answered);
 
  private:
   using registry = std::list<std::shared_ptr<connection>>;
@@ -134,5 +144,8 @@ class server {
 
 /// "127.0.0.1:7000" or "[::]:7000".
 std::string to_string(const asio::ip::tcp::endpoint& endpoint);
+
+/// What an exception says: its what(), or "unknown exception" when it is no std::exception.
+std::string describe_exception(std::exception_ptr failure);
 
 }  // namespace triserve::server

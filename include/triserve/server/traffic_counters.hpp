@@ -31,6 +31,10 @@ struct traffic_snapshot {
   std::uint64_t too_slow_receiving = 0;
   /// Connections cut for a client reading below the minimum send rate.
   std::uint64_t too_slow_sending = 0;
+  /// Requests whose handler threw: answered 500, or their connection cut.
+  std::uint64_t handler_failures = 0;
+  /// Connections lost to an exception outside any handler.
+  std::uint64_t connection_failures = 0;
 };
 
 /// What a server's connections did on the wire, counted from any thread (relaxed atomics: each
@@ -50,6 +54,10 @@ class traffic_counters {
   void count_too_slow(transfer_direction direction) {
     add(direction == transfer_direction::receive ? too_slow_receiving_ : too_slow_sending_, 1);
   }
+  /// A handler threw while answering a request.
+  void count_handler_failure() { add(handler_failures_, 1); }
+  /// A connection's coroutine ended with an exception from outside its handler.
+  void count_connection_failure() { add(connection_failures_, 1); }
 
   traffic_snapshot snapshot() const;
 
@@ -65,6 +73,8 @@ class traffic_counters {
   std::atomic<std::uint64_t> duration_sum_us_{0};
   std::atomic<std::uint64_t> too_slow_receiving_{0};
   std::atomic<std::uint64_t> too_slow_sending_{0};
+  std::atomic<std::uint64_t> handler_failures_{0};
+  std::atomic<std::uint64_t> connection_failures_{0};
 };
 
 }  // namespace triserve::server
