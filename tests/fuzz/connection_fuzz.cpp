@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,7 @@
 #include "triserve/http/request_parser.hpp"
 #include "triserve/http/status.hpp"
 #include "triserve/server/connection.hpp"
+#include "triserve/server/exchange.hpp"
 #include "triserve/server/server.hpp"
 #include "triserve/server/server_group.hpp"
 
@@ -46,8 +48,32 @@ using triserve::fuzz::read_plan;
 namespace server = triserve::server;
 namespace app = triserve::app;
 
-/// Which of the product's handlers serves the connection.
-enum class product { hello, hello_name, echo };
+/// Which handler serves the connection: one of the product's, or echo with a bug that throws.
+enum class product { hello, hello_name, echo, faulty_echo };
+
+/// Echo that throws as a handler with a bug would: before answering (`kind` 0), after queuing an
+/// answer (1), or after echoing `pieces` pieces of the body (2).
+server::handler faulty_echo(std::uint64_t kind, std::uint64_t pieces) {
+  return [kind, pieces](server::exchange& ex) -> asio::awaitable<void> {
+    if (kind == 0) throw std::runtime_error("injected before the response");
+    if (kind == 1) {
+      ex.respond(200, {"never sent"});
+      throw std::runtime_error("injected after queuing the response");
+    }
+    ex.begin_response(200, ex.request().framing == body_framing::content_length
+                               ? std::optional<std::uint64_t>{ex.request().content_length}
+                           : ex.request().framing == body_framing::none
+                               ? std::optional<std::uint64_t>{0}
+                               : std::nullopt);
+    for (std::uint64_t echoed = 0;; ++echoed) {
+      if (echoed == pieces) throw std::runtime_error("injected in the middle of the body");
+      const std::string_view piece = co_await ex.read_body_some();
+      if (piece.empty()) break;
+      co_await ex.write_body(piece);
+    }
+    ex.finish();
+  };
+}
 
 /// One request of the client's stream, as the client meant it.
 struct reference_request {
@@ -205,6 +231,7 @@ std::string expected_body(product serving, const reference_request& request) {
     case product::hello_name:
       return "Hello, " + request.name + "!";
     case product::echo:
+    case product::faulty_echo:
       return request.body;
   }
   return {};
@@ -252,6 +279,11 @@ void check_responses(std::string_view wire, const std::vector<reference_request>
     if (request.error_status != 0) {
       // The parser's answer, whatever the pieces the head came in.
       FUZZ_CHECK(r.status == request.error_status && r.close && last);
+      break;
+    }
+    if (r.status == 500) {
+      // A handler's exception, before any of its response had left.
+      FUZZ_CHECK(serving == product::faulty_echo && r.close && last);
       break;
     }
     if (r.status == 400) {
@@ -306,8 +338,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     options.max_discard_bytes = static_cast<std::size_t>(plan.draw(4) % 64);
   }
   const parser_limits limits{options.max_request_line, options.max_header_bytes};
-  const auto serving = static_cast<product>(plan.draw(6) % 3);
-  const server::handler handlers[] = {app::hello, app::hello_name, app::echo};
+  const auto serving = static_cast<product>(plan.draw(6) % 4);
+  const server::handler handlers[] = {app::hello, app::hello_name, app::echo,
+                                      faulty_echo(plan.draw(7) % 3, plan.draw(8) % 4)};
 
   asio::io_context io;
   server::server_group group{io, options, std::chrono::seconds{5}};
