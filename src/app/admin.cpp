@@ -92,6 +92,28 @@ std::string render_metrics(const server::group_report& report) {
   for (const auto& s : report.servers)
     fmt::format_to(to, "triserve_connections_cut_total{{server=\"{}\"}} {}\n", s.name, s.cut);
 
+  family(out, "triserve_slow_clients_cut_total", "counter",
+         "Connections cut for moving data below a minimum rate: a request body arriving below "
+         "--min-receive-rate, a response read below --min-send-rate.");
+  for (const auto& s : report.servers) {
+    fmt::format_to(to,
+                   "triserve_slow_clients_cut_total{{server=\"{}\",direction=\"receive\"}} {}\n",
+                   s.name, s.traffic.too_slow_receiving);
+    fmt::format_to(to, "triserve_slow_clients_cut_total{{server=\"{}\",direction=\"send\"}} {}\n",
+                   s.name, s.traffic.too_slow_sending);
+  }
+  family(out, "triserve_handler_failures_total", "counter",
+         "Requests whose handler failed (threw): answered 500, or their connection closed when "
+         "part of the response had left.");
+  for (const auto& s : report.servers)
+    fmt::format_to(to, "triserve_handler_failures_total{{server=\"{}\"}} {}\n", s.name,
+                   s.traffic.handler_failures);
+  family(out, "triserve_connection_failures_total", "counter",
+         "Connections closed by an unexpected failure outside any handler.");
+  for (const auto& s : report.servers)
+    fmt::format_to(to, "triserve_connection_failures_total{{server=\"{}\"}} {}\n", s.name,
+                   s.traffic.connection_failures);
+
   family(out, "triserve_ready", "gauge", "1 while serving and not about to drain (/readyz).");
   fmt::format_to(to, "triserve_ready {}\n", report.phase == server::group_phase::serving ? 1 : 0);
   family(out, "triserve_draining", "gauge", "1 from the start of the drain until the exit.");

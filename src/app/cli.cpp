@@ -21,6 +21,8 @@ constexpr std::string_view log_levels[] = {"trace", "debug",    "info", "warn",
 
 /// More threads than this is a typo, not a machine.
 constexpr std::size_t max_threads = 1024;
+/// A minimum rate above 1 GiB/s is a typo: no client could be held to it.
+constexpr std::size_t max_min_rate = std::size_t{1} << 30;
 
 /// A count (`what`: "byte count", "thread count"): decimal digits, within [minimum, maximum].
 std::size_t parse_count(std::string_view text, std::string_view what, std::size_t minimum,
@@ -118,6 +120,9 @@ command_line parse_command_line(int argc, const char* const* argv,
   std::string idle_timeout = format_duration(result.server.idle_timeout);
   std::string body_timeout = format_duration(result.server.body_read_timeout);
   std::string write_timeout = format_duration(result.server.write_timeout);
+  std::string min_receive_rate = std::to_string(result.server.min_receive_rate);
+  std::string min_send_rate = std::to_string(result.server.min_send_rate);
+  std::string min_rate_grace = format_duration(result.server.min_rate_grace);
   std::string max_header_bytes = std::to_string(result.server.max_header_bytes);
   std::string max_request_line = std::to_string(result.server.max_request_line);
   std::string threads = std::to_string(result.threads);
@@ -156,6 +161,16 @@ command_line parse_command_line(int argc, const char* const* argv,
       ->capture_default_str();
   cli.add_option("--write-timeout", write_timeout,
                  "Longest pause while a client does not read the response")
+      ->capture_default_str();
+  cli.add_option(
+         "--min-receive-rate", min_receive_rate,
+         "Slowest a request body may arrive, in bytes/s, after the grace (then 408); 0: off")
+      ->capture_default_str();
+  cli.add_option("--min-send-rate", min_send_rate,
+                 "Slowest a client may read a response, in bytes/s, after the grace; 0: off")
+      ->capture_default_str();
+  cli.add_option("--min-rate-grace", min_rate_grace,
+                 "Time a transfer may wait on its client before the minimum rates apply")
       ->capture_default_str();
   cli.add_option("--threads", threads,
                  "Threads serving the connections (each connection on one strand)")
@@ -199,6 +214,13 @@ command_line parse_command_line(int argc, const char* const* argv,
     result.server.idle_timeout = parse_option("--idle-timeout", idle_timeout, parse_duration);
     result.server.body_read_timeout = parse_option("--body-timeout", body_timeout, parse_duration);
     result.server.write_timeout = parse_option("--write-timeout", write_timeout, parse_duration);
+    const auto parse_rate = [](const std::string& text) {
+      return static_cast<std::uint64_t>(parse_count(text, "rate in bytes/s", 0, max_min_rate));
+    };
+    result.server.min_receive_rate =
+        parse_option("--min-receive-rate", min_receive_rate, parse_rate);
+    result.server.min_send_rate = parse_option("--min-send-rate", min_send_rate, parse_rate);
+    result.server.min_rate_grace = parse_option("--min-rate-grace", min_rate_grace, parse_duration);
     // A head must hold at least a request line and a Host header; 16 MiB is far beyond any client.
     result.server.max_header_bytes =
         parse_option("--max-header-bytes", max_header_bytes,

@@ -32,6 +32,37 @@ bool method_is_token(std::string_view line) {
   return std::all_of(method.begin(), method.end(), is_tchar);
 }
 
+/// The checks that need no line end, made on `so_far`: a line from its first byte up to the last
+/// one received, its LF excluded (a complete line is judged by them too, before anything else).
+/// A failure here is final: no later byte changes it, so the same bytes get the same status
+/// however they are split. No bare CR was found in the first `judged` bytes by an earlier call.
+parse_result check_line_so_far(std::string_view so_far, std::size_t judged, bool request_line,
+                               const parser_limits& limits) {
+  // RFC 9112 §2.2: a CR not followed by LF is invalid; a final CR may still be half of a CRLF.
+  // Byte by byte, the parse stops at the byte after a bare CR: judge the line as it stood then,
+  // or what follows (a line grown too long) would decide instead. The search resumes where the
+  // last one ended, at a CR that may now have a successor: a line arriving a byte at a time is
+  // not searched again from its start for every byte.
+  const std::size_t cr = so_far.find('\r', judged == 0 ? 0 : judged - 1);
+  const bool bare_cr = cr != npos && cr + 1 < so_far.size();
+  if (bare_cr) so_far = so_far.substr(0, cr + 2);
+  if (request_line) {
+    // The request line so far, less a CR that may yet turn out to be half of its CRLF.
+    std::string_view line = so_far;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    // A method is a token: TLS handshakes, HTTP/2 frames and other binary garbage are refused as
+    // soon as their first bytes show it, not at the header timeout. Only as much of the method as
+    // a whole line may hold is judged, so a bad method within the allowed length wins over the
+    // length whatever has arrived.
+    if (!method_is_token(line.substr(0, limits.max_request_line + 1))) {
+      return fail(400, "invalid method");
+    }
+    if (line.size() > limits.max_request_line) return fail(414, "request line too long");
+  }
+  if (bare_cr) return fail(400, "bare CR in the request head");
+  return valid;
+}
+
 std::string_view trim_ows(std::string_view s) {
   while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
@@ -106,7 +137,12 @@ parse_result split_target(request_line& rl) {
   if (rl.method == "CONNECT") {
     // RFC 9112 §3.2.3: CONNECT takes the authority-form and nothing else.
     if (!is_authority_form(target)) return fail(400, "invalid request target");
-    return valid;
+    // RFC 9110 §9.3.6: any 2xx would tell the client its tunnel is open. None of our servers
+    // tunnels, for any target: RFC 9110 §15.6.2's 501 (not 405, whose Allow would have to name
+    // methods of a resource this host:port is not). Refused here, at the end of the request line,
+    // for every server alike; like any parse error it closes the connection, so the bytes meant
+    // for the tunnel are never read as a request.
+    return fail(501, "CONNECT is not supported: no server here tunnels");
   }
   if (target == "*") {
     // RFC 9112 §3.2.4: the asterisk-form is only for a server-wide OPTIONS.
@@ -281,6 +317,8 @@ void request_parser::restart() {
 
 parse_result request_parser::parse(std::string_view input, request& out) {
   if (scanned_ == 0 || scanned_ > input.size()) restart();
+  // Where the last call stopped looking: the unfinished line was judged up to here.
+  const std::size_t resumed = scanned_;
 
   // A finished parse forgets its progress, so handing the same bytes again gives the same answer.
   const auto finish = [this](parse_result r) {
@@ -300,16 +338,15 @@ parse_result request_parser::parse(std::string_view input, request& out) {
     const std::string_view line = line_at(input, line_start_, lf);
     scanned_ = lf + 1;
 
+    // First as it was judged while it arrived (or would have been, byte by byte): a bare CR
+    // (line_at strips only the last CR), a bad method or an over-long request line gets the same
+    // status whether or not its LF came in the same read.
+    const std::string_view so_far = input.substr(line_start_, lf - line_start_);
+    if (parse_result r = check_line_so_far(so_far, 0, header_start_ == 0, limits_); is_error(r)) {
+      return finish(r);
+    }
     if (header_start_ == 0) {
       if (!line.empty()) {
-        if (line.size() > limits_.max_request_line) {
-          // As on the incomplete-line path below, a bad method within the line's allowed length
-          // wins over the length: the same bytes get the same status however they are split.
-          if (!method_is_token(line.substr(0, limits_.max_request_line + 1))) {
-            return finish(fail(400, "invalid method"));
-          }
-          return finish(fail(414, "request line too long"));
-        }
         // Checked as soon as it is whole: a bad request line is answered without waiting.
         request_line rl;
         if (parse_result r = parse_request_line(line, rl); is_error(r)) return finish(r);
@@ -328,18 +365,13 @@ parse_result request_parser::parse(std::string_view input, request& out) {
     line_start_ = scanned_;
   }
 
-  if (header_start_ == 0) {
-    // A method is a token: TLS handshakes, HTTP/2 frames and other binary garbage are refused
-    // as soon as their first bytes show it, not at the header timeout. A lone CR may still be
-    // the start of an empty line.
-    // Only as much of the method as a whole line may hold is judged, as on the path above.
-    const std::string_view so_far =
-        input.substr(line_start_, std::min(scanned_ - line_start_, limits_.max_request_line + 1));
-    if (so_far != "\r" && !method_is_token(so_far)) return finish(fail(400, "invalid method"));
-    // The request line so far, less a CR that may yet turn out to be half of its CRLF.
-    std::size_t partial = scanned_ - line_start_;
-    if (partial > 0 && input[scanned_ - 1] == '\r') --partial;
-    if (partial > limits_.max_request_line) return finish(fail(414, "request line too long"));
+  // The line still arriving is judged as far as it goes, not at the header timeout. Only up to
+  // `scanned_`: past max_header_bytes nothing is looked at, whole or split.
+  const std::string_view so_far = input.substr(line_start_, scanned_ - line_start_);
+  const std::size_t judged = resumed > line_start_ ? resumed - line_start_ : 0;
+  if (parse_result r = check_line_so_far(so_far, judged, header_start_ == 0, limits_);
+      is_error(r)) {
+    return finish(r);
   }
   if (input.size() >= limits_.max_header_bytes) {
     return finish(fail(431, "header section too large"));

@@ -1,27 +1,21 @@
 #include "triserve/server/connection.hpp"
 
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
-
 #include <array>
+#include <exception>
 #include <optional>
 
 #include <spdlog/spdlog.h>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
 
 #include "triserve/http/response_head.hpp"
 #include "triserve/http/status.hpp"
 #include "triserve/server/access_log.hpp"
+#include "triserve/server/body_pieces.hpp"
 #include "triserve/server/exchange.hpp"
 #include "triserve/server/server.hpp"
 
 namespace triserve::server {
 
 namespace {
-
-constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
 
 /// Smallest read worth making; below it the buffer is compacted or grown first.
 constexpr std::size_t minimum_read = 2048;
@@ -43,16 +37,11 @@ constexpr std::size_t max_buffers_for_hot_waits = 1024;
 
 }  // namespace
 
-connection::connection(server& owner, asio::ip::tcp::socket socket)
+connection::connection(server& owner, transport& stream)
     : server_(owner),
-      socket_(std::move(socket)),
-      accepted_at_(clock::now()),
-      input_(owner.input_buffers()) {
-  std::error_code ignored;
-  peer_ = socket_.remote_endpoint(ignored);
-  // Lets write() offer bytes without waiting; asynchronous operations are unaffected.
-  socket_.non_blocking(true, ignored);
-}
+      transport_(stream),
+      accepted_at_(stream.now()),
+      input_(owner.input_buffers()) {}
 
 connection::~connection() {
   return_workspace();
@@ -74,16 +63,14 @@ void connection::begin_drain() {
   closed_while_idle_ = idle_ || !started_;
   // An idle connection is only waiting for readability: cancelling ends it. A request that
   // already reached us is still served, because that wait has then completed.
-  std::error_code ignored;
-  if (idle_ || lingering_) socket_.cancel(ignored);
+  if (idle_ || lingering_) transport_.cancel();
 }
 
 void connection::force_close() {
   // Counted here, on the connection's strand, where whether it still owes an answer is exact.
   if (owes_answer() && !forced_) server_.count_cut();
   forced_ = true;
-  std::error_code ignored;
-  socket_.cancel(ignored);
+  transport_.cancel();
 }
 
 void connection::set_deadline(clock::time_point deadline) {
@@ -98,8 +85,7 @@ void connection::enforce_deadline(clock::time_point now) {
   if (hot_idle_ && !shedding_) {
     if (shed_marked_) {
       shedding_ = true;
-      std::error_code ignored;
-      socket_.cancel(ignored);
+      transport_.cancel();
     } else {
       shed_marked_ = true;
     }
@@ -113,17 +99,25 @@ void connection::enforce_deadline(clock::time_point now) {
   }
   if (now < deadline_.load()) return;
   if (writing_ && delivery_sampled_) {
+    // A blocked write is cut after a pause of the write timeout without progress, or once the
+    // client has read slower than the minimum send rate for longer than the grace period.
+    auto& work = *work_;
     const auto delivered = delivered_bytes();
     if (delivered > delivered_seen_) {
       delivered_seen_ = delivered;
-      deadline_ = now + server_.options().write_timeout;
+      work.write_pause_deadline = now + server_.options().write_timeout;
+    }
+    const auto too_slow_at = work.send_pace.too_slow_at(
+        work.write_wait_began, delivered - std::min(delivered, work.delivered_at_write_wait));
+    if (now < work.write_pause_deadline && now < too_slow_at) {
+      deadline_ = std::min(work.write_pause_deadline, too_slow_at);
       return;
     }
+    if (now < work.write_pause_deadline) count_too_slow(transfer_direction::send);
   }
   timed_out_ = true;
   deadline_ = clock::time_point::max();
-  std::error_code ignored;
-  socket_.cancel(ignored);
+  transport_.cancel();
 }
 
 asio::awaitable<void> connection::run() {
@@ -143,7 +137,7 @@ asio::awaitable<void> connection::run() {
       bool request_arrived = false;
       while (!request_arrived) {
         input_.release_if_empty();
-        auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, as_result);
+        auto [ec] = co_await transport_.wait_readable();
         const bool woken = finish_idle_wait(ec);
         if (!woken) co_return;
         request_arrived = take_waiting_bytes();
@@ -212,7 +206,7 @@ asio::awaitable<connection::next_request> connection::prepare_for_request(bool f
     co_return next_request::none;
   }
   // A new connection has the header timeout from accept on; a kept-alive one the idle timeout.
-  if (!first) set_deadline(clock::now() + server_.options().idle_timeout);
+  if (!first) set_deadline(transport_.now() + server_.options().idle_timeout);
   if (!wait_hot()) co_return next_request::awaited;
   // A busy client's next request is likely near: wait with a read into the buffer we hold.
   // Unlike a readiness wait, which re-arms the socket (epoll_ctl) every time, a read on a drained
@@ -224,8 +218,7 @@ asio::awaitable<connection::next_request> connection::prepare_for_request(bool f
   hot_idle_ = true;
   shed_marked_ = false;
   auto room = input_.prepare(minimum_read, head_limit(server_.options()));
-  auto [ec, received] =
-      co_await socket_.async_read_some(asio::buffer(room.data(), room.size()), as_result);
+  auto [ec, received] = co_await transport_.read_some(room);
   hot_idle_ = false;
   input_.commit(received);
   server_.traffic().count_received(received);
@@ -252,16 +245,14 @@ bool connection::wait_hot() const {
 }
 
 bool connection::request_pending() const {
-  std::error_code ec;
-  return socket_.available(ec) > 0;
+  return transport_.has_pending_input();
 }
 
 bool connection::take_waiting_bytes() {
   auto room = input_.prepare(minimum_read, head_limit(server_.options()));
   if (room.empty()) return true;
-  // The socket is in non-blocking mode (see the constructor): this never waits.
   std::error_code ec;
-  const std::size_t received = socket_.read_some(asio::buffer(room.data(), room.size()), ec);
+  const std::size_t received = transport_.read_now(room, ec);
   input_.commit(received);
   server_.traffic().count_received(received);
   if (ec == asio::error::eof) peer_closed_ = true;
@@ -297,7 +288,7 @@ asio::awaitable<bool> connection::read_head(http::parse_result& result, bool fir
     if (result.status != http::parse_status::need_more) break;
     // A new connection's first head has had its clock running since accept.
     if (!head_deadline)
-      head_deadline = (first ? accepted_at_ : clock::now()) + options.header_timeout;
+      head_deadline = (first ? accepted_at_ : transport_.now()) + options.header_timeout;
     // Responses to earlier pipelined requests must not wait for this head to complete.
     const bool written = co_await write();
     if (!written) co_return false;
@@ -325,9 +316,31 @@ asio::awaitable<bool> connection::read_head(http::parse_result& result, bool fir
 }
 
 asio::awaitable<bool> connection::answer(bool& keep_alive) {
-  const auto started = clock::now();
+  const auto started = transport_.now();
+  work_->receive_pace.restart();
+  work_->send_pace.restart();
   exchange ex{*this, work_->request};
-  co_await server_.answer()(ex);
+  // A handler's exception fails its request, not the server: Go's net/http recovers a handler's
+  // panic the same way. Handled past the catch block, where co_await is allowed.
+  std::exception_ptr fault;
+  try {
+    co_await server_.answer()(ex);
+  } catch (...) {
+    fault = std::current_exception();
+  }
+  if (fault) {
+    // A 500 while nothing of the response has left; once some has, only the close tells.
+    const bool answered = ex.withdraw_response();
+    if (answered) {
+      queue_error(500, "the handler failed");
+    } else {
+      server_.traffic().count_response(ex.status());
+      log_request(ex.status(), ex.body_bytes_sent(), started, "aborted");
+    }
+    server_.handler_failed(work_->request, transport_.peer(), fault, answered);
+    co_await finish_and_close();
+    co_return false;
+  }
   if (!ex.responded()) {
     switch (ex.failure_kind()) {
       // Once a response head has left, an error response would corrupt it: closing is all
@@ -337,6 +350,9 @@ asio::awaitable<bool> connection::answer(bool& keep_alive) {
         break;
       case exchange::failure::body_timeout:
         if (!ex.head_queued()) queue_error(408, "timed out reading the request body");
+        break;
+      case exchange::failure::body_too_slow:
+        if (!ex.head_queued()) queue_error(408, "request body arrived below the minimum rate");
         break;
       case exchange::failure::none:
       case exchange::failure::handler_bug:
@@ -356,7 +372,7 @@ asio::awaitable<bool> connection::answer(bool& keep_alive) {
   }
   server_.count_request();
   server_.traffic().count_response(ex.status());
-  server_.traffic().observe_duration(clock::now() - started);
+  server_.traffic().observe_duration(transport_.now() - started);
   if (server_.options().access_log)
     log_request(ex.status(), ex.body_bytes_sent(), started, ex.failed() ? "aborted" : "");
   if (ex.failed()) {
@@ -392,21 +408,25 @@ void connection::queue_error(int status, std::string_view reason) {
   head.date = work_->dates.now();
   head.close = true;
   http::append_response_head(work_->output, head);
-  std::array<char, 4> code{};
-  code[0] = static_cast<char>('0' + status / 100);
-  code[1] = static_cast<char>('0' + status / 10 % 10);
-  code[2] = static_cast<char>('0' + status % 10);
-  code[3] = ' ';
-  work_->output.append(code.data(), code.size());
-  work_->output.append(phrase);
-  work_->output.append(": ");
-  work_->output.append(reason);
+  // RFC 9110 §9.3.2: no content in a response to HEAD, errors included, once the head has shown
+  // that it is one (a head that never completed may have been anything).
+  if (!work_->request.is_head()) {
+    std::array<char, 4> code{};
+    code[0] = static_cast<char>('0' + status / 100);
+    code[1] = static_cast<char>('0' + status / 10 % 10);
+    code[2] = static_cast<char>('0' + status % 10);
+    code[3] = ' ';
+    work_->output.append(code.data(), code.size());
+    work_->output.append(phrase);
+    work_->output.append(": ");
+    work_->output.append(reason);
+  }
   server_.traffic().count_response(status);
   if (server_.options().access_log)
-    log_request(status, head.content_length, clock::now(), reason);
+    log_request(status, head.content_length, transport_.now(), reason);
   else
-    spdlog::debug("{} server: {} {} to {}: {}", server_.name(), status, phrase, to_string(peer_),
-                  reason);
+    spdlog::debug("{} server: {} {} to {}: {}", server_.name(), status, phrase,
+                  to_string(transport_.peer()), reason);
 }
 
 asio::awaitable<std::size_t> connection::read_more(clock::time_point deadline, std::size_t limit) {
@@ -416,8 +436,7 @@ asio::awaitable<std::size_t> connection::read_more(clock::time_point deadline, s
   auto room = input_.prepare(minimum_read, limit);
   if (room.empty()) co_return 0;
   set_deadline(deadline);
-  auto [ec, received] =
-      co_await socket_.async_read_some(asio::buffer(room.data(), room.size()), as_result);
+  auto [ec, received] = co_await transport_.read_some(room);
   if (ec == asio::error::eof) peer_closed_ = true;
   if (ec) co_return 0;
   input_.commit(received);
@@ -425,14 +444,15 @@ asio::awaitable<std::size_t> connection::read_more(clock::time_point deadline, s
   co_return received;
 }
 
-asio::awaitable<bool> connection::write(std::span<const asio::const_buffer> extra) {
+asio::awaitable<bool> connection::write(const body_pieces* extra) {
   if (forced_) co_return false;
   const bool nothing_queued = !work_ || work_->output.empty();
-  if (nothing_queued && extra.empty()) co_return true;
-  std::array<asio::const_buffer, 4> pieces;
+  if (nothing_queued && extra == nullptr) co_return true;
+  std::array<asio::const_buffer, 1 + body_pieces::capacity> pieces;
   std::size_t count = 0;
   if (!nothing_queued) pieces[count++] = asio::buffer(work_->output);
-  for (const auto& piece : extra) pieces[count++] = piece;
+  if (extra != nullptr)
+    for (const auto& piece : extra->buffers()) pieces[count++] = piece;
   std::size_t first = 0;
   const auto taken = [&](std::size_t written) {
     handed_to_kernel_ += written;
@@ -444,22 +464,31 @@ asio::awaitable<bool> connection::write(std::span<const asio::const_buffer> extr
   // A new operation: a timeout that cut nothing (it fired as the last one completed) is void,
   // and must not, say, stop close_gracefully from lingering after this response.
   timed_out_ = false;
-  // The kernel usually takes everything at once: offered without waiting (the socket is in
-  // non-blocking mode), the response leaves with no operation to allocate, no completion to
-  // post and no coroutine to resume; under load, fewer connections are then mid-request at once.
+  // The kernel usually takes everything at once: offered without waiting, the response leaves
+  // with no operation to allocate, no completion to post and no coroutine to resume; under load,
+  // fewer connections are then mid-request at once.
   std::error_code ec;
-  taken(socket_.write_some(std::span<const asio::const_buffer>(pieces.data(), count), ec));
+  taken(transport_.write_now(std::span<const asio::const_buffer>(pieces.data(), count), ec));
   if (ec == asio::error::would_block) ec.clear();
   if (first < count && !ec) {
+    auto& work = *work_;
     writing_ = true;
     delivery_sampled_ = false;
-    // The write timeout measures a pause: every part the kernel takes restarts it.
     while (first < count && !ec) {
-      set_deadline(clock::now() + server_.options().write_timeout);
-      auto [failure, written] = co_await socket_.async_write_some(
-          std::span<const asio::const_buffer>(pieces.data() + first, count - first), as_result);
+      // The write timeout measures a pause: every part the kernel takes restarts it. The
+      // minimum send rate measures the pace of all of this response's waits together.
+      const auto began = transport_.now();
+      work.write_wait_began = began;
+      work.delivered_at_write_wait = delivered_bytes();
+      work.write_pause_deadline = began + server_.options().write_timeout;
+      set_deadline(std::min(work.write_pause_deadline, work.send_pace.too_slow_at(began)));
+      auto [failure, written] = co_await transport_.write_some(
+          std::span<const asio::const_buffer>(pieces.data() + first, count - first));
       ec = failure;
       taken(written);
+      const auto delivered = delivered_bytes();
+      work.send_pace.add_wait(began, transport_.now(),
+                              delivered - std::min(delivered, work.delivered_at_write_wait));
     }
     writing_ = false;
   }
@@ -467,10 +496,9 @@ asio::awaitable<bool> connection::write(std::span<const asio::const_buffer> extr
   co_return !ec && !forced_;
 }
 
-std::uint64_t connection::delivered_bytes() {
-  int unacknowledged = 0;
-  if (::ioctl(socket_.native_handle(), SIOCOUTQ, &unacknowledged) != 0) return 0;
-  return handed_to_kernel_ - static_cast<std::uint64_t>(unacknowledged);
+std::uint64_t connection::delivered_bytes() const {
+  const std::uint64_t unacknowledged = transport_.unacknowledged_bytes();
+  return unacknowledged < handed_to_kernel_ ? handed_to_kernel_ - unacknowledged : 0;
 }
 
 asio::awaitable<bool> connection::finish_and_close() {
@@ -481,26 +509,36 @@ asio::awaitable<bool> connection::finish_and_close() {
 
 asio::awaitable<void> connection::close_gracefully() {
   lingering_ = true;
-  std::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  transport_.shutdown_send();
   input_.unpin();
-  const auto until = clock::now() + linger_time;
-  while (!peer_closed_ && !forced_ && !timed_out_ && clock::now() < until) {
+  const auto until = transport_.now() + linger_time;
+  while (!peer_closed_ && !forced_ && !timed_out_ && transport_.now() < until) {
     input_.consume(input_.size());
     const std::size_t received = co_await read_more(until, 0);
     if (received == 0) break;
   }
 }
 
+void connection::count_too_slow(transfer_direction direction) {
+  server_.traffic().count_too_slow(direction);
+  const auto& options = server_.options();
+  spdlog::debug(
+      "{} server: {} {} slower than {} bytes/s after {:.1f}s of grace; connection cut",
+      server_.name(), to_string(transport_.peer()),
+      direction == transfer_direction::send ? "read the response" : "sent the body",
+      direction == transfer_direction::send ? options.min_send_rate : options.min_receive_rate,
+      std::chrono::duration<double>(options.min_rate_grace).count());
+}
+
 void connection::log_request(int status, std::uint64_t body_bytes, clock::time_point started,
                              std::string_view note) const {
-  const auto elapsed = std::chrono::duration<double, std::milli>(clock::now() - started);
+  const auto elapsed = std::chrono::duration<double, std::milli>(transport_.now() - started);
   // A rejected request may not have a method or target worth the name.
   const auto method = work_->request.method.empty() ? std::string_view{"-"} : work_->request.method;
   const auto target = work_->request.target.empty() ? std::string_view{"-"} : work_->request.target;
   const auto level = server_.options().access_log ? spdlog::level::info : spdlog::level::debug;
   if (!spdlog::should_log(level)) return;
-  const auto peer = to_string(peer_);
+  const auto peer = to_string(transport_.peer());
   log_access({server_.name(), peer, method, target, status, body_bytes, elapsed.count(), note},
              level, server_.options().log_json);
 }

@@ -3,16 +3,15 @@
 #include <algorithm>
 #include <array>
 
-#include <asio/buffer.hpp>
-
 #include "triserve/http/chunked_encoder.hpp"
+#include "triserve/server/body_pieces.hpp"
 #include "triserve/server/connection.hpp"
 #include "triserve/server/server.hpp"
 
 namespace triserve::server {
 
 exchange::exchange(connection& conn, const http::request& request)
-    : conn_(conn), request_(request) {
+    : conn_(conn), request_(request), output_mark_(conn.work_->output.size()) {
   switch (request.framing) {
     case http::body_framing::none:
       body_done_ = true;
@@ -96,6 +95,8 @@ asio::awaitable<void> exchange::send_continue_if_expected() {
   continue_sent_ = true;
   conn_.work_->output.append(http::continue_response);
   const bool written = co_await conn_.write();
+  // Earlier pipelined responses went with it: nothing queued before this exchange is left.
+  output_mark_ = 0;
   if (!written) fail(failure::write_failed);
 }
 
@@ -135,10 +136,21 @@ asio::awaitable<std::string_view> exchange::read_body_some() {
           break;
       }
     }
-    const std::size_t received =
-        co_await conn_.read_more(connection::clock::now() + options.body_read_timeout, 0);
+    // Each read waits at most the body timeout, and less once the body's pace so far would fall
+    // below the minimum receive rate.
+    auto& pace = conn_.work_->receive_pace;
+    const auto began = conn_.transport_.now();
+    const auto timeout_at = began + options.body_read_timeout;
+    const auto too_slow_at = pace.too_slow_at(began);
+    const std::size_t received = co_await conn_.read_more(std::min(timeout_at, too_slow_at), 0);
+    pace.add_wait(began, conn_.transport_.now(), received);
     if (received == 0) {
-      fail(conn_.timed_out_ ? failure::body_timeout : failure::disconnected);
+      if (conn_.timed_out_ && too_slow_at < timeout_at) {
+        conn_.count_too_slow(transfer_direction::receive);
+        fail(failure::body_too_slow);
+      } else {
+        fail(conn_.timed_out_ ? failure::body_timeout : failure::disconnected);
+      }
       co_return std::string_view{};
     }
   }
@@ -153,18 +165,18 @@ asio::awaitable<void> exchange::write_body(std::string_view piece) {
     co_return;
   }
   std::array<char, http::max_chunk_header_size> chunk_header{};
-  std::array<asio::const_buffer, 3> pieces;
-  std::size_t count = 0;
-  if (framing_ == http::response_framing::chunked)
-    pieces[count++] = asio::buffer(chunk_header.data(),
-                                   http::write_chunk_header(piece.size(), chunk_header.data()));
-  pieces[count++] = asio::buffer(piece);
-  if (framing_ == http::response_framing::chunked)
-    pieces[count++] = asio::buffer(http::chunk_trailer);
+  const bool chunked = framing_ == http::response_framing::chunked;
+  const body_pieces pieces =
+      chunked ? body_pieces{{chunk_header.data(),
+                             http::write_chunk_header(piece.size(), chunk_header.data())},
+                            piece,
+                            http::chunk_trailer}
+              : body_pieces{piece};
   queue_head_once();
   body_bytes_sent_ += piece.size();
-  const bool written =
-      co_await conn_.write(std::span<const asio::const_buffer>(pieces.data(), count));
+  // From here the client may have some of the head: an error response can no longer replace it.
+  head_sent_ = true;
+  const bool written = co_await conn_.write(&pieces);
   if (!written) fail(failure::write_failed);
 }
 
@@ -186,6 +198,18 @@ asio::awaitable<bool> exchange::discard_body(std::size_t limit) {
     dropped += piece.size();
   }
   co_return body_done_ && !failed();
+}
+
+bool exchange::withdraw_response() {
+  if (head_sent_) return false;
+  // Only what this exchange queued: the responses to earlier pipelined requests still go out.
+  auto& output = conn_.work_->output;
+  output.resize(std::min(output.size(), output_mark_));
+  state_ = response_state::none;
+  head_queued_ = false;
+  status_ = 0;
+  body_bytes_sent_ = 0;
+  return true;
 }
 
 void exchange::fail(failure why) {

@@ -17,8 +17,10 @@
 #include <asio/strand.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "triserve/http/request.hpp"
 #include "triserve/server/connection.hpp"
 #include "triserve/server/server_group.hpp"
+#include "triserve/server/tcp_transport.hpp"
 
 namespace triserve::server {
 
@@ -41,6 +43,16 @@ std::string to_string(const asio::ip::tcp::endpoint& endpoint) {
   const auto address = endpoint.address();
   if (address.is_v6()) return fmt::format("[{}]:{}", address.to_string(), endpoint.port());
   return fmt::format("{}:{}", address.to_string(), endpoint.port());
+}
+
+std::string describe_exception(std::exception_ptr failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
 }
 
 server::server(asio::io_context& io, asio::any_io_executor control, unsigned threads,
@@ -165,7 +177,10 @@ asio::any_io_executor server::connection_executor() {
 void server::start_connection(asio::ip::tcp::socket socket) {
   std::error_code ignored;
   socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-  auto conn = std::make_shared<connection>(*this, std::move(socket));
+  serve(std::make_shared<connection_over<tcp_transport>>(*this, tcp_transport{std::move(socket)}));
+}
+
+void server::serve(std::shared_ptr<connection> conn) {
   // Registered before its coroutine first runs, so a drain starting in between still sees it.
   registry::iterator registration;
   {
@@ -190,9 +205,24 @@ void server::connection_ended(registry::iterator registration, std::exception_pt
   // Destroyed (socket closed, buffers returned) outside the lock, unless work sent to its strand
   // still holds it.
   last.reset();
-  // A connection's coroutine failed unexpectedly: the group aborts (errgroup contract).
-  if (failure) group_.server_failed(*this, failure);
+  // A failure outside the handler (connection::answer keeps the handler's) still ends only this
+  // connection: what one client's bytes can reach must not stop the servers for all the others.
+  // Only the accept loop's failure stops the group.
+  if (failure) {
+    traffic_.count_connection_failure();
+    spdlog::error("{} server: a connection failed: {}; closed it", name_,
+                  describe_exception(failure));
+  }
   group_.connection_closed();
+}
+
+void server::handler_failed(const http::request& request, const asio::ip::tcp::endpoint& peer,
+                            std::exception_ptr failure, bool answered) {
+  traffic_.count_handler_failure();
+  spdlog::error("{} server: handler failed on \"{} {} HTTP/1.{}\" from {}: {}; {}", name_,
+                request.method, request.target, request.version_minor, to_string(peer),
+                describe_exception(failure),
+                answered ? "answered 500" : "part of the response had left: connection closed");
 }
 
 template <typename Select, typename Action>

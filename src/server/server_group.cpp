@@ -83,11 +83,7 @@ server_group::server_group(asio::io_context& io, server_options options,
       drain_timeout_(drain_timeout),
       threads_(threads),
       input_buffers_(input_buffer_size, max_spares),
-      workspaces_(
-          [limits = http::parser_limits{options_.max_request_line, options_.max_header_bytes}] {
-            return std::make_unique<request_workspace>(limits);
-          },
-          max_spares),
+      workspaces_([this] { return std::make_unique<request_workspace>(options_); }, max_spares),
       signals_(control_),
       status_signal_(control_),
       drain_deadline_(control_),
@@ -457,14 +453,7 @@ void server_group::stop_watching() {
 }
 
 void server_group::server_failed(const server& failed, std::exception_ptr failure) {
-  std::string what = "unknown error";
-  try {
-    std::rethrow_exception(failure);
-  } catch (const std::exception& e) {
-    what = e.what();
-  } catch (...) {
-  }
-  asio::dispatch(control_, [this, &failed, what = std::move(what)] {
+  asio::dispatch(control_, [this, &failed, what = describe_exception(failure)] {
     spdlog::error("{} server failed: {}; stopping all servers", failed.name(), what);
     exit_code_ = 1;
     begin_drain("server failure");

@@ -25,6 +25,10 @@ traffic_snapshot traffic_counters::snapshot() const {
     copy.duration_count += copy.duration_buckets[i];
   }
   copy.duration_sum_us = duration_sum_us_.load(std::memory_order_relaxed);
+  copy.too_slow_receiving = too_slow_receiving_.load(std::memory_order_relaxed);
+  copy.too_slow_sending = too_slow_sending_.load(std::memory_order_relaxed);
+  copy.handler_failures = handler_failures_.load(std::memory_order_relaxed);
+  copy.connection_failures = connection_failures_.load(std::memory_order_relaxed);
   return copy;
 }
 

@@ -1,350 +1,112 @@
-// libFuzzer harness: a model of connection::serve() over an in-memory byte stream. It drives the
-// real input_buffer, request_parser, chunked_decoder, chunked_encoder and response-head serializer
-// the way src/server/connection.cpp and exchange.cpp do, with the echo handler's semantics, and
-// checks the framing of everything written back. The socket, timer and coroutine code is not
-// exercised: it cannot run without sockets. See README.md.
+// libFuzzer harness: the real HTTP/1.1 connection code (src/server/connection.cpp, exchange.cpp,
+// server.cpp and the product's three handlers) serving one connection over a memory_transport.
+// The input is the client's bytes; a read plan (read_plan.hpp) cuts them into the pieces reads
+// see, and draws from a hash of the input decide what else happens between steps: the clock
+// jumps and the deadline sweep runs, the kernel's send room shrinks or grows, the drain begins,
+// the connection is forced closed, the client closes or falls silent. Checked: what the
+// connection wrote reads back, strictly, as responses to the requests the client sent (decoded
+// independently with the HTTP layer's pure pieces), in order and framed exactly; nothing is
+// written after the FIN; the connection always ends once time passes without the client (no
+// wait without a deadline); and every pooled buffer and workspace comes back.
 
 #include <algorithm>
+#include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+#include <asio/io_context.hpp>
+
 #include "fuzz_check.hpp"
+#include "memory_transport.hpp"
 #include "read_plan.hpp"
+#include "triserve/app/handlers.hpp"
 #include "triserve/http/chunked_decoder.hpp"
-#include "triserve/http/chunked_encoder.hpp"
+#include "triserve/http/query.hpp"
 #include "triserve/http/request_parser.hpp"
-#include "triserve/http/response_head.hpp"
 #include "triserve/http/status.hpp"
-#include "triserve/server/input_buffer.hpp"
+#include "triserve/server/connection.hpp"
+#include "triserve/server/server.hpp"
+#include "triserve/server/server_group.hpp"
 
 namespace {
 
 using namespace triserve::http;
+using triserve::fuzz::memory_transport;
 using triserve::fuzz::read_plan;
-using triserve::server::buffer_pool;
-using triserve::server::input_buffer;
+namespace server = triserve::server;
+namespace app = triserve::app;
 
-// The constants of src/server/connection.cpp, which keeps them private.
-constexpr std::size_t initial_input_capacity = 16 * 1024;
-constexpr std::size_t minimum_read = 2048;
-constexpr std::string_view fixed_date = "Thu, 01 Jan 1970 00:00:00 GMT";
+/// Which of the product's handlers serves the connection.
+enum class product { hello, hello_name, echo };
 
-/// The client: a byte stream that arrives in the plan's segments, read as a socket would.
-class client_stream {
- public:
-  client_stream(std::string_view bytes, std::vector<std::size_t> segment_ends)
-      : bytes_(bytes), ends_(std::move(segment_ends)) {}
-
-  /// One read_some into the buffer's room: at most the rest of the current segment. 0 when the
-  /// stream is over or the buffer has no room, which the server treats alike (it closes).
-  std::size_t read_into(input_buffer& buffer, std::size_t limit) {
-    while (segment_ < ends_.size() && ends_[segment_] <= delivered_) ++segment_;
-    if (segment_ == ends_.size()) return 0;
-    const auto room = buffer.prepare(minimum_read, limit);
-    const std::size_t n = std::min(room.size(), ends_[segment_] - delivered_);
-    std::copy_n(bytes_.data() + delivered_, n, room.data());
-    buffer.commit(n);
-    delivered_ += n;
-    return n;
-  }
-
-  /// Offset in the stream of the first byte the server has not consumed.
-  std::size_t offset_of(const input_buffer& buffer) const { return delivered_ - buffer.size(); }
-
-  std::string_view bytes() const { return bytes_; }
-
- private:
-  std::string_view bytes_;
-  std::vector<std::size_t> ends_;
-  std::size_t segment_ = 0;
-  std::size_t delivered_ = 0;
+/// One request of the client's stream, as the client meant it.
+struct reference_request {
+  int error_status = 0;        ///< the parser's answer to a malformed head; 0 for a valid one
+  bool head_request = false;   ///< HEAD: the response has no body
+  bool bad_body = false;       ///< its chunked body is malformed
+  bool body_complete = false;  ///< the stream holds its whole body
+  std::string body;            ///< its body, decoded, as far as the stream holds it
+  std::string name;            ///< hello-name's `name` query value, decoded
 };
 
-/// What the model answered one request head with, to check the written responses against.
-struct answer_record {
-  int status = 0;             ///< 0: only the interim 100 Continue was written
-  bool head_request = false;  ///< HEAD: the response has no body
-  bool body_cut = false;      ///< the request body failed after the response head was queued
-  bool expect_100 = false;    ///< a 100 Continue precedes the response
-  std::string body;           ///< the response body the server meant to send
-};
-
-/// The canonical text of a request head, to see that its views survive the body streaming by.
-std::string head_text(const request& req) {
-  std::string out;
-  out.append(req.method).append(" ").append(req.target).append(" ").append(req.path);
-  out.append("?").append(req.query).append("\n");
-  for (const auto& field : req.headers) out.append(field.name).append(":").append(field.value);
-  return out;
-}
-
-/// The body of connection::queue_error's response.
-std::string error_body(int status, std::string_view reason) {
-  return std::to_string(status) + " " + std::string(reason_phrase(status)) + ": " +
-         std::string(reason);
-}
-
-/// connection::serve() with the echo handler, writing into `output`.
-class connection_model {
- public:
-  connection_model(client_stream& client, parser_limits limits, std::size_t max_discard)
-      : client_(client), limits_(limits), max_discard_(max_discard), parser_(limits) {}
-
-  void serve() {
-    while (serve_one()) {
+/// The requests in `stream`, decoded one after another with the parser and the chunked decoder
+/// (each fuzzed on its own), up to the first that the connection cannot be followed past.
+std::vector<reference_request> reference_requests(std::string_view stream, parser_limits limits) {
+  std::vector<reference_request> requests;
+  request_parser parser{limits};
+  while (!stream.empty()) {
+    request head;
+    const parse_result parsed = parser.parse(stream, head);
+    if (parsed.status == parse_status::need_more) break;
+    reference_request ref;
+    if (parsed.status == parse_status::error) {
+      ref.error_status = parsed.error_status;
+      // A head rejected once whole still shows its method: a HEAD's error has no body.
+      ref.head_request = head.is_head();
+      requests.push_back(std::move(ref));
+      break;
     }
-    // A 100 Continue may be all a request got, when its body never came.
-    if (interim_pending_) record(answer_record{});
-  }
-
-  const std::string& output() const { return output_; }
-  const std::vector<answer_record>& answers() const { return answers_; }
-
- private:
-  /// One request; false when the connection closes after it.
-  bool serve_one() {
-    const std::size_t head_limit = limits_.max_header_bytes + minimum_read;
-    parser_.reset();
-    request_.clear();
-    parse_result head;
-    for (;;) {
-      head = parser_.parse(input_.data(), request_);
-      if (head.status != parse_status::need_more) break;
-      if (client_.read_into(input_, head_limit) == 0) return false;  // EOF: close
-    }
-    if (head.status == parse_status::error) {
-      queue_error(head.error_status, head.error_reason);
-      return false;
-    }
-    const char* before = input_.data().data();
-    input_.prepare(minimum_read, head_limit);
-    if (input_.data().data() != before) {
-      const std::size_t consumed = head.consumed;
-      parser_.reset();
-      request_.clear();
-      head = parser_.parse(input_.data(), request_);
-      FUZZ_CHECK(head.status == parse_status::complete && head.consumed == consumed);
-    }
-    input_.consume_and_pin(head.consumed);
-    const std::string text_before = head_text(request_);
-    const std::size_t body_start = client_.offset_of(input_);
-
-    const bool keep_alive = echo();
-
-    // Pinning kept the head's bytes in place while the body streamed through the buffer.
-    FUZZ_CHECK(head_text(request_) == text_before);
-    check_request_body(body_start);
-    input_.unpin();
-    return keep_alive;
-  }
-
-  /// app::echo() on an exchange; true when the connection stays open.
-  bool echo() {
-    answer_record answer;
-    answer.head_request = request_.is_head();
-    body_.clear();
-    body_remaining_ =
-        request_.framing == body_framing::content_length ? request_.content_length : 0;
-    body_done_ = !request_.has_body();
-    decoder_.reset();
-    continue_sent_ = body_read_started_ = head_queued_ = closes_ = failed_ = bad_body_ = false;
-
-    framing_ = response_framing::content_length;
-    declared_ = request_.framing == body_framing::content_length ? request_.content_length : 0;
-    if (request_.framing == body_framing::chunked)
-      framing_ =
-          request_.version_minor >= 1 ? response_framing::chunked : response_framing::until_close;
-    bool complete = false;
-    if (request_.is_head()) {
-      queue_head_once();
-      complete = true;
-    }
-    for (;;) {
-      const std::string_view piece = read_body_some();
-      if (piece.empty()) break;
-      body_.append(piece);
-      if (complete || failed_) continue;
-      // exchange::write_body
-      queue_head_once();
-      if (framing_ == response_framing::chunked) {
-        char header[max_chunk_header_size];
-        output_.append(header, write_chunk_header(piece.size(), header));
-      }
-      output_.append(piece);
-      if (framing_ == response_framing::chunked) output_.append(chunk_trailer);
-    }
-    if (!complete && !failed_) {  // exchange::finish
-      queue_head_once();
-      if (framing_ == response_framing::chunked) output_.append(last_chunk);
-      complete = true;
-    }
-    answer.body = answer.head_request ? std::string{} : body_;
-
-    if (!complete) {
-      // connection::answer: an error replaces a response whose head has not left; else close.
-      if (head_queued_) {
-        answer.status = 200;
-        answer.body_cut = true;
-        record(std::move(answer));
-      } else if (bad_body_) {
-        queue_error(400, "malformed chunked body");
-      }
-      return false;
-    }
-    answer.status = 200;
-    answer.body_cut = failed_;
-    record(std::move(answer));
-    if (failed_) return false;
-    // exchange::discard_body: echo has read all it could, so only a finished body keeps it open.
-    return !closes_ && body_done_;
-  }
-
-  /// exchange::read_body_some; empty at the end of the body or on failure.
-  std::string_view read_body_some() {
-    if (body_done_ || failed_) return {};
-    if (request_.expect_continue && !continue_sent_ && head_queued_ && !body_read_started_)
-      return {};
-    body_read_started_ = true;
-    if (request_.expect_continue && !continue_sent_ && !head_queued_ && input_.empty()) {
-      continue_sent_ = interim_pending_ = true;
-      output_.append(continue_response);
-    }
-    for (;;) {
-      const std::string_view buffered = input_.data();
-      if (request_.framing == body_framing::content_length) {
-        if (!buffered.empty()) {
-          const auto take =
-              static_cast<std::size_t>(std::min<std::uint64_t>(buffered.size(), body_remaining_));
-          input_.consume(take);
-          body_remaining_ -= take;
-          body_done_ = body_remaining_ == 0;
-          return buffered.substr(0, take);
-        }
-      } else if (!buffered.empty()) {
-        const chunked_result step = decoder_.decode(buffered);
-        FUZZ_CHECK(step.consumed <= buffered.size());
-        input_.consume(step.consumed);
-        switch (step.status) {
-          case chunked_status::data:
-            return step.data;
-          case chunked_status::done:
-            body_done_ = true;
-            return {};
-          case chunked_status::error:
-            failed_ = bad_body_ = true;
-            return {};
-          case chunked_status::need_more:
-            FUZZ_CHECK(input_.empty());
-            break;
-        }
-      }
-      if (client_.read_into(input_, 0) == 0) {
-        failed_ = true;  // disconnected (the socket's EOF) or no room, which it treats alike
-        return {};
-      }
-    }
-  }
-
-  /// exchange::append_head through queue_head_once.
-  void queue_head_once() {
-    if (head_queued_) return;
-    head_queued_ = true;
-    bool close = !request_.keep_alive || framing_ == response_framing::until_close;
-    if (!body_done_) {
-      if (request_.expect_continue && !continue_sent_ && !body_read_started_) close = true;
-      if (!body_read_started_ && request_.framing == body_framing::content_length &&
-          body_remaining_ > max_discard_)
-        close = true;
-    }
-    closes_ = close;
-    response_head head;
-    head.status = 200;
-    head.framing = framing_;
-    head.content_length = declared_;
-    head.date = fixed_date;
-    head.close = close;
-    head.keep_alive_1_0 = !close && request_.version_minor == 0;
-    append_response_head(output_, head);
-  }
-
-  /// connection::queue_error.
-  void queue_error(int status, std::string_view reason) {
-    const std::string body = error_body(status, reason);
-    response_head head;
-    head.status = status;
-    head.content_length = body.size();
-    head.date = fixed_date;
-    head.close = true;
-    append_response_head(output_, head);
-    output_.append(body);
-    answer_record answer;
-    answer.status = status;
-    answer.body = body;
-    record(std::move(answer));
-  }
-
-  /// Notes what the client must find next on the wire, after the 100 Continue written before it.
-  void record(answer_record answer) {
-    answer.expect_100 = interim_pending_;
-    interim_pending_ = false;
-    answers_.push_back(std::move(answer));
-  }
-
-  /// The body echoed is the body on the wire: checked against the stream itself, not the buffer.
-  void check_request_body(std::size_t body_start) const {
-    const std::string_view rest = client_.bytes().substr(body_start);
-    if (request_.framing == body_framing::content_length) {
-      const std::string_view expected = rest.substr(
-          0,
-          static_cast<std::size_t>(std::min<std::uint64_t>(request_.content_length, rest.size())));
-      if (body_done_) FUZZ_CHECK(body_ == expected);
-      FUZZ_CHECK(expected.substr(0, body_.size()) == body_);
-    } else if (request_.framing == body_framing::chunked) {
-      chunked_decoder reference;
-      std::string expected;
-      std::size_t pos = 0;
+    stream.remove_prefix(parsed.consumed);
+    ref.head_request = head.is_head();
+    first_query_value(head.query, "name", ref.name);
+    if (head.framing == body_framing::content_length) {
+      const auto available =
+          static_cast<std::size_t>(std::min<std::uint64_t>(head.content_length, stream.size()));
+      ref.body.assign(stream.substr(0, available));
+      ref.body_complete = available == head.content_length;
+      stream.remove_prefix(available);
+    } else if (head.framing == body_framing::chunked) {
+      chunked_decoder decoder;
       for (;;) {
-        const chunked_result r = reference.decode(rest.substr(pos));
-        pos += r.consumed;
-        if (r.status != chunked_status::data) break;
-        expected.append(r.data);
+        const chunked_result step = decoder.decode(stream);
+        stream.remove_prefix(step.consumed);
+        if (step.status == chunked_status::data) {
+          ref.body.append(step.data);
+          continue;
+        }
+        ref.bad_body = step.status == chunked_status::error;
+        ref.body_complete = step.status == chunked_status::done;
+        break;
       }
-      FUZZ_CHECK(expected.substr(0, body_.size()) == body_);
-      if (body_done_) FUZZ_CHECK(reference.done() && expected == body_);
     } else {
-      FUZZ_CHECK(body_.empty());
+      ref.body_complete = true;
     }
+    const bool follow = ref.body_complete && head.keep_alive;
+    requests.push_back(std::move(ref));
+    if (!follow) break;
   }
-
-  client_stream& client_;
-  parser_limits limits_;
-  std::size_t max_discard_;
-  buffer_pool input_buffers_{initial_input_capacity, 4};
-  input_buffer input_{input_buffers_};
-  request_parser parser_;
-  request request_;
-  chunked_decoder decoder_;
-  std::string output_;
-  std::vector<answer_record> answers_;
-
-  // The state of the exchange in progress.
-  std::string body_;
-  std::uint64_t body_remaining_ = 0;
-  std::uint64_t declared_ = 0;
-  response_framing framing_ = response_framing::content_length;
-  bool body_done_ = false;
-  bool continue_sent_ = false;
-  bool body_read_started_ = false;
-  bool head_queued_ = false;
-  bool closes_ = false;
-  bool failed_ = false;
-  bool bad_body_ = false;
-  bool interim_pending_ = false;  ///< a 100 Continue is written and its answer is not recorded
-};
+  return requests;
+}
 
 /// One response as read back by a strict client.
 struct parsed_response {
@@ -390,7 +152,8 @@ parsed_response read_response(std::string_view& wire, bool head_request) {
     FUZZ_CHECK(
         std::none_of(field.begin(), field.end(), [](char c) { return c == '\r' || c == '\n'; }));
     if (name == "Content-Type") content_type = true;
-    if (name == "Date") date = value == fixed_date;
+    // IMF-fixdate (RFC 9110 §5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT".
+    if (name == "Date") date = value.size() == 29 && value.substr(25) == " GMT";
     if (name == "X-Content-Type-Options") nosniff = value == "nosniff";
     if (name == "Connection") {
       FUZZ_CHECK(value == "close" || value == "keep-alive");
@@ -434,53 +197,184 @@ parsed_response read_response(std::string_view& wire, bool head_request) {
   return out;
 }
 
-/// Every answer the model recorded is on the wire, in order, framed so a client reads it exactly.
-void check_output(const connection_model& model) {
-  std::string_view wire = model.output();
-  const auto& answers = model.answers();
-  for (std::size_t i = 0; i < answers.size(); ++i) {
-    const answer_record& answer = answers[i];
-    const bool last = i + 1 == answers.size();
-    if (answer.expect_100) {
-      const parsed_response interim = read_response(wire, false);
-      FUZZ_CHECK(interim.status == 100);
-    }
-    if (answer.status == 0) {
-      FUZZ_CHECK(last && answer.expect_100);
+/// The body a product answers a request with.
+std::string expected_body(product serving, const reference_request& request) {
+  switch (serving) {
+    case product::hello:
+      return "Hello, world!";
+    case product::hello_name:
+      return "Hello, " + request.name + "!";
+    case product::echo:
+      return request.body;
+  }
+  return {};
+}
+
+/// What the connection wrote answers the requests the client sent, in order, framed exactly.
+/// `writes_cut`: a write may have been cut short (the client stopped reading until the write
+/// timeout, or the connection was forced closed), so the output may end anywhere.
+void check_responses(std::string_view wire, const std::vector<reference_request>& requests,
+                     product serving, bool writes_cut) {
+  std::size_t index = 0;
+  while (!wire.empty()) {
+    if (wire.find("\r\n\r\n") == std::string_view::npos) {
+      // Part of a head, and nothing after it.
+      constexpr std::string_view version = "HTTP/1.1 ";
+      FUZZ_CHECK(writes_cut);
+      FUZZ_CHECK(wire.substr(0, version.size()) == version.substr(0, wire.size()));
       break;
     }
-    const parsed_response r = read_response(wire, answer.head_request);
-    FUZZ_CHECK(r.status == answer.status);
-    if (answer.body_cut) {
-      // The request body failed mid-response: what was sent is a prefix, and nothing follows.
-      FUZZ_CHECK(last);
-      FUZZ_CHECK(answer.body.substr(0, r.body.size()) == r.body);
-    } else {
-      FUZZ_CHECK(!r.truncated);
-      FUZZ_CHECK(r.body == answer.body);  // echo: body bytes out == body bytes in
+    const bool head_request = index < requests.size() && requests[index].head_request;
+    const std::string_view before = wire;
+    parsed_response r = read_response(wire, head_request);
+    if (r.status == 408 && head_request && !wire.empty()) {
+      // Timed out before its head was whole, the connection could not know it was a HEAD.
+      wire = before;
+      r = read_response(wire, false);
     }
-    // A response announcing the close is the last; one that does not is followed by the next
-    // answer unless the client went away.
-    if (r.close) FUZZ_CHECK(last);
-    if (answer.status >= 400) FUZZ_CHECK(r.close && last);
+    if (r.status == 100) {
+      // Interim: only for a request that was received, and followed by its final answer or
+      // nothing (the client never sent the body).
+      FUZZ_CHECK(index < requests.size() && requests[index].error_status == 0);
+      continue;
+    }
+    const bool last = wire.empty();
+    // A response that promised keep-alive is followed by the next answer or by nothing (the
+    // client went away, time ran out); one that announced the close, by nothing.
+    if (r.close || r.truncated) FUZZ_CHECK(last);
+    if (r.status == 408) {
+      // The head or body did not arrive in time.
+      FUZZ_CHECK(r.close && last && index <= requests.size());
+      break;
+    }
+    FUZZ_CHECK(index < requests.size());
+    const reference_request& request = requests[index];
+    if (request.error_status != 0) {
+      // The parser's answer, whatever the pieces the head came in.
+      FUZZ_CHECK(r.status == request.error_status && r.close && last);
+      break;
+    }
+    if (r.status == 400) {
+      // A malformed chunked body, found before the response began.
+      FUZZ_CHECK(request.bad_body && r.close && last);
+      break;
+    }
+    FUZZ_CHECK(r.status == 200);
+    const std::string body = request.head_request ? std::string{} : expected_body(serving, request);
+    if (r.truncated)
+      FUZZ_CHECK(body.substr(0, r.body.size()) == r.body);
+    else
+      FUZZ_CHECK(r.body == body);
+    ++index;
   }
-  FUZZ_CHECK(wire.empty());
+}
+
+/// How far the clock jumps in one step: from within a timeout's sweep interval to past them all.
+constexpr std::array<std::chrono::milliseconds, 8> clock_jumps{
+    std::chrono::milliseconds{1},      std::chrono::milliseconds{120},
+    std::chrono::milliseconds{600},    std::chrono::milliseconds{4'000},
+    std::chrono::milliseconds{9'000},  std::chrono::milliseconds{11'000},
+    std::chrono::milliseconds{31'000}, std::chrono::milliseconds{61'000}};
+
+/// Most harness steps per input; each delivers a read's worth or acts once.
+constexpr std::size_t max_steps = 4096;
+
+/// Runs every handler that is ready, as io_context::run() would between two events.
+void settle(asio::io_context& io) {
+  io.restart();
+  io.poll();
 }
 
 }  // namespace
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  // Log lines are formatted (the access log among them) but go nowhere.
+  auto quiet =
+      std::make_shared<spdlog::logger>("fuzz", std::make_shared<spdlog::sinks::null_sink_mt>());
+  quiet->set_level(spdlog::level::trace);
+  spdlog::set_default_logger(quiet);
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const read_plan plan = triserve::fuzz::make_read_plan(data, size);
-  parser_limits limits;
-  std::size_t max_discard = 256 * 1024;
+  server::server_options options;
+  options.access_log = plan.draw(5) % 2 == 0;
   if (plan.draw(1) % 4 == 0) {
-    limits = {static_cast<std::size_t>(4 + plan.draw(2) % 128),
-              static_cast<std::size_t>(8 + plan.draw(3) % 1024)};
-    max_discard = static_cast<std::size_t>(plan.draw(4) % 64);
+    options.max_request_line = static_cast<std::size_t>(4 + plan.draw(2) % 128);
+    options.max_header_bytes = static_cast<std::size_t>(8 + plan.draw(3) % 1024);
+    options.max_discard_bytes = static_cast<std::size_t>(plan.draw(4) % 64);
   }
-  client_stream client{plan.payload, plan.prefix_ends(1024)};
-  connection_model model{client, limits, max_discard};
-  model.serve();
-  check_output(model);
+  const parser_limits limits{options.max_request_line, options.max_header_bytes};
+  const auto serving = static_cast<product>(plan.draw(6) % 3);
+  const server::handler handlers[] = {app::hello, app::hello_name, app::echo};
+
+  asio::io_context io;
+  server::server_group group{io, options, std::chrono::seconds{5}};
+  server::buffer_pool input_buffers{16 * 1024, 4};
+  server::workspace_pool workspaces{
+      [&options] { return std::make_unique<server::request_workspace>(options); }, 4};
+  server::server serving_server{
+      io,    io.get_executor(), 1,         "fuzz", handlers[static_cast<int>(serving)], options,
+      group, input_buffers,     workspaces};
+  memory_transport client{io.get_executor()};
+  serving_server.serve(std::make_shared<server::connection>(serving_server, client));
+
+  const std::string_view payload = plan.payload;
+  const std::vector<std::size_t> ends = plan.prefix_ends(1024);
+  std::size_t next_piece = 0;
+  std::size_t sent = 0;
+  bool draining = false;
+  bool closed = false;
+  bool writes_cut = false;
+  for (std::size_t step = 0; step < max_steps; ++step) {
+    settle(io);
+    if (serving_server.connection_count() == 0) break;
+    const std::uint64_t choice = plan.draw(1000 + step);
+    const std::uint64_t detail = choice >> 8;
+    const std::uint64_t act = choice % 100;
+    if (act < 70 && sent < payload.size()) {
+      client.deliver(payload.substr(sent, ends[next_piece] - sent));
+      sent = ends[next_piece++];
+    } else if (act < 82) {
+      client.advance(clock_jumps[detail % clock_jumps.size()]);
+      serving_server.enforce_deadlines(client.now());
+    } else if (act < 90) {
+      // The client stops reading (no room), reads a little, or reads everything.
+      const std::uint64_t kind = detail % 4;
+      writes_cut = writes_cut || kind < 2;
+      client.set_write_room(kind == 0   ? 0
+                            : kind == 1 ? static_cast<std::size_t>(1 + (detail >> 2) % 4096)
+                                        : memory_transport::unlimited);
+    } else if (act < 93 && !draining) {
+      draining = true;
+      serving_server.begin_drain();
+    } else if (act == 93 && detail % 8 == 0) {
+      writes_cut = true;
+      serving_server.force_close();
+    } else if (sent == payload.size() && !closed && detail % 2 == 0) {
+      closed = true;
+      client.close_input();
+    }
+  }
+  // The client falls silent (and may have stopped reading): every wait the connection is left in
+  // has a deadline, so it ends by itself as time passes.
+  for (int jump = 0; jump < 64; ++jump) {
+    settle(io);
+    if (serving_server.connection_count() == 0) break;
+    client.advance(std::chrono::seconds{7});
+    serving_server.enforce_deadlines(client.now());
+  }
+  settle(io);
+  FUZZ_CHECK(serving_server.connection_count() == 0);
+  FUZZ_CHECK(input_buffers.lent_count() == 0);
+  FUZZ_CHECK(workspaces.lent_count() == 0);
+  FUZZ_CHECK(!client.wrote_after_shutdown());
+
+  // To see what a failing input did: TRISERVE_FUZZ_PRINT=1 connection_fuzz crash-file.
+  if (std::getenv("TRISERVE_FUZZ_PRINT") != nullptr)
+    std::fprintf(stderr, "product %d, writes cut %d, output:\n%s\n", static_cast<int>(serving),
+                 static_cast<int>(writes_cut), client.output().c_str());
+  check_responses(client.output(), reference_requests(payload, limits), serving, writes_cut);
   return 0;
 }

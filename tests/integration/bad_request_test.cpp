@@ -3,8 +3,10 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <initializer_list>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "support/daemon.hpp"
 #include "support/raw_client.hpp"
@@ -85,6 +87,25 @@ TEST_CASE("a request line over --max-request-line gets 414", "[bad-request]") {
         200);
 }
 
+TEST_CASE("a bare CR gets 400 at once without waiting for its line to end", "[bad-request]") {
+  // RFC 9112 §2.2: a CR not followed by LF is invalid, and the byte after it says so. Waiting for
+  // a line end that never comes would answer 408 at the header timeout (10 s by default).
+  auto daemon = daemon_process::start();
+  raw_client client(daemon->port("hello"));
+  const auto start = std::chrono::steady_clock::now();
+  client.send_all("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb");
+  http_response response;
+  REQUIRE_NOTHROW(response = client.read_response(3s));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(response.status == 400);
+  CHECK(response.header("Connection") == "close");
+  CHECK(waited < 1s);
+  CHECK(client.read_until_eof(2s).closed);
+
+  raw_client next(daemon->port("hello"));
+  CHECK(next.round_trip("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
+}
+
 TEST_CASE("a head that stalls past --header-timeout gets 408 and a close", "[bad-request]") {
   auto daemon = daemon_process::start({"--header-timeout", "1s"});
   raw_client client(daemon->port("hello"));
@@ -136,4 +157,27 @@ TEST_CASE("the first head's header timeout runs from accept", "[bad-request]") {
   INFO("received: " << printable(answer));
   CHECK(answer.rfind("HTTP/1.1 408", 0) == 0);
   CHECK(elapsed < 1500ms);
+}
+
+TEST_CASE("an error answering a HEAD request has a head and no content", "[bad-request]") {
+  // RFC 9110 §9.3.2: no content in a response to HEAD, errors included. The error's head still
+  // says how long the content would be, as for a GET.
+  auto daemon = daemon_process::start();
+  for (const auto& [request, status] : std::initializer_list<std::pair<std::string, int>>{
+           {"HEAD / HTTP/1.1\r\nHost: x\r\nExpect: something\r\n\r\n", 417},
+           {"HEAD / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400},
+           {"HEAD / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501}}) {
+    INFO(printable(request));
+    raw_client client(daemon->port("hello"));
+    client.send_all(request);
+    const auto answer = client.read_until_eof(3s);
+    CHECK(answer.closed);
+    const auto head_end = answer.data.find("\r\n\r\n");
+    REQUIRE(head_end != std::string::npos);
+    CHECK(answer.data.rfind("HTTP/1.1 " + std::to_string(status) + " ", 0) == 0);
+    CHECK(answer.data.find("\r\nContent-Length: ") != std::string::npos);
+    CHECK(answer.data.size() == head_end + 4);
+  }
+  raw_client next(daemon->port("hello"));
+  CHECK(next.round_trip("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
 }

@@ -812,3 +812,168 @@ TEST_CASE("hostile clients: binary garbage TLS and HTTP/2 get an error and a clo
   CHECK(daemon->wait_for_live_connections(0).live == 0);
   check_clean_exit(*daemon);
 }
+
+namespace {
+
+/// The value of one sample of the admin server's /metrics, or nullopt when it is not there.
+std::optional<std::uint64_t> metric(daemon_process& daemon, std::string_view sample) {
+  raw_client scraper(daemon.port("admin"));
+  const auto response = scraper.round_trip("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  for (const auto& line : lines_of(response.body))
+    if (line.size() > sample.size() && line.compare(0, sample.size(), sample) == 0 &&
+        line[sample.size()] == ' ')
+      return std::stoull(line.substr(sample.size() + 1));
+  return std::nullopt;
+}
+
+/// Sends `body` on `client` in pieces of `piece` bytes, one every `pause`, until all is sent or
+/// the server closes; returns how much was sent.
+std::size_t trickle(raw_client& client, std::string_view body, std::size_t piece,
+                    std::chrono::milliseconds pause, steady::time_point deadline) {
+  std::size_t sent = 0;
+  while (sent < body.size() && steady::now() < deadline) {
+    const auto part = body.substr(sent, piece);
+    if (!client.try_send_all(part, 1s)) break;
+    sent += part.size();
+    std::this_thread::sleep_for(pause);
+  }
+  return sent;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "hostile clients: a request body arriving below --min-receive-rate is cut after the "
+    "grace, while a fast upload beside it completes",
+    "[hostile][min-rate]") {
+  // Each piece of the slow bodies comes well within the 30 s body timeout: only the rate can stop
+  // them.
+  auto daemon = daemon_process::start(
+      {"--min-rate-grace", "1s", "--min-receive-rate", "240", "--admin", "127.0.0.1:0"});
+  bystander normal_client(*daemon, 200ms);
+
+  // A head announcing a body that never comes: nothing has been answered yet, so 408.
+  raw_client silent(daemon->port("echo"));
+  const auto silent_since = steady::now();
+  silent.send_all("POST /silent HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
+
+  // A body at 20 bytes/s: echo has started its 200 with the first piece, so the body it echoes
+  // is cut short and the connection closed.
+  raw_client slow(daemon->port("echo"));
+  const std::string body(1000, 's');
+  slow.send_all("POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
+  const auto slow_since = steady::now();
+  std::size_t trickled = 0;
+  // Joined however the test ends: a failed check below must not leave it running.
+  std::jthread trickler([&] { trickled = trickle(slow, body, 10, 500ms, slow_since + 8s); });
+
+  // Beside them, an upload at a normal pace: 64 KiB in 1 KiB pieces over about 1.5 s.
+  raw_client steady_client(daemon->port("echo"));
+  std::string steady_body(64 * 1024, 'f');
+  steady_client.send_all("POST /steady HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                         std::to_string(steady_body.size()) + "\r\n\r\n");
+  const auto sent = trickle(steady_client, steady_body, 1024, 25ms, steady::now() + 10s);
+
+  const auto silent_answer = silent.read_response_or_close(sanitized ? 10s : 6s);
+  const auto silent_after = steady::now() - silent_since;
+  const auto slow_answer = slow.read_until_eof(sanitized ? 10s : 6s);
+  const auto slow_after = steady::now() - slow_since;
+  trickler.join();
+  CHECK(sent == steady_body.size());
+  const auto fast_response = steady_client.read_response_or_close();
+  REQUIRE(fast_response.has_value());
+  CHECK(fast_response->status == 200);
+  CHECK(fast_response->body == steady_body);
+  const auto report = normal_client.finish();
+
+  REQUIRE(silent_answer.has_value());
+  INFO("the silent upload was answered after "
+       << ms(silent_after) << " ms: " << silent_answer->status << " " << silent_answer->body);
+  CHECK(silent_answer->status == 408);
+  CHECK(silent_answer->header("Connection") == "close");
+  CHECK(silent_answer->body.find("minimum rate") != std::string::npos);
+  // After the grace, long before the 30 s body timeout.
+  CHECK(silent_after >= 950ms);
+  CHECK(silent_after < (sanitized ? 8s : 4s));
+
+  INFO("the slow upload sent " << trickled << " bytes; its connection ended after "
+                               << ms(slow_after) << " ms with " << printable(slow_answer.data));
+  CHECK(slow_answer.closed);
+  CHECK(slow_answer.data.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(slow_answer.data.find("Content-Length: 1000\r\n") != std::string::npos);
+  // Cut short: the 1000 bytes would have taken 50 s.
+  CHECK(slow_answer.data.size() - slow_answer.data.find("\r\n\r\n") - 4 < 1000);
+  CHECK(slow_after < (sanitized ? 8s : 4s));
+
+  check_bystander(report);
+  CHECK(metric(*daemon, "triserve_slow_clients_cut_total{server=\"echo\",direction=\"receive\"}") ==
+        2);
+  CHECK(metric(*daemon, "triserve_slow_clients_cut_total{server=\"echo\",direction=\"send\"}") ==
+        0);
+  check_clean_exit(*daemon);
+}
+
+TEST_CASE("hostile clients: --min-receive-rate 0 lets a slow request body finish",
+          "[hostile][min-rate]") {
+  auto daemon = daemon_process::start({"--min-rate-grace", "200ms", "--min-receive-rate", "0"});
+  raw_client slow(daemon->port("echo"));
+  const std::string body(100, 's');
+  slow.send_all("POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n");
+  // 100 bytes/s for a second: five times the grace, below the default minimum.
+  CHECK(trickle(slow, body, 10, 100ms, steady::now() + 5s) == body.size());
+  const auto response = slow.read_response();
+  CHECK(response.status == 200);
+  CHECK(response.body == body);
+  check_clean_exit(*daemon);
+}
+
+TEST_CASE(
+    "hostile clients: a response read below --min-send-rate is cut after the grace, while a "
+    "steady reader beside it is served",
+    "[hostile][min-rate]") {
+  // The write timeout (30 s by default) never fires: the client reads a little every 200 ms,
+  // which is progress; only the minimum rate stops it.
+  auto daemon = daemon_process::start(
+      {"--min-rate-grace", "1s", "--min-send-rate", "240", "--admin", "127.0.0.1:0"});
+  bystander normal_client(*daemon, 200ms);
+  raw_client slow(daemon->port("echo"));
+  // What the client's kernel takes counts as read (the server sees acknowledgements, not the
+  // client's reads): keep that small, and the response larger than the server's socket buffer,
+  // so that the server's writes wait on the client's pace.
+  const int small_buffer = 4096;
+  ::setsockopt(slow.native_handle(), SOL_SOCKET, SO_RCVBUF, &small_buffer, sizeof small_buffer);
+  constexpr std::size_t body_size = 32 * mib;
+  unread_upload upload;
+  const auto started = steady::now();
+  std::jthread sender([&, fd = slow.native_handle()] {
+    send_without_reading(fd,
+                         "POST /slow-reader HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                             std::to_string(body_size) + "\r\n\r\n",
+                         body_size, started + 12s, upload);
+  });
+  // 40 bytes every 200 ms: 200 bytes/s, until the server has cut the connection.
+  const auto sample = "triserve_slow_clients_cut_total{server=\"echo\",direction=\"send\"}";
+  std::size_t received = 0;
+  std::optional<steady::duration> cut_after;
+  while (!cut_after && steady::now() - started < 12s) {
+    std::this_thread::sleep_for(200ms);
+    char piece[40];
+    const auto got = ::recv(slow.native_handle(), piece, sizeof piece, MSG_DONTWAIT);
+    if (got > 0) received += static_cast<std::size_t>(got);
+    if (metric(*daemon, sample) == 1) cut_after = steady::now() - started;
+  }
+  // The server is gone: the sender's last write fails now if it has not already.
+  ::shutdown(slow.native_handle(), SHUT_RDWR);
+  sender.join();
+  const auto report = normal_client.finish();
+  INFO("read " << received << " bytes at 200 bytes/s; sent " << upload.sent << " bytes");
+  REQUIRE(cut_after.has_value());
+  INFO("cut after " << ms(*cut_after) << " ms");
+  CHECK(received < body_size);
+  // The grace, counted from when the server's first write waited, and a few sweeps.
+  CHECK(*cut_after < (sanitized ? 10s : 6s));
+  check_bystander(report);
+  CHECK(metric(*daemon, "triserve_slow_clients_cut_total{server=\"echo\",direction=\"receive\"}") ==
+        0);
+  check_clean_exit(*daemon);
+}

@@ -10,34 +10,38 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/buffer.hpp>
 #include <asio/ip/tcp.hpp>
 
 #include "triserve/http/request_parser.hpp"
 #include "triserve/server/input_buffer.hpp"
 #include "triserve/server/relaxed.hpp"
 #include "triserve/server/request_workspace.hpp"
+#include "triserve/server/traffic_counters.hpp"
+#include "triserve/server/transport.hpp"
 
 namespace triserve::server {
 
+class body_pieces;
 class exchange;
 class server;
 
-/// One accepted socket and the requests it carries, answered one after another. The owning server
-/// keeps a registry of live connections so that a drain can reach every one of them. Everything
-/// but the few read-only observers below runs on the connection's executor: its strand when the
-/// io_context runs on several threads.
+/// One accepted connection and the HTTP/1.1 requests it carries, answered one after another, over
+/// a transport it does not own (see connection_over). The owning server keeps a registry of live
+/// connections so that a drain can reach every one of them. Everything but the few read-only
+/// observers below runs on the connection's executor: its strand when the io_context runs on
+/// several threads.
 class connection {
  public:
-  using clock = std::chrono::steady_clock;
+  using clock = transport::clock;
 
-  connection(server& owner, asio::ip::tcp::socket socket);
+  /// `stream` must outlive the connection.
+  connection(server& owner, transport& stream);
   ~connection();
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
   /// Where this connection's work runs.
-  asio::any_io_executor executor() { return socket_.get_executor(); }
+  asio::any_io_executor executor() { return transport_.executor(); }
 
   /// Serves requests until the client leaves, an error, a timeout or the drain ends it.
   asio::awaitable<void> run();
@@ -92,11 +96,12 @@ class connection {
 
   /// Receives more bytes before `deadline`; 0 on end of stream, error, timeout or forced close.
   asio::awaitable<std::size_t> read_more(clock::time_point deadline, std::size_t limit);
-  /// Bytes of our output the client has acknowledged so far (what the kernel took from us minus
-  /// what it still holds); 0 when the kernel cannot say.
-  std::uint64_t delivered_bytes();
-  /// Writes the workspace's queued output followed by `extra`; false when the write failed.
-  asio::awaitable<bool> write(std::span<const asio::const_buffer> extra = {});
+  /// Bytes of our output the client has acknowledged so far (what the transport took from us
+  /// minus what it still holds unacknowledged).
+  std::uint64_t delivered_bytes() const;
+  /// Writes the workspace's queued output followed by `extra` when there is one; false when the
+  /// write failed.
+  asio::awaitable<bool> write(const body_pieces* extra = nullptr);
   /// Queues an error response with `Connection: close`.
   void queue_error(int status, std::string_view reason);
   /// Sends FIN, then drops what the client still sends for a moment, so that our last response
@@ -109,15 +114,16 @@ class connection {
   /// Whether the response being started must close the connection, as far as the connection
   /// knows (client's wish, drain, earlier failure).
   bool must_close() const;
+  /// Counts and logs (at debug level) a client cut for moving data below a minimum rate.
+  void count_too_slow(transfer_direction direction);
   /// One access-log line (at debug level when the access log is off), `note` saying why a
   /// request was rejected or aborted.
   void log_request(int status, std::uint64_t body_bytes, clock::time_point started,
                    std::string_view note) const;
 
   server& server_;
-  asio::ip::tcp::socket socket_;
+  transport& transport_;
   clock::time_point accepted_at_;
-  asio::ip::tcp::endpoint peer_;
   input_buffer input_;
   /// Held while serving requests; an idle connection has none.
   std::unique_ptr<request_workspace> work_;
@@ -137,9 +143,24 @@ class connection {
   bool started_ = false;
   bool forced_ = false;
   bool timed_out_ = false;
-  std::uint64_t handed_to_kernel_ = 0;  ///< bytes the kernel accepted from our writes
+  std::uint64_t handed_to_kernel_ = 0;  ///< bytes the transport accepted from our writes
   std::uint64_t delivered_seen_ = 0;    ///< delivered_bytes() when last sampled
   bool peer_closed_ = false;
+};
+
+/// The transport of a connection_over, as a base so that it is constructed before the connection
+/// that refers to it and destroyed after it.
+template <typename Transport>
+struct owned_transport {
+  Transport stream;
+};
+
+/// A connection together with the transport it runs over, in one allocation.
+template <typename Transport>
+class connection_over final : private owned_transport<Transport>, public connection {
+ public:
+  connection_over(server& owner, Transport over)
+      : owned_transport<Transport>{std::move(over)}, connection(owner, this->stream) {}
 };
 
 }  // namespace triserve::server

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -63,7 +64,15 @@ class exchange {
   std::uint64_t body_bytes_sent() const { return body_bytes_sent_; }
 
   /// What went wrong while reading the request body, so the connection can answer for it.
-  enum class failure { none, bad_body, body_timeout, disconnected, write_failed, handler_bug };
+  enum class failure {
+    none,
+    bad_body,
+    body_timeout,
+    body_too_slow,  ///< below the minimum receive rate
+    disconnected,
+    write_failed,
+    handler_bug
+  };
   failure failure_kind() const { return failure_; }
 
   /// Reads and drops what is left of the body, up to `limit` bytes. True when the body ended.
@@ -71,6 +80,11 @@ class exchange {
 
   /// True when the response must carry `Connection: close`; decided when its head is written.
   bool closes_connection() const { return closes_; }
+
+  /// After the handler failed: takes back everything this exchange queued, so that an error
+  /// response can take its place, and returns true; returns false, taking back nothing, once part
+  /// of its response head may have been handed to the socket (closing is all that is left then).
+  bool withdraw_response();
 
  private:
   enum class response_state { none, streaming, complete };
@@ -95,6 +109,12 @@ class exchange {
   int status_ = 0;
   bool closes_ = false;
   failure failure_ = failure::none;
+  /// How much of the connection's output was queued before this exchange (responses to earlier
+  /// pipelined requests); 0 once a write has sent it.
+  std::size_t output_mark_ = 0;
+  /// A write has carried the final response head, or part of it, to the socket (an interim
+  /// `100 Continue` does not count).
+  bool head_sent_ = false;
 };
 
 }  // namespace triserve::server

@@ -6,7 +6,9 @@
 #include "triserve/http/date.hpp"
 #include "triserve/http/request.hpp"
 #include "triserve/http/request_parser.hpp"
+#include "triserve/server/server_options.hpp"
 #include "triserve/server/spare_pool.hpp"
+#include "triserve/server/transfer_pace.hpp"
 
 namespace triserve::server {
 
@@ -25,7 +27,10 @@ struct request_workspace {
   /// A handler's working text: a name in a greeting.
   static constexpr std::size_t usual_scratch_bytes = 1024;
 
-  explicit request_workspace(http::parser_limits limits) : parser(limits) {}
+  explicit request_workspace(const server_options& options)
+      : parser(http::parser_limits{options.max_request_line, options.max_header_bytes}),
+        receive_pace(options.min_receive_rate, options.min_rate_grace),
+        send_pace(options.min_send_rate, options.min_rate_grace) {}
 
   /// Empties everything, keeping the memory a usual request needs and freeing what grew past it.
   void clear() {
@@ -33,6 +38,8 @@ struct request_workspace {
     request.clear();
     output.clear();
     scratch.clear();
+    receive_pace.restart();
+    send_pace.restart();
     free_if_grown(request.headers, usual_header_fields);
     free_if_grown(output, usual_output_bytes);
     free_if_grown(scratch, usual_scratch_bytes);
@@ -45,6 +52,15 @@ struct request_workspace {
   /// One per workspace rather than one per process: threads never share it, and a workspace is
   /// reused across many requests, so it still formats about once a second.
   http::date_cache dates;
+  /// How fast the request body in progress arrives, against the minimum receive rate.
+  transfer_pace receive_pace;
+  /// How fast the client reads the response in progress, against the minimum send rate.
+  transfer_pace send_pace;
+  // The write waiting on the client, if any: when it began, how much of our output the client
+  // had acknowledged then, and when it is cut unless the client acknowledges more.
+  transfer_pace::clock::time_point write_wait_began{};
+  std::uint64_t delivered_at_write_wait = 0;
+  transfer_pace::clock::time_point write_pause_deadline{};
 
  private:
   /// Frees an emptied container's storage when its capacity grew past `usual` elements.

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,10 @@
 #include "triserve/server/request_workspace.hpp"
 #include "triserve/server/server_options.hpp"
 #include "triserve/server/traffic_counters.hpp"
+
+namespace triserve::http {
+struct request;
+}
 
 namespace triserve::server {
 
@@ -65,6 +70,9 @@ class server {
 
   /// Starts the accept loop; it ends when the listener closes.
   void start_accepting();
+  /// Registers `conn` as one of this server's connections and starts serving it on its executor.
+  /// The accept loop calls it for every TCP connection; a fuzzer, for one over bytes in memory.
+  void serve(std::shared_ptr<connection> conn);
   /// Stops accepting and asks every connection to finish its request in flight and close.
   void begin_drain();
   /// Closes every remaining connection now.
@@ -91,6 +99,11 @@ class server {
   void count_cut() { cut_.fetch_add(1, std::memory_order_relaxed); }
   traffic_counters& traffic() { return traffic_; }
   const traffic_counters& traffic() const { return traffic_; }
+  /// The handler threw answering `request` from `peer`: counts it and logs one error line.
+  /// `answered`: a 500 took the place of its response; else part of that had left, and the
+  /// connection closes without one.
+  void handler_failed(const http::request& request, const asio::ip::tcp::endpoint& peer,
+                      std::exception_ptr failure, bool answered);
 
  private:
   using registry = std::list<std::shared_ptr<connection>>;
@@ -98,7 +111,7 @@ class server {
   asio::awaitable<void> accept_loop();
   /// Where a new connection runs: a strand of its own, or the io_context itself on one thread.
   asio::any_io_executor connection_executor();
-  /// Registers an accepted socket as a connection and starts serving it.
+  /// Serves an accepted socket as a connection over TCP.
   void start_connection(asio::ip::tcp::socket socket);
   /// The connection's coroutine ended, normally or with `failure`: forgets it.
   void connection_ended(registry::iterator registration, std::exception_ptr failure);
@@ -131,5 +144,8 @@ class server {
 
 /// "127.0.0.1:7000" or "[::]:7000".
 std::string to_string(const asio::ip::tcp::endpoint& endpoint);
+
+/// What an exception says: its what(), or "unknown exception" when it is no std::exception.
+std::string describe_exception(std::exception_ptr failure);
 
 }  // namespace triserve::server

@@ -130,7 +130,7 @@ class server_group {
   void connection_opened();
   /// A server's connection is gone: the drain may be complete. From any thread.
   void connection_closed();
-  /// A server's accept loop or one of its connections failed unexpectedly. From any thread.
+  /// A server's accept loop failed unexpectedly: the group drains. From any thread.
   void server_failed(const server& failed, std::exception_ptr failure);
 
  private:

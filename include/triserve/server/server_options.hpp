@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 
 namespace triserve::server {
 
@@ -20,6 +21,19 @@ struct server_options {
   std::chrono::milliseconds body_read_timeout{30000};
   /// Longest pause while the client does not drain what we write.
   std::chrono::milliseconds write_timeout{30000};
+  /// Slowest pace a request body may arrive at, in bytes per second, once the grace period of
+  /// waiting for it is over; slower is cut (408). 0: no minimum. Kestrel's MinRequestBodyDataRate
+  /// (240 bytes/s after 5 s); Go and nginx only time each read out, which a client sending a byte
+  /// just before every timeout defeats.
+  std::uint64_t min_receive_rate = 240;
+  /// Slowest pace a client may read a response at, in bytes per second, once the grace period of
+  /// waiting for it is over; slower is cut. 0: no minimum. Kestrel's MinResponseDataRate: 240
+  /// bytes/s after 5 s. Without it a client reading a byte every 29 s holds a response and its
+  /// buffers as long as it likes.
+  std::uint64_t min_send_rate = 240;
+  /// How long a transfer may wait on its client before the minimum rates apply: its first round
+  /// trips, a client's pause to think. Kestrel's 5 s.
+  std::chrono::milliseconds min_rate_grace{5000};
   /// Unread request body we discard to keep the connection; beyond this we close instead.
   /// Go's server uses the same 256 KiB.
   std::size_t max_discard_bytes = 256 * 1024;

@@ -14,6 +14,9 @@ inline constexpr std::array<std::uint64_t, 14> duration_bucket_bounds_us{
     500,     1'000,   2'500,   5'000,     10'000,    25'000,    50'000,
     100'000, 250'000, 500'000, 1'000'000, 2'500'000, 5'000'000, 10'000'000};
 
+/// Which way data moved too slowly for a minimum rate.
+enum class transfer_direction { receive, send };
+
 /// A copy of one server's traffic counters, for /metrics.
 struct traffic_snapshot {
   /// Responses by status class: [0] 1xx ... [4] 5xx.
@@ -24,6 +27,14 @@ struct traffic_snapshot {
   std::array<std::uint64_t, duration_bucket_bounds_us.size() + 1> duration_buckets{};
   std::uint64_t duration_sum_us = 0;
   std::uint64_t duration_count = 0;
+  /// Connections cut for a request body arriving below the minimum receive rate.
+  std::uint64_t too_slow_receiving = 0;
+  /// Connections cut for a client reading below the minimum send rate.
+  std::uint64_t too_slow_sending = 0;
+  /// Requests whose handler threw: answered 500, or their connection cut.
+  std::uint64_t handler_failures = 0;
+  /// Connections lost to an exception outside any handler.
+  std::uint64_t connection_failures = 0;
 };
 
 /// What a server's connections did on the wire, counted from any thread (relaxed atomics: each
@@ -39,6 +50,14 @@ class traffic_counters {
   void observe_duration(std::chrono::steady_clock::duration took);
   void count_received(std::size_t bytes) { add(bytes_received_, bytes); }
   void count_sent(std::size_t bytes) { add(bytes_sent_, bytes); }
+  /// A connection was cut for moving data below a minimum rate.
+  void count_too_slow(transfer_direction direction) {
+    add(direction == transfer_direction::receive ? too_slow_receiving_ : too_slow_sending_, 1);
+  }
+  /// A handler threw while answering a request.
+  void count_handler_failure() { add(handler_failures_, 1); }
+  /// A connection's coroutine ended with an exception from outside its handler.
+  void count_connection_failure() { add(connection_failures_, 1); }
 
   traffic_snapshot snapshot() const;
 
@@ -52,6 +71,10 @@ class traffic_counters {
   std::atomic<std::uint64_t> bytes_sent_{0};
   std::array<std::atomic<std::uint64_t>, duration_bucket_bounds_us.size() + 1> duration_buckets_{};
   std::atomic<std::uint64_t> duration_sum_us_{0};
+  std::atomic<std::uint64_t> too_slow_receiving_{0};
+  std::atomic<std::uint64_t> too_slow_sending_{0};
+  std::atomic<std::uint64_t> handler_failures_{0};
+  std::atomic<std::uint64_t> connection_failures_{0};
 };
 
 }  // namespace triserve::server

@@ -93,14 +93,15 @@ daemon_process::daemon_process(std::vector<std::string> args, const spawn_extras
 
   std::vector<std::string> argv_storage;
   argv_storage.reserve(args.size() + 4);
-  const char* program = TRISERVE_BINARY;
+  const std::string binary = extras.binary.empty() ? TRISERVE_BINARY : extras.binary;
+  const char* program = binary.c_str();
   if (extras.listen_pid) {
     program = "/bin/sh";
     argv_storage.emplace_back("sh");
     argv_storage.emplace_back("-c");
     argv_storage.emplace_back("export LISTEN_PID=$$; exec \"$0\" \"$@\"");
   }
-  argv_storage.emplace_back(TRISERVE_BINARY);
+  argv_storage.emplace_back(binary);
   for (auto& arg : args) argv_storage.push_back(std::move(arg));
   std::vector<char*> argv;
   for (auto& arg : argv_storage) argv.push_back(arg.data());
@@ -171,7 +172,7 @@ daemon_process::daemon_process(std::vector<std::string> args, const spawn_extras
     ::close(err_pipe[0]);
     pid_ = -1;
     status_ = exit_status{};
-    throw std::system_error(rc, std::generic_category(), "posix_spawn " TRISERVE_BINARY);
+    throw std::system_error(rc, std::generic_category(), "posix_spawn " + binary);
   }
   reader_ = std::thread([this, out = out_pipe[0], err = err_pipe[0]] { collect_output(out, err); });
 }

@@ -49,6 +49,8 @@ struct spawn_extras {
   /// Sets LISTEN_PID to the child's own pid, which only the child can know: the daemon is then
   /// started through `/bin/sh -c 'export LISTEN_PID=$$; exec ...'`, which keeps the pid.
   bool listen_pid = false;
+  /// The executable to run instead of TRISERVE_BINARY, e.g. TRISERVE_FAULT_DAEMON.
+  std::string binary;
 };
 
 /// A daemon's inheritance: these environment variables, nothing else.
@@ -62,7 +64,8 @@ std::vector<std::string> lines_of(const std::string& text);
 /// The destructor SIGKILLs and reaps the child if it is still running; it never kills by name.
 class daemon_process {
  public:
-  /// Spawns TRISERVE_BINARY with exactly `args` (no defaults added); throws if spawning fails.
+  /// Spawns TRISERVE_BINARY (or `extras.binary`) with exactly `args` (no defaults added); throws
+  /// if spawning fails.
   explicit daemon_process(std::vector<std::string> args, const spawn_extras& extras = {});
   ~daemon_process();
   daemon_process(const daemon_process&) = delete;

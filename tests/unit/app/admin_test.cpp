@@ -45,6 +45,8 @@ TEST_CASE("metrics: counts, histogram and drain state in Prometheus text format"
   hello.traffic.duration_buckets.back() = 2;  // beyond 10 s
   hello.traffic.duration_count = 10;
   hello.traffic.duration_sum_us = 20'004'000;
+  hello.traffic.handler_failures = 3;
+  hello.traffic.connection_failures = 1;
   report.servers.push_back(hello);
 
   const auto text = render_metrics(report);
@@ -66,6 +68,10 @@ TEST_CASE("metrics: counts, histogram and drain state in Prometheus text format"
   CHECK(s.at("triserve_request_duration_seconds_sum{server=\"hello\"}") == "20.004");
   CHECK(s.at("triserve_connections_cut_total{server=\"hello\"}") == "2");
   CHECK(s.at("triserve_idle_connections_closed_total{server=\"hello\"}") == "4");
+  CHECK(s.at("triserve_handler_failures_total{server=\"hello\"}") == "3");
+  CHECK(s.at("triserve_connection_failures_total{server=\"hello\"}") == "1");
+  CHECK(text.find("# TYPE triserve_handler_failures_total counter\n") <
+        text.find("triserve_handler_failures_total{"));
   CHECK(s.at("triserve_ready") == "0");
   CHECK(s.at("triserve_draining") == "1");
   CHECK(s.at("triserve_phase{phase=\"draining\"}") == "1");
@@ -86,6 +92,9 @@ TEST_CASE("metrics: a server's durations land in the bucket whose bound they do 
   counters.count_response(200);
   counters.count_response(404);
   counters.count_response(99);  // not a status: not counted
+  counters.count_handler_failure();
+  counters.count_handler_failure();
+  counters.count_connection_failure();
   const auto copy = counters.snapshot();
   CHECK(copy.duration_buckets[0] == 1);
   CHECK(copy.duration_buckets[1] == 1);
@@ -95,4 +104,6 @@ TEST_CASE("metrics: a server's durations land in the bucket whose bound they do 
   CHECK(copy.responses_by_class[1] == 1);
   CHECK(copy.responses_by_class[3] == 1);
   CHECK(copy.responses_by_class[0] == 0);
+  CHECK(copy.handler_failures == 2);
+  CHECK(copy.connection_failures == 1);
 }

@@ -74,6 +74,28 @@ parse_result parse_once(std::string_view head, parser_limits limits = {}) {
   return parser.parse(head, req);
 }
 
+/// What a parse fed one byte at a time said first, and after how many bytes.
+struct bytewise_outcome {
+  parse_result result;
+  std::size_t fed = 0;
+};
+
+/// Feeds `input` to one parser a byte at a time, as a trickling client would, until it answers
+/// something other than need_more or the input runs out.
+bytewise_outcome parse_bytewise(std::string_view input, parser_limits limits = {}) {
+  request_parser parser(limits);
+  request req;
+  std::string buffer;  // grows and moves like a connection's buffer
+  bytewise_outcome out;
+  for (char c : input) {
+    buffer += c;
+    ++out.fed;
+    out.result = parser.parse(buffer, req);
+    if (out.result.status != parse_status::need_more) break;
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Valid inputs
 
@@ -103,8 +125,6 @@ constexpr line_case valid_lines[] = {
     {"GET https://[::1]:8443/x HTTP/1.1", "GET", "https://[::1]:8443/x", "/x", "", 1},
     {"GET svn+ssh.1://h/x HTTP/1.1", "GET", "svn+ssh.1://h/x", "/x", "", 1},
     {"OPTIONS http://h HTTP/1.1", "OPTIONS", "http://h", "", "", 1},
-    {"CONNECT example.com:443 HTTP/1.1", "CONNECT", "example.com:443", "", "", 1},
-    {"CONNECT [::1]:443 HTTP/1.1", "CONNECT", "[::1]:443", "", "", 1},
 };
 
 /// A whole head and what it means for the body and the connection.
@@ -233,14 +253,14 @@ constexpr error_case bad_lines[] = {
     {" GET / HTTP/1.1", 400, "invalid method"},
     {"GET /", 400, "invalid request line"},
     {"GET", 400, "invalid request line"},
-    {"GET\t/ HTTP/1.1", 400, "invalid request line"},
+    {"GET\t/ HTTP/1.1", 400, "invalid method"},  // as when its line end has not arrived yet
     {"G(T / HTTP/1.1", 400, "invalid method"},
     {"GET /a\x01 HTTP/1.1", 400, "invalid request target"},
     {"GET /a\x7f HTTP/1.1", 400, "invalid request target"},
     {"GET /a\tb HTTP/1.1", 400, "invalid request target"},
     {"GET /a\0b HTTP/1.1"sv, 400, "invalid request target"},
-    {"GET /\r HTTP/1.1", 400, "invalid request target"},  // a CR not followed by LF
-    {"GET / HTTP/1.1\r", 400, "invalid HTTP version"},
+    {"GET /\r HTTP/1.1", 400, "bare CR in the request head"},  // RFC 9112 §2.2
+    {"GET / HTTP/1.1\r", 400, "bare CR in the request head"},  // "\r\r\n"
     {"GET / HTTP/1", 400, "invalid HTTP version"},
     {"GET / HTTP/1.10", 400, "invalid HTTP version"},
     {"GET / HTTP/11.1", 400, "invalid HTTP version"},
@@ -260,6 +280,11 @@ constexpr error_case bad_lines[] = {
     {"GET ://a/ HTTP/1.1", 400, "invalid request target"},
     {"GET http:///path HTTP/1.1", 400, "invalid request target"},
     {"GET http://user@host/ HTTP/1.1", 400, "invalid request target"},  // RFC 9110 §4.2.4
+    // RFC 9110 §9.3.6: a 2xx to CONNECT opens a tunnel, which no server here does; §15.6.2: 501
+    // for a method not supported for any resource. A CONNECT without an authority stays 400.
+    {"CONNECT example.com:443 HTTP/1.1", 501, "CONNECT is not supported: no server here tunnels"},
+    {"CONNECT [::1]:443 HTTP/1.1", 501, "CONNECT is not supported: no server here tunnels"},
+    {"CONNECT example.com:443 HTTP/1.0", 501, "CONNECT is not supported: no server here tunnels"},
     {"CONNECT / HTTP/1.1", 400, "invalid request target"},
     {"CONNECT http://a:1/ HTTP/1.1", 400, "invalid request target"},
     {"CONNECT example.com HTTP/1.1", 400, "invalid request target"},
@@ -285,10 +310,10 @@ constexpr error_case bad_fields[] = {
      400, "invalid header value"},
     {"Host: h\r\nX: a\x7f\r\n", 400, "invalid header value"},
     {"Host: h\r\nX: a\0b\r\n"sv, 400, "invalid header value"},
-    {"Host: h\r\nX: a\rb\r\n", 400, "invalid header value"},  // a bare CR
-    {"Host: h\r\nX: a\r\r\n", 400, "invalid header value"},
-    {"Host: h\r\n\r", 400, "header line without colon"},  // "\r\r\n" is no empty line
-    {"X: v\r\n", 400, "missing Host header"},             // RFC 9112 §3.2
+    {"Host: h\r\nX: a\rb\r\n", 400, "bare CR in the request head"},  // RFC 9112 §2.2
+    {"Host: h\r\nX: a\r\r\n", 400, "bare CR in the request head"},
+    {"Host: h\r\n\r", 400, "bare CR in the request head"},  // "\r\r\n" is no empty line
+    {"X: v\r\n", 400, "missing Host header"},               // RFC 9112 §3.2
     {"Host: a\r\nhost: a\r\n", 400, "duplicate Host header"},
     {"Host: a b\r\n", 400, "invalid Host header"},
     {"Host: a/b\r\n", 400, "invalid Host header"},
@@ -329,8 +354,10 @@ constexpr error_case bad_heads[] = {
     {"GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", 400, "duplicate Host header"},
     {"GET / HTTP/1.0\r\nExpect: foo\r\n\r\n", 417, "unsupported expectation"},
     {"GET / HTTP/1.0\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "unsupported transfer coding"},
-    {"\r\r\nGET / HTTP/1.0\r\n\r\n", 400, "invalid request line"},  // "\r\r\n" is no empty line
-    {"GET / HTTP/1.1\r\rHost: h\r\n\r\n", 400, "invalid HTTP version"},
+    // "\r\r\n" is no empty line: a CR where the method should be is judged before the bare CR,
+    // as it is when the second CR has not arrived yet.
+    {"\r\r\nGET / HTTP/1.0\r\n\r\n", 400, "invalid method"},
+    {"GET / HTTP/1.1\r\rHost: h\r\n\r\n", 400, "bare CR in the request head"},
 };
 
 void check_error(std::string_view input, const error_case& c) {
@@ -357,7 +384,43 @@ TEST_CASE("request_parser: invalid header fields", "[parser]") {
 
   // A malformed field line is refused as soon as it ends, without waiting for the rest.
   check_error("GET / HTTP/1.1\r\nHost : h\r\n", {"", 400, "invalid header name"});
-  check_error("GET / HTTP/1.1\r\nHost: h\r\nX: y\r\r\n", {"", 400, "invalid header value"});
+  check_error("GET / HTTP/1.1\r\nHost: h\r\nX: y\r\r\n", {"", 400, "bare CR in the request head"});
+}
+
+/// Heads that end with the byte after a bare CR: refused at that byte, with no line end.
+constexpr error_case bare_crs[] = {
+    {"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb", 400, "bare CR in the request head"},
+    {"GET / HTTP/1.1\r\nHost: x\r\nX-A: \r\r", 400, "bare CR in the request head"},
+    {"GET / HTTP/1.1\r\nHost: x\r\n\r\r", 400, "bare CR in the request head"},
+    {"GET / HTTP/1.1\r\nHost: x\r\n\rX", 400, "bare CR in the request head"},
+    {"GET / HTTP/1.1\r\nX-\rA", 400, "bare CR in the request head"},  // in a field name
+    {"GET / HTTP/1.1\r\n\r ", 400, "bare CR in the request head"},
+    {"GET /a\rb", 400, "bare CR in the request head"},
+    {"GET / \rH", 400, "bare CR in the request head"},
+    {"GET / HTTP/1.1\rX", 400, "bare CR in the request head"},
+    {"GET / HTTP/2.0\r\r", 400, "bare CR in the request head"},  // before the 505 of its line
+    {"\r\n\nGET / HTTP/1.1\r ", 400, "bare CR in the request head"},
+    // Where the method should be, a CR is no tchar: the method check comes first, as it does
+    // for any other byte there.
+    {"GE\rT", 400, "invalid method"},
+    {"\r\r", 400, "invalid method"},
+};
+
+TEST_CASE("request_parser: a bare CR is refused as soon as the byte after it arrives",
+          "[parser][bare-cr]") {
+  // RFC 9112 §2.2: a CR not followed by LF is invalid. Waiting for a line end that may never come
+  // would answer it at the header timeout instead.
+  for (const error_case& c : bare_crs) {
+    INFO(printable(c.input));
+    // One byte earlier the CR is the last byte, and may yet be half of a CRLF.
+    CHECK(parse_once(c.input.substr(0, c.input.size() - 1)).status == parse_status::need_more);
+    check_error(c.input, c);
+    const bytewise_outcome slow = parse_bytewise(c.input);
+    CHECK(slow.result.status == parse_status::error);
+    CHECK(slow.result.error_status == c.status);
+    CHECK(slow.result.error_reason == c.reason);
+    CHECK(slow.fed == c.input.size());
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -537,7 +600,11 @@ TEST_CASE("request_parser: the header section limit is exact", "[parser]") {
 
   // An unfinished head is refused once it reaches the limit without its empty line.
   CHECK(parse_once(at_limit.substr(0, 63), small).status == parse_status::need_more);
-  CHECK(parse_once(at_limit.substr(0, 62) + "\r\r", small).error_status == 431);
+  CHECK(parse_once(at_limit.substr(0, 62) + "xx", small).error_status == 431);
+  // A bare CR the limit's last byte reveals is judged first, as on a line that ends there.
+  CHECK(parse_once(at_limit.substr(0, 62) + "\r\r", small).error_status == 400);
+  // A CR that is the limit's last byte is followed by nothing the parser looks at.
+  CHECK(parse_once(at_limit.substr(0, 62) + "x\ry", small).error_status == 431);
   CHECK(parse_once(std::string(64, '\n'), small).error_status == 431);
   CHECK(parse_once(std::string(63, '\n'), small).status == parse_status::need_more);
 }
@@ -597,4 +664,91 @@ TEST_CASE("request_parser: the same bytes get the same status however they are s
   CHECK(whole.status == parse_status::error);
   CHECK(whole.error_status == 400);
   CHECK(split.error_status == whole.error_status);
+}
+
+TEST_CASE("request_parser: a bare CR gets the same status however the bytes are split",
+          "[parser][bare-cr]") {
+  // The checks that need no line end (method, request line length, bare CR) and the ones made
+  // when it comes (request line, field lines, 505, 431) race: whichever the bytes arriving one at
+  // a time reveal first must win when they arrive at once too.
+  struct split_case {
+    const char* name;
+    std::string input;
+    parser_limits limits;
+    int status;
+    std::string_view reason;
+  };
+  const parser_limits line_20{20, 1024};
+  const std::string at_limit = head_of(64);
+  const split_case cases[] = {
+      {"bare CR ahead of the request line's limit",
+       "GET /a\rb" + std::string(100, 'c') + " HTTP/1.1\r\nHost: h\r\n\r\n", line_20, 400,
+       "bare CR in the request head"},
+      {"bare CR whose successor is the byte past the request line's limit",
+       line_of(19) + "\rX\r\nHost: h\r\n\r\n", line_20, 414, "request line too long"},
+      {"bare CR whose successor is the request line's last allowed byte",
+       line_of(18) + "\rX\r\nHost: h\r\n\r\n", line_20, 400, "bare CR in the request head"},
+      {"bare CR after an over-long request line", line_of(21) + "\rX\r\nHost: h\r\n\r\n", line_20,
+       414, "request line too long"},
+      {"bare CR in the method", "G\rT / HTTP/1.1\r\nHost: h\r\n\r\n", {}, 400, "invalid method"},
+      {"bare CR before a 505 version",
+       "GET / HTTP/2.0\r\r\nHost: h\r\n\r\n",
+       {},
+       400,
+       "bare CR in the request head"},
+      {"bare CR after a 505 version",
+       "GET / HTTP/2.0\r\nX: \r\r\n\r\n",
+       {},
+       505,
+       "HTTP version not supported"},
+      {"bare CR in a field that never ends",
+       "GET / HTTP/1.1\r\nHost: h\r\nX: a\rb" + std::string(100, 'c') + "\r\n\r\n", small, 400,
+       "bare CR in the request head"},
+      {"bare CR revealed by the header section's last byte",
+       at_limit.substr(0, 62) + "\r\r\r\n\r\n", small, 400, "bare CR in the request head"},
+      {"CR as the header section's last byte", at_limit.substr(0, 62) + "x\ry\r\n\r\n", small, 431,
+       "header section too large"},
+      {"bare CR beyond the header section's limit", at_limit.substr(0, 62) + "xy\rz\r\n\r\n", small,
+       431, "header section too large"},
+      {"bare CR in a field that ends",
+       "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n",
+       {},
+       400,
+       "bare CR in the request head"},
+  };
+  for (const split_case& c : cases) {
+    INFO(c.name << ": " << printable(c.input));
+    const parse_result whole = parse_once(c.input, c.limits);
+    CHECK(whole.status == parse_status::error);
+    CHECK(whole.error_status == c.status);
+    CHECK(whole.error_reason == c.reason);
+    const bytewise_outcome slow = parse_bytewise(c.input, c.limits);
+    CHECK(slow.result.error_status == c.status);
+    CHECK(slow.result.error_reason == c.reason);
+    for (std::size_t split = 1; split < c.input.size(); ++split) {
+      INFO("split at " << split);
+      request_parser parser(c.limits);
+      request req;
+      parse_result r = parser.parse(std::string_view(c.input).substr(0, split), req);
+      if (r.status == parse_status::need_more) r = parser.parse(c.input, req);
+      REQUIRE(r.error_status == c.status);
+    }
+  }
+}
+
+TEST_CASE("request_parser: every invalid head gets the same status whole and byte by byte",
+          "[parser]") {
+  std::vector<std::string> inputs;
+  for (const error_case& c : bad_lines) inputs.push_back(with_host(c.input));
+  for (const error_case& c : bad_fields)
+    inputs.push_back("GET / HTTP/1.1\r\n" + std::string(c.input) + "\r\n");
+  for (const error_case& c : bad_heads) inputs.emplace_back(c.input);
+  for (const error_case& c : bare_crs) inputs.emplace_back(c.input);
+  for (const std::string& input : inputs) {
+    INFO(printable(input));
+    const parse_result whole = parse_once(input);
+    const bytewise_outcome slow = parse_bytewise(input);
+    CHECK(slow.result.status == whole.status);
+    CHECK(slow.result.error_status == whole.error_status);
+  }
 }
