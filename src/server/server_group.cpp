@@ -30,7 +30,8 @@ constexpr std::size_t max_spares = 4096;
 constexpr std::size_t kept_spares = 64;
 /// Spares unused for this many sweeps (one second) are freed.
 constexpr int sweeps_per_trim = 10;
-/// Freeing this many receive buffers (1 MiB) is worth returning the memory to the system.
+/// Freeing this many receive buffers (1 MiB) while connections remain is worth returning the
+/// memory to the system.
 constexpr std::size_t buffers_worth_returning = 64;
 
 std::string describe(const listen_address& where) {
@@ -370,9 +371,13 @@ void server_group::trim_spares(bool all_unused) {
     workspaces_.trim_to(kept_spares);
   else
     workspaces_.trim_unused(kept_spares);
-  // glibc keeps freed heap memory for reuse; after a burst, give it back.
-  if (freed_buffers >= buffers_worth_returning || (all_unused && freed_buffers > 0))
-    ::malloc_trim(0);
+  // glibc keeps freed heap memory for reuse, and what a burst freed lies mostly in holes between
+  // blocks still in use (the spares kept, the sockets' state), which only malloc_trim gives back.
+  // Once the last connection is gone, trim whether or not the pools freed anything: a burst that
+  // never needed more than the kept spares frees none, yet its grown buffers and workspaces left
+  // 2.5 MiB resident in such holes (2000 hostile connections, 50 at a time). A trim then takes
+  // 0.3 ms, and 20 us when there is little to return; quiet moments come at most once a sweep.
+  if (all_unused || freed_buffers >= buffers_worth_returning) ::malloc_trim(0);
 }
 
 void server_group::connection_closed() {

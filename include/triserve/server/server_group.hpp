@@ -163,7 +163,8 @@ class server_group {
   /// Checks every connection's deadline a few times a second while there are connections.
   void schedule_deadline_sweep();
   /// Frees pooled buffers and workspaces unused for a second (or, with `all_unused`, every spare
-  /// beyond a few), and returns freed heap memory to the system after a burst.
+  /// beyond a few), and returns freed heap memory to the system once no connection is left or
+  /// many buffers were freed.
   void trim_spares(bool all_unused);
   void finish_if_drained();
   /// After a forced close, logs what was cut once every connection is gone.
