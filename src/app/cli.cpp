@@ -170,7 +170,7 @@ command_line parse_command_line(int argc, const char* const* argv,
                  "Slowest a client may read a response, in bytes/s, after the grace; 0: off")
       ->capture_default_str();
   cli.add_option("--min-rate-grace", min_rate_grace,
-                 "Time a transfer may wait on its client before the minimum rates apply")
+                 "How far behind the minimum rates a client may fall (at least 1s)")
       ->capture_default_str();
   cli.add_option("--threads", threads,
                  "Threads serving the connections (each connection on one strand)")
@@ -220,7 +220,16 @@ command_line parse_command_line(int argc, const char* const* argv,
     result.server.min_receive_rate =
         parse_option("--min-receive-rate", min_receive_rate, parse_rate);
     result.server.min_send_rate = parse_option("--min-send-rate", min_send_rate, parse_rate);
-    result.server.min_rate_grace = parse_option("--min-rate-grace", min_rate_grace, parse_duration);
+    result.server.min_rate_grace =
+        parse_option("--min-rate-grace", min_rate_grace, [](const std::string& text) {
+          const auto grace = parse_duration(text);
+          // Below a second, a body whose first bytes take a round trip or two, or a sweep
+          // (every 100 ms) arriving late, would count as a slow client.
+          if (grace < std::chrono::seconds{1})
+            throw std::invalid_argument(
+                fmt::format("grace {} too short: must be at least 1s", text));
+          return grace;
+        });
     // A head must hold at least a request line and a Host header; 16 MiB is far beyond any client.
     result.server.max_header_bytes =
         parse_option("--max-header-bytes", max_header_bytes,

@@ -321,7 +321,12 @@ parse_result request_parser::parse(std::string_view input, request& out) {
   const std::size_t resumed = scanned_;
 
   // A finished parse forgets its progress, so handing the same bytes again gives the same answer.
-  const auto finish = [this](parse_result r) {
+  const auto finish = [this, input, &out](parse_result r) {
+    // A head refused after its request line was accepted still says its method: the error
+    // answering a HEAD must carry no content (RFC 9110 §9.3.2).
+    if (r.status == parse_status::error && header_start_ != 0)
+      out.method = input.substr(request_line_start_,
+                                input.find(' ', request_line_start_) - request_line_start_);
     restart();
     return r;
   };

@@ -107,13 +107,14 @@ void connection::enforce_deadline(clock::time_point now) {
       delivered_seen_ = delivered;
       work.write_pause_deadline = now + server_.options().write_timeout;
     }
-    const auto too_slow_at = work.send_pace.too_slow_at(
-        work.write_wait_began, delivered - std::min(delivered, work.delivered_at_write_wait));
+    account_write_wait(now);
+    const auto too_slow_at = work.send_pace.too_slow_at(now);
     if (now < work.write_pause_deadline && now < too_slow_at) {
       deadline_ = std::min(work.write_pause_deadline, too_slow_at);
       return;
     }
-    if (now < work.write_pause_deadline) count_too_slow(transfer_direction::send);
+    // Counted once the write is known to have been cut: it may have completed meanwhile.
+    work.send_too_slow = now < work.write_pause_deadline;
   }
   timed_out_ = true;
   deadline_ = clock::time_point::max();
@@ -317,6 +318,8 @@ asio::awaitable<bool> connection::read_head(http::parse_result& result, bool fir
 
 asio::awaitable<bool> connection::answer(bool& keep_alive) {
   const auto started = transport_.now();
+  // Each request's body and response start with full buckets: a kept-alive connection keeps its
+  // workspace from one request to the next.
   work_->receive_pace.restart();
   work_->send_pace.restart();
   exchange ex{*this, work_->request};
@@ -481,19 +484,31 @@ asio::awaitable<bool> connection::write(const body_pieces* extra) {
       work.write_wait_began = began;
       work.delivered_at_write_wait = delivered_bytes();
       work.write_pause_deadline = began + server_.options().write_timeout;
+      work.send_too_slow = false;
       set_deadline(std::min(work.write_pause_deadline, work.send_pace.too_slow_at(began)));
       auto [failure, written] = co_await transport_.write_some(
           std::span<const asio::const_buffer>(pieces.data() + first, count - first));
       ec = failure;
       taken(written);
-      const auto delivered = delivered_bytes();
-      work.send_pace.add_wait(began, transport_.now(),
-                              delivered - std::min(delivered, work.delivered_at_write_wait));
+      account_write_wait(transport_.now());
+      if (ec == asio::error::operation_aborted && timed_out_ && work.send_too_slow)
+        count_too_slow(transfer_direction::send);
+      // A deadline that passed just as the write completed cut nothing.
+      if (!ec) timed_out_ = false;
     }
     writing_ = false;
   }
   if (work_) work_->output.clear();
   co_return !ec && !forced_;
+}
+
+void connection::account_write_wait(clock::time_point now) {
+  auto& work = *work_;
+  const auto delivered = delivered_bytes();
+  work.send_pace.add_wait(work.write_wait_began, now,
+                          delivered - std::min(delivered, work.delivered_at_write_wait));
+  work.write_wait_began = now;
+  work.delivered_at_write_wait = delivered;
 }
 
 std::uint64_t connection::delivered_bytes() const {

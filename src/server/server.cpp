@@ -210,8 +210,13 @@ void server::connection_ended(registry::iterator registration, std::exception_pt
   // Only the accept loop's failure stops the group.
   if (failure) {
     traffic_.count_connection_failure();
-    spdlog::error("{} server: a connection failed: {}; closed it", name_,
-                  describe_exception(failure));
+    // Describing it allocates: a failure that was a bad_alloc may well fail again, and must
+    // neither escape into the event loop (which would stop every server) nor skip the count below.
+    try {
+      spdlog::error("{} server: a connection failed: {}; closed it", name_,
+                    describe_exception(failure));
+    } catch (...) {
+    }
   }
   group_.connection_closed();
 }

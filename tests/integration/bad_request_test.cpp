@@ -166,6 +166,7 @@ TEST_CASE("an error answering a HEAD request has a head and no content", "[bad-r
   for (const auto& [request, status] : std::initializer_list<std::pair<std::string, int>>{
            {"HEAD / HTTP/1.1\r\nHost: x\r\nExpect: something\r\n\r\n", 417},
            {"HEAD / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400},
+           {"HEAD / HTTP/1.1\r\nBad Name: x\r\n\r\n", 400},
            {"HEAD / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501}}) {
     INFO(printable(request));
     raw_client client(daemon->port("hello"));

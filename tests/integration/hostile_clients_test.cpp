@@ -915,11 +915,12 @@ TEST_CASE(
 
 TEST_CASE("hostile clients: --min-receive-rate 0 lets a slow request body finish",
           "[hostile][min-rate]") {
-  auto daemon = daemon_process::start({"--min-rate-grace", "200ms", "--min-receive-rate", "0"});
+  auto daemon = daemon_process::start({"--min-rate-grace", "1s", "--min-receive-rate", "0"});
   raw_client slow(daemon->port("echo"));
-  const std::string body(100, 's');
-  slow.send_all("POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n");
-  // 100 bytes/s for a second: five times the grace, below the default minimum.
+  const std::string body(300, 's');
+  slow.send_all("POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 300\r\n\r\n");
+  // 100 bytes/s for three seconds: at the default 240 bytes/s, its 1 s of slack would be gone
+  // after 1.7 s.
   CHECK(trickle(slow, body, 10, 100ms, steady::now() + 5s) == body.size());
   const auto response = slow.read_response();
   CHECK(response.status == 200);

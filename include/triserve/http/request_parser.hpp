@@ -32,7 +32,8 @@ class request_parser {
 
   /// Parses the head at the start of `input`. After need_more, call again with the same bytes
   /// plus whatever arrived since; the parser remembers how far it has already looked. On complete,
-  /// `out` describes the request with views into `input`.
+  /// `out` describes the request with views into `input`; on an error found after the request
+  /// line was accepted, `out.method` at least is set (a HEAD's error has no content).
   parse_result parse(std::string_view input, request& out);
 
   /// Forgets all progress, ready for the next request's bytes.

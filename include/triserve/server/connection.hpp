@@ -99,6 +99,9 @@ class connection {
   /// Bytes of our output the client has acknowledged so far (what the transport took from us
   /// minus what it still holds unacknowledged).
   std::uint64_t delivered_bytes() const;
+  /// Adds what the client acknowledged since the write waiting on it was last accounted to the
+  /// response's pace, as of `now`.
+  void account_write_wait(clock::time_point now);
   /// Writes the workspace's queued output followed by `extra` when there is one; false when the
   /// write failed.
   asio::awaitable<bool> write(const body_pieces* extra = nullptr);

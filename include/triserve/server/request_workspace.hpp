@@ -38,6 +38,7 @@ struct request_workspace {
     request.clear();
     output.clear();
     scratch.clear();
+    // The next connection to borrow this workspace starts with full buckets.
     receive_pace.restart();
     send_pace.restart();
     free_if_grown(request.headers, usual_header_fields);
@@ -56,11 +57,13 @@ struct request_workspace {
   transfer_pace receive_pace;
   /// How fast the client reads the response in progress, against the minimum send rate.
   transfer_pace send_pace;
-  // The write waiting on the client, if any: when it began, how much of our output the client
-  // had acknowledged then, and when it is cut unless the client acknowledges more.
+  // The write waiting on the client, if any: since when and from how much of our output the
+  // client had acknowledged its pace is still to be accounted, when it is cut unless the client
+  // acknowledges more, and whether the sweep cut it for its pace.
   transfer_pace::clock::time_point write_wait_began{};
   std::uint64_t delivered_at_write_wait = 0;
   transfer_pace::clock::time_point write_pause_deadline{};
+  bool send_too_slow = false;
 
  private:
   /// Frees an emptied container's storage when its capacity grew past `usual` elements.

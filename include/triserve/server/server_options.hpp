@@ -31,8 +31,8 @@ struct server_options {
   /// bytes/s after 5 s. Without it a client reading a byte every 29 s holds a response and its
   /// buffers as long as it likes.
   std::uint64_t min_send_rate = 240;
-  /// How long a transfer may wait on its client before the minimum rates apply: its first round
-  /// trips, a client's pause to think. Kestrel's 5 s.
+  /// How far behind the minimum rates a transfer may fall, in time spent waiting on its client:
+  /// its first round trips, a pause. Kestrel's grace period, 5 s.
   std::chrono::milliseconds min_rate_grace{5000};
   /// Unread request body we discard to keep the connection; beyond this we close instead.
   /// Go's server uses the same 256 KiB.

@@ -752,3 +752,22 @@ TEST_CASE("request_parser: every invalid head gets the same status whole and byt
     CHECK(slow.result.error_status == whole.error_status);
   }
 }
+
+TEST_CASE("a head refused after its request line still tells its method", "[request_parser]") {
+  // The error answering a HEAD must carry no content (RFC 9110 §9.3.2), whichever line was bad.
+  for (const std::string head :
+       {"HEAD / HTTP/1.1\r\nBad Name: x\r\n\r\n", "HEAD / HTTP/1.1\r\n folded\r\n\r\n",
+        "HEAD / HTTP/1.1\r\nX: a\rb", "HEAD / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"}) {
+    INFO(head);
+    triserve::http::request_parser parser{{}};
+    triserve::http::request req;
+    const auto result = parser.parse(head, req);
+    REQUIRE(result.status == triserve::http::parse_status::error);
+    CHECK(req.is_head());
+  }
+  triserve::http::request_parser parser{{}};
+  triserve::http::request req;
+  REQUIRE(parser.parse("GE\x01 / HTTP/1.1\r\n\r\n", req).status ==
+          triserve::http::parse_status::error);
+  CHECK(req.method.empty());
+}
