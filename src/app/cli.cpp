@@ -125,6 +125,7 @@ command_line parse_command_line(int argc, const char* const* argv,
   std::string min_rate_grace = format_duration(result.server.min_rate_grace);
   std::string max_header_bytes = std::to_string(result.server.max_header_bytes);
   std::string max_request_line = std::to_string(result.server.max_request_line);
+  std::string max_header_fields = std::to_string(result.server.max_header_fields);
   std::string threads = std::to_string(result.threads);
   bool show_version = false;
 
@@ -150,6 +151,9 @@ command_line parse_command_line(int argc, const char* const* argv,
                  "Largest request head, request line included (larger: 431)")
       ->capture_default_str();
   cli.add_option("--max-request-line", max_request_line, "Longest request line (longer: 414)")
+      ->capture_default_str();
+  cli.add_option("--max-header-fields", max_header_fields,
+                 "Most header fields in a request head (more: 431)")
       ->capture_default_str();
   cli.add_option("--header-timeout", header_timeout,
                  "Time to receive a request head once it has begun (then 408)")
@@ -237,6 +241,10 @@ command_line parse_command_line(int argc, const char* const* argv,
     result.server.max_request_line =
         parse_option("--max-request-line", max_request_line,
                      [](const std::string& text) { return parse_byte_count(text, 64, 16 << 20); });
+    // A request needs a Host field; ten thousand is far beyond any client.
+    result.server.max_header_fields = parse_option(
+        "--max-header-fields", max_header_fields,
+        [](const std::string& text) { return parse_count(text, "field count", 1, 10'000); });
     result.threads = parse_option("--threads", threads, [](const std::string& text) {
       return static_cast<unsigned>(parse_count(text, "thread count", 1, max_threads));
     });

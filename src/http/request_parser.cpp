@@ -313,6 +313,7 @@ void request_parser::restart() {
   line_start_ = 0;
   request_line_start_ = 0;
   header_start_ = 0;
+  fields_seen_ = 0;
 }
 
 parse_result request_parser::parse(std::string_view input, request& out) {
@@ -366,6 +367,11 @@ parse_result request_parser::parse(std::string_view input, request& out) {
       // whole head.
       header_field field;
       if (parse_result r = parse_field_line(line, field); is_error(r)) return finish(r);
+      // Each field costs a slot in the request's vector: a head of thousands of tiny fields would
+      // cost eight times its bytes. Apache's LimitRequestFields is the same 100; RFC 9110 §5.4
+      // lets a server refuse a header section it finds too large with 431 (RFC 6585 §5).
+      if (++fields_seen_ > limits_.max_header_fields)
+        return finish(fail(431, "too many header fields"));
     }
     line_start_ = scanned_;
   }

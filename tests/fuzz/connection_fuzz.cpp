@@ -353,7 +353,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     options.max_header_bytes = static_cast<std::size_t>(8 + plan.draw(3) % 1024);
     options.max_discard_bytes = static_cast<std::size_t>(plan.draw(4) % 64);
   }
-  const parser_limits limits{options.max_request_line, options.max_header_bytes};
+  const parser_limits limits{options.max_request_line, options.max_header_bytes,
+                             options.max_header_fields};
   const auto serving = static_cast<product>(plan.draw(6) % 4);
   const server::handler handlers[] = {app::hello, app::hello_name, app::echo,
                                       faulty_echo(plan.draw(7) % 3, plan.draw(8) % 4)};

@@ -161,7 +161,8 @@ void check_reserialization(const request& req, const parser_limits& limits) {
 parser_limits limits_for(const read_plan& plan) {
   if (plan.draw(1) % 4 != 0) return {};
   return parser_limits{static_cast<std::size_t>(4 + plan.draw(2) % 128),
-                       static_cast<std::size_t>(8 + plan.draw(3) % 1024)};
+                       static_cast<std::size_t>(8 + plan.draw(3) % 1024),
+                       static_cast<std::size_t>(1 + plan.draw(4) % 8)};
 }
 
 }  // namespace

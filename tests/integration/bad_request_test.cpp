@@ -182,3 +182,15 @@ TEST_CASE("an error answering a HEAD request has a head and no content", "[bad-r
   raw_client next(daemon->port("hello"));
   CHECK(next.round_trip("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
 }
+
+TEST_CASE("a head with more fields than --max-header-fields gets 431", "[bad-request]") {
+  auto daemon = daemon_process::start({"--max-header-fields", "10"});
+  std::string head = "GET / HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 10; ++i) head += "A: b\r\n";
+  check_rejected(*daemon, {"11 fields", "hello", head + "\r\n", 431});
+  // Ten are fine.
+  raw_client client(daemon->port("hello"));
+  std::string ten = "GET / HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 9; ++i) ten += "A: b\r\n";
+  CHECK(client.round_trip(ten + "\r\n").status == 200);
+}

@@ -11,6 +11,7 @@ namespace triserve::http {
 struct parser_limits {
   std::size_t max_request_line = 8 * 1024;   ///< request line, CRLF excluded -> 414
   std::size_t max_header_bytes = 64 * 1024;  ///< whole head, request line included -> 431
+  std::size_t max_header_fields = 100;       ///< field lines -> 431
 };
 
 /// Whether a parse produced a request head, needs more bytes, or found the input invalid.
@@ -53,6 +54,7 @@ class request_parser {
   std::size_t line_start_ = 0;          ///< start of the line whose end is being searched for
   std::size_t request_line_start_ = 0;  ///< where the request line begins, after empty lines
   std::size_t header_start_ = 0;        ///< first byte after the request line; 0 until it ends
+  std::size_t fields_seen_ = 0;         ///< field lines ended so far
 };
 
 }  // namespace triserve::http

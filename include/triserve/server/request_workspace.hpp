@@ -28,7 +28,8 @@ struct request_workspace {
   static constexpr std::size_t usual_scratch_bytes = 1024;
 
   explicit request_workspace(const server_options& options)
-      : parser(http::parser_limits{options.max_request_line, options.max_header_bytes}),
+      : parser(http::parser_limits{options.max_request_line, options.max_header_bytes,
+                                   options.max_header_fields}),
         receive_pace(options.min_receive_rate, options.min_rate_grace),
         send_pace(options.min_send_rate, options.min_rate_grace) {}
 

@@ -12,6 +12,10 @@ struct server_options {
   std::size_t max_request_line = 8 * 1024;
   /// Head bytes before 431. Go allows 1 MB; 64 KiB is nginx's order of magnitude and plenty.
   std::size_t max_header_bytes = 64 * 1024;
+  /// Header fields before 431. Browsers send about twenty; Apache's LimitRequestFields is 100.
+  /// Each parsed field takes 32 bytes however short it is, so without a count a 64 KiB head of
+  /// tiny fields would cost 512 KiB per request in flight.
+  std::size_t max_header_fields = 100;
   /// From the first byte of a request to the end of its head, then 408. Go has no default,
   /// which invites slowloris.
   std::chrono::milliseconds header_timeout{10000};

@@ -771,3 +771,24 @@ TEST_CASE("a head refused after its request line still tells its method", "[requ
           triserve::http::parse_status::error);
   CHECK(req.method.empty());
 }
+
+TEST_CASE("more header fields than max_header_fields get 431, whole or byte by byte",
+          "[request_parser]") {
+  const auto head_with = [](int fields) {
+    std::string head = "GET / HTTP/1.1\r\nHost: x\r\n";
+    for (int i = 1; i < fields; ++i) head += "A: b\r\n";
+    return head + "\r\n";
+  };
+  // The default: 100, as Apache's LimitRequestFields.
+  CHECK(parse_once(head_with(100)).status == parse_status::complete);
+  const parse_result over = parse_once(head_with(101));
+  CHECK(over.status == parse_status::error);
+  CHECK(over.error_status == 431);
+  CHECK(parse_bytewise(head_with(101)).result.error_status == 431);
+  // Refused as the excess field's line ends, before the head does.
+  CHECK(parse_once(head_with(101).substr(0, head_with(101).size() - 2)).error_status == 431);
+  parser_limits three;
+  three.max_header_fields = 3;
+  CHECK(parse_once(head_with(3), three).status == parse_status::complete);
+  CHECK(parse_once(head_with(4), three).error_status == 431);
+}
