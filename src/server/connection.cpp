@@ -334,12 +334,10 @@ asio::awaitable<bool> connection::answer(bool& keep_alive) {
   if (fault) {
     // A 500 while nothing of the response has left; once some has, only the close tells.
     const bool answered = ex.withdraw_response();
-    if (answered) {
+    if (answered)
       queue_error(500, "the handler failed");
-    } else {
-      server_.traffic().count_response(ex.status());
-      log_request(ex.status(), ex.body_bytes_sent(), started, "aborted");
-    }
+    else
+      log_cut_short(ex, started);
     server_.handler_failed(work_->request, transport_.peer(), fault, answered);
     co_await finish_and_close();
     co_return false;
@@ -366,10 +364,7 @@ asio::awaitable<bool> connection::answer(bool& keep_alive) {
         break;
     }
     // An answer that was cut short (its head already sent) would otherwise leave no trace.
-    if (ex.head_queued()) {
-      server_.traffic().count_response(ex.status());
-      log_request(ex.status(), ex.body_bytes_sent(), started, "aborted");
-    }
+    if (ex.head_queued()) log_cut_short(ex, started);
     co_await finish_and_close();
     co_return false;
   }
@@ -543,6 +538,11 @@ void connection::count_too_slow(transfer_direction direction) {
       direction == transfer_direction::send ? "read the response" : "sent the body",
       direction == transfer_direction::send ? options.min_send_rate : options.min_receive_rate,
       std::chrono::duration<double>(options.min_rate_grace).count());
+}
+
+void connection::log_cut_short(const exchange& ex, clock::time_point started) {
+  server_.traffic().count_response(ex.status());
+  log_request(ex.status(), ex.body_bytes_sent(), started, "aborted");
 }
 
 void connection::log_request(int status, std::uint64_t body_bytes, clock::time_point started,

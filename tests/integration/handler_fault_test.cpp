@@ -40,15 +40,6 @@ void check_500_and_close(raw_client& client) {
   CHECK(client.read_until_eof(3s).closed);
 }
 
-/// The value of the sample `name` (labels included) in a Prometheus text exposition; empty if
-/// there is none.
-std::string sample(const std::string& metrics, std::string_view name) {
-  for (const auto& line : lines_of(metrics))
-    if (line.size() > name.size() && line.starts_with(name) && line[name.size()] == ' ')
-      return line.substr(name.size() + 1);
-  return {};
-}
-
 }  // namespace
 
 TEST_CASE("a handler that throws costs its own request and nothing else", "[handler-fault]") {
@@ -161,11 +152,13 @@ TEST_CASE("a handler that throws costs its own request and nothing else", "[hand
   raw_client scraper(admin);
   const auto metrics = scraper.round_trip("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
   REQUIRE(metrics.status == 200);
-  CHECK(sample(metrics.body, R"(triserve_handler_failures_total{server="hello"})") == "3");
-  CHECK(sample(metrics.body, R"(triserve_handler_failures_total{server="hello-name"})") == "0");
-  CHECK(sample(metrics.body, R"(triserve_handler_failures_total{server="echo"})") == "1");
-  CHECK(sample(metrics.body, R"(triserve_handler_failures_total{server="admin"})") == "1");
-  CHECK(sample(metrics.body, R"(triserve_requests_total{server="hello",code="5xx"})") == "3");
+  CHECK(metric_sample(metrics.body, R"(triserve_handler_failures_total{server="hello"})") == "3");
+  CHECK(metric_sample(metrics.body, R"(triserve_handler_failures_total{server="hello-name"})") ==
+        "0");
+  CHECK(metric_sample(metrics.body, R"(triserve_handler_failures_total{server="echo"})") == "1");
+  CHECK(metric_sample(metrics.body, R"(triserve_handler_failures_total{server="admin"})") == "1");
+  CHECK(metric_sample(metrics.body, R"(triserve_requests_total{server="hello",code="5xx"})") ==
+        "3");
 
   // Everything else goes on: the idle connection, the upload, the other servers.
   CHECK(idle.round_trip(get).status == 200);

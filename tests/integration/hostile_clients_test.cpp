@@ -819,11 +819,9 @@ namespace {
 std::optional<std::uint64_t> metric(daemon_process& daemon, std::string_view sample) {
   raw_client scraper(daemon.port("admin"));
   const auto response = scraper.round_trip("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-  for (const auto& line : lines_of(response.body))
-    if (line.size() > sample.size() && line.compare(0, sample.size(), sample) == 0 &&
-        line[sample.size()] == ' ')
-      return std::stoull(line.substr(sample.size() + 1));
-  return std::nullopt;
+  const auto value = metric_sample(response.body, sample);
+  if (value.empty()) return std::nullopt;
+  return std::stoull(value);
 }
 
 /// Sends `body` on `client` in pieces of `piece` bytes, one every `pause`, until all is sent or

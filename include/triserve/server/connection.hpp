@@ -119,6 +119,8 @@ class connection {
   bool must_close() const;
   /// Counts and logs (at debug level) a client cut for moving data below a minimum rate.
   void count_too_slow(transfer_direction direction);
+  /// Counts and logs a response that was cut short after its head had left.
+  void log_cut_short(const exchange& ex, clock::time_point started);
   /// One access-log line (at debug level when the access log is off), `note` saying why a
   /// request was rejected or aborted.
   void log_request(int status, std::uint64_t body_bytes, clock::time_point started,

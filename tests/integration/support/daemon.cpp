@@ -75,6 +75,13 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
+std::string metric_sample(const std::string& metrics, std::string_view name) {
+  for (const auto& line : lines_of(metrics))
+    if (line.size() > name.size() && line.starts_with(name) && line[name.size()] == ' ')
+      return line.substr(name.size() + 1);
+  return {};
+}
+
 std::vector<std::string> default_daemon_args() {
   return {"--hello", "127.0.0.1:0", "--hello-name", "127.0.0.1:0", "--echo", "127.0.0.1:0"};
 }

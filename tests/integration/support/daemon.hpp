@@ -59,6 +59,10 @@ spawn_extras with_environment(std::vector<std::pair<std::string, std::string>> v
 /// The lines of `text`, without their newlines; a trailing newline adds no empty line.
 std::vector<std::string> lines_of(const std::string& text);
 
+/// The value of the sample `name` (labels included) in a Prometheus text exposition (/metrics);
+/// empty when there is none.
+std::string metric_sample(const std::string& metrics, std::string_view name);
+
 /// The real triserve binary run as a child process. It owns the process and a background thread
 /// that collects the child's stdout and stderr, so a test can wait for a log line with a timeout.
 /// The destructor SIGKILLs and reaps the child if it is still running; it never kills by name.
