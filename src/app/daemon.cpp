@@ -61,11 +61,12 @@ int run_daemon(int argc, char** argv, const product_handlers& handlers) {
     asio::io_context io{static_cast<int>(config.threads)};
     server::server_group group{io, config.server, config.drain_timeout, config.threads};
     // A socket the service manager passed wins over the configured address.
-    const auto where = [&passed](std::string_view name,
-                                 const server::listen_address& configured) -> server::listener {
+    const auto where =
+        [&passed](std::string_view name,
+                  const server::listen_address& configured) -> std::vector<server::listener> {
       if (const auto found = passed.find(name); found != passed.end())
-        return server::adopted_socket{found->second};
-      return configured;
+        return {server::adopted_socket{found->second}};
+      return {configured};
     };
     group.add("hello", where("hello", config.hello), handlers.hello);
     group.add("hello-name", where("hello-name", config.hello_name), handlers.hello_name);

@@ -45,6 +45,10 @@ std::string to_string(const asio::ip::tcp::endpoint& endpoint) {
   return fmt::format("{}:{}", address.to_string(), endpoint.port());
 }
 
+std::string to_string(const bound_address& address) {
+  return address.tls ? "tls://" + to_string(address.endpoint) : to_string(address.endpoint);
+}
+
 std::string describe_exception(std::exception_ptr failure) {
   try {
     std::rethrow_exception(failure);
@@ -66,72 +70,97 @@ server::server(asio::io_context& io, asio::any_io_executor control, unsigned thr
       group_(group),
       input_buffers_(input_buffers),
       workspaces_(workspaces),
-      acceptor_(control),
-      accept_backoff_(control) {
+      control_(std::move(control)) {
   // The sweep usually selects a few connections (those writing): room for them from the start.
   selected_.reserve(64);
 }
 
 server::~server() = default;
 
-void server::bind(const asio::ip::tcp::endpoint& where) {
-  acceptor_.open(where.protocol());
-  acceptor_.set_option(asio::socket_base::reuse_address(true));
+void server::bind(const asio::ip::tcp::endpoint& where, bool tls) {
+  auto listening = std::make_unique<listening_socket>(
+      listening_socket{asio::ip::tcp::acceptor{control_}, asio::steady_timer{control_}, tls});
+  auto& acceptor = listening->acceptor;
+  acceptor.open(where.protocol());
+  acceptor.set_option(asio::socket_base::reuse_address(true));
   if (where.address().is_v6() && where.address().is_unspecified()) {
     // "[::]" serves IPv4 clients too (dual stack), as Go's ":7000" does.
     std::error_code ignored;
-    acceptor_.set_option(asio::ip::v6_only(false), ignored);
+    acceptor.set_option(asio::ip::v6_only(false), ignored);
   }
-  acceptor_.bind(where);
+  acceptor.bind(where);
+  listeners_.push_back(std::move(listening));
 }
 
-void server::adopt(int listening_fd) {
+void server::adopt(int listening_fd, bool tls) {
   sockaddr_storage address{};
   socklen_t length = sizeof address;
   if (::getsockname(listening_fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
     throw std::system_error(errno, std::generic_category());
   if (address.ss_family != AF_INET && address.ss_family != AF_INET6)
     throw std::system_error(std::make_error_code(std::errc::address_family_not_supported));
-  acceptor_.assign(address.ss_family == AF_INET ? asio::ip::tcp::v4() : asio::ip::tcp::v6(),
-                   listening_fd);
+  auto listening = std::make_unique<listening_socket>(
+      listening_socket{asio::ip::tcp::acceptor{control_}, asio::steady_timer{control_}, tls});
+  listening->acceptor.assign(
+      address.ss_family == AF_INET ? asio::ip::tcp::v4() : asio::ip::tcp::v6(), listening_fd);
+  listeners_.push_back(std::move(listening));
 }
 
 void server::listen() {
-  acceptor_.listen(listen_backlog);
-  // Lets the accept loop take a burst without blocking once it is drained. A connection the
-  // client aborted before we took it is reported rather than waited out: a synchronous accept
-  // would otherwise block the thread until the next client arrives.
-  acceptor_.non_blocking(true);
-  acceptor_.set_option(asio::socket_base::enable_connection_aborted(true));
+  for (auto& listening : listeners_) {
+    auto& acceptor = listening->acceptor;
+    try {
+      acceptor.listen(listen_backlog);
+    } catch (const std::system_error& e) {
+      std::error_code ignored;
+      throw startup_error(
+          fmt::format("{} server: cannot listen on {}: {}", name_,
+                      to_string(bound_address{acceptor.local_endpoint(ignored), listening->tls}),
+                      e.code().message()));
+    }
+    // Lets the accept loop take a burst without blocking once it is drained. A connection the
+    // client aborted before we took it is reported rather than waited out: a synchronous accept
+    // would otherwise block the thread until the next client arrives.
+    acceptor.non_blocking(true);
+    acceptor.set_option(asio::socket_base::enable_connection_aborted(true));
+  }
 }
 
-void server::close_listener() {
+void server::close_listeners() {
   accepting_ = false;
-  std::error_code ignored;
-  acceptor_.close(ignored);
-  accept_backoff_.cancel();
+  for (auto& listening : listeners_) {
+    std::error_code ignored;
+    listening->acceptor.close(ignored);
+    listening->backoff.cancel();
+  }
 }
 
-asio::ip::tcp::endpoint server::local_endpoint() const {
-  std::error_code ignored;
-  return acceptor_.local_endpoint(ignored);
+std::vector<bound_address> server::local_endpoints() const {
+  std::vector<bound_address> bound;
+  for (const auto& listening : listeners_) {
+    std::error_code ignored;
+    bound.push_back({listening->acceptor.local_endpoint(ignored), listening->tls});
+  }
+  return bound;
 }
 
 void server::start_accepting() {
   accepting_ = true;
-  asio::co_spawn(acceptor_.get_executor(), accept_loop(), [this](std::exception_ptr failure) {
-    if (failure) group_.server_failed(*this, failure);
-  });
+  for (auto& listening : listeners_)
+    asio::co_spawn(control_, accept_loop(*listening), [this](std::exception_ptr failure) {
+      if (failure) group_.server_failed(*this, failure);
+    });
 }
 
-asio::awaitable<void> server::accept_loop() {
+asio::awaitable<void> server::accept_loop(listening_socket& listening) {
+  auto& acceptor = listening.acceptor;
   std::chrono::milliseconds backoff{0};
   // Failures come in bursts (out of file descriptors, say) that end and resume as descriptors
   // free up one by one: report one line per burst, with how many attempts it cost.
   std::optional<std::chrono::steady_clock::time_point> last_report;
   std::uint64_t unreported_failures = 0;
   while (accepting_) {
-    auto [ec, socket] = co_await acceptor_.async_accept(connection_executor(), as_result);
+    auto [ec, socket] = co_await acceptor.async_accept(connection_executor(), as_result);
     if (!accepting_) break;
     // The client gave up before we took its connection (ECONNABORTED, or EPROTO on Linux):
     // nothing went wrong here, so no back-off and no log line.
@@ -150,20 +179,20 @@ asio::awaitable<void> server::accept_loop() {
       } else {
         ++unreported_failures;
       }
-      accept_backoff_.expires_after(backoff);
-      co_await accept_backoff_.async_wait(as_result);
+      listening.backoff.expires_after(backoff);
+      co_await listening.backoff.async_wait(as_result);
       continue;
     }
     backoff = std::chrono::milliseconds{0};
-    start_connection(std::move(socket));
+    start_connection(std::move(socket), listening);
     // A burst of connections (a load balancer's pool, a benchmark) is taken in one go rather
     // than one readiness event each. A failure here is met again by the next async_accept.
     for (int taken = 1; taken < accept_batch && accepting_; ++taken) {
       asio::ip::tcp::socket next{connection_executor()};
       std::error_code none_waiting;
-      acceptor_.accept(next, none_waiting);
+      acceptor.accept(next, none_waiting);
       if (none_waiting) break;
-      start_connection(std::move(next));
+      start_connection(std::move(next), listening);
     }
   }
 }
@@ -174,7 +203,8 @@ asio::any_io_executor server::connection_executor() {
   return io_.get_executor();
 }
 
-void server::start_connection(asio::ip::tcp::socket socket) {
+void server::start_connection(asio::ip::tcp::socket socket,
+                              [[maybe_unused]] const listening_socket& from) {
   std::error_code ignored;
   socket.set_option(asio::ip::tcp::no_delay(true), ignored);
   serve(std::make_shared<connection_over<tcp_transport>>(*this, tcp_transport{std::move(socket)}));
@@ -245,13 +275,13 @@ void server::for_each_connection(Select select, Action action) {
 }
 
 void server::begin_drain() {
-  close_listener();
+  close_listeners();
   for_each_connection([](const connection&) { return true; },
                       [](connection& conn) { conn.begin_drain(); });
 }
 
 void server::force_close() {
-  close_listener();
+  close_listeners();
   for_each_connection([](const connection&) { return true; },
                       [](connection& conn) { conn.force_close(); });
 }

@@ -35,15 +35,17 @@ constexpr int sweeps_per_trim = 10;
 constexpr std::size_t buffers_worth_returning = 64;
 
 std::string describe(const listen_address& where) {
-  if (where.host.empty()) return fmt::format(":{}", where.port);
+  const std::string_view scheme = where.tls ? "tls://" : "";
+  if (where.host.empty()) return fmt::format("{}:{}", scheme, where.port);
   if (where.host.find(':') != std::string::npos)
-    return fmt::format("[{}]:{}", where.host, where.port);
-  return fmt::format("{}:{}", where.host, where.port);
+    return fmt::format("{}[{}]:{}", scheme, where.host, where.port);
+  return fmt::format("{}{}:{}", scheme, where.host, where.port);
 }
 
 std::string describe(const listener& where) {
   if (const auto* adopted = std::get_if<adopted_socket>(&where))
-    return fmt::format("the socket passed as file descriptor {}", adopted->fd);
+    return fmt::format("the {}socket passed as file descriptor {}", adopted->tls ? "TLS " : "",
+                       adopted->fd);
   return describe(std::get<listen_address>(where));
 }
 
@@ -94,7 +96,12 @@ server_group::server_group(asio::io_context& io, server_options options,
 
 server_group::~server_group() = default;
 
-void server_group::add(std::string name, listener where, handler answer, drain_order order) {
+bool speaks_tls(const listener& where) {
+  return std::visit([](const auto& place) { return place.tls; }, where);
+}
+
+void server_group::add(std::string name, std::vector<listener> where, handler answer,
+                       drain_order order) {
   servers_.push_back(
       {std::make_unique<server>(io_, control_, threads_, std::move(name), std::move(answer),
                                 options_, *this, input_buffers_, workspaces_),
@@ -109,37 +116,38 @@ void server_group::report_to(service_notifier notifier,
 
 void server_group::bind_all() {
   for (auto& planned : servers_) {
-    if (const auto* adopted = std::get_if<adopted_socket>(&planned.where)) {
-      try {
-        planned.instance->adopt(adopted->fd);
-      } catch (const std::system_error& e) {
-        throw startup_error(fmt::format("{} server: cannot use {}: {}", planned.instance->name(),
-                                        describe(planned.where), e.code().message()));
-      }
-      continue;
-    }
-    const auto& address = std::get<listen_address>(planned.where);
-    std::error_code failure;
-    try {
-      for (const auto& endpoint : candidate_endpoints(io_, address)) {
-        planned.instance->close_listener();
+    for (const auto& where : planned.where) {
+      if (const auto* adopted = std::get_if<adopted_socket>(&where)) {
         try {
-          planned.instance->bind(endpoint);
-          failure.clear();
-          break;
+          planned.instance->adopt(adopted->fd, adopted->tls);
         } catch (const std::system_error& e) {
-          failure = e.code();
-          // Only a missing address family makes the next candidate worth a try.
-          if (failure != asio::error::address_family_not_supported) break;
+          throw startup_error(fmt::format("{} server: cannot use {}: {}", planned.instance->name(),
+                                          describe(where), e.code().message()));
         }
+        continue;
       }
-    } catch (const std::system_error& e) {
-      failure = e.code();
+      const auto& address = std::get<listen_address>(where);
+      std::error_code failure;
+      try {
+        for (const auto& endpoint : candidate_endpoints(io_, address)) {
+          try {
+            planned.instance->bind(endpoint, address.tls);
+            failure.clear();
+            break;
+          } catch (const std::system_error& e) {
+            failure = e.code();
+            // Only a missing address family makes the next candidate worth a try.
+            if (failure != asio::error::address_family_not_supported) break;
+          }
+        }
+      } catch (const std::system_error& e) {
+        failure = e.code();
+      }
+      if (failure)
+        throw startup_error(fmt::format("{} server: cannot listen on {}: {}",
+                                        planned.instance->name(), describe(where),
+                                        failure.message()));
     }
-    if (failure)
-      throw startup_error(fmt::format("{} server: cannot listen on {}: {}",
-                                      planned.instance->name(), describe(planned.where),
-                                      failure.message()));
   }
 }
 
@@ -148,22 +156,14 @@ void server_group::start() {
   // single connection on any port.
   try {
     bind_all();
-    for (auto& planned : servers_) {
-      try {
-        planned.instance->listen();
-      } catch (const std::system_error& e) {
-        throw startup_error(
-            fmt::format("{} server: cannot listen on {}: {}", planned.instance->name(),
-                        to_string(planned.instance->local_endpoint()), e.code().message()));
-      }
-    }
+    for (auto& planned : servers_) planned.instance->listen();
   } catch (...) {
-    for (auto& planned : servers_) planned.instance->close_listener();
+    for (auto& planned : servers_) planned.instance->close_listeners();
     throw;
   }
   for (auto& planned : servers_)
-    spdlog::info("{} server listening on {}", planned.instance->name(),
-                 to_string(planned.instance->local_endpoint()));
+    for (const auto& bound : planned.instance->local_endpoints())
+      spdlog::info("{} server listening on {}", planned.instance->name(), to_string(bound));
   for (auto& planned : servers_) planned.instance->start_accepting();
   phase_ = group_phase::serving;
   signals_.add(SIGINT);
@@ -173,9 +173,13 @@ void server_group::start() {
   wait_for_status_request();
   spdlog::info("all servers are started");
   std::string serving;
-  for (const auto& planned : servers_)
-    serving += fmt::format("{}{} on {}", serving.empty() ? "" : ", ", planned.instance->name(),
-                           to_string(planned.instance->local_endpoint()));
+  for (const auto& planned : servers_) {
+    std::string addresses;
+    for (const auto& bound : planned.instance->local_endpoints())
+      addresses += fmt::format("{}{}", addresses.empty() ? "" : " and ", to_string(bound));
+    serving +=
+        fmt::format("{}{} on {}", serving.empty() ? "" : ", ", planned.instance->name(), addresses);
+  }
   notifier_.notify(fmt::format("READY=1\nSTATUS=serving: {}", serving));
   if (notifier_.enabled() && watchdog_interval_.count() > 0) schedule_watchdog();
 }
@@ -483,7 +487,7 @@ group_report server_group::report() const {
 
 asio::ip::tcp::endpoint server_group::local_endpoint(std::string_view name) const {
   for (const auto& planned : servers_)
-    if (planned.instance->name() == name) return planned.instance->local_endpoint();
+    if (planned.instance->name() == name) return planned.instance->local_endpoints().at(0).endpoint;
   throw std::out_of_range(fmt::format("no server named {}", name));
 }
 

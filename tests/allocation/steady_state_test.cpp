@@ -143,10 +143,11 @@ class client {
 class running_group {
  public:
   running_group() : group_(io_, triserve::server::server_options{}, std::chrono::seconds{5}) {
-    group_.add("hello", triserve::server::listen_address{"127.0.0.1", 0}, triserve::app::hello);
-    group_.add("hello-name", triserve::server::listen_address{"127.0.0.1", 0},
-               triserve::app::hello_name);
-    group_.add("echo", triserve::server::listen_address{"127.0.0.1", 0}, triserve::app::echo);
+    const std::vector<triserve::server::listener> loopback{
+        triserve::server::listen_address{"127.0.0.1", 0}};
+    group_.add("hello", loopback, triserve::app::hello);
+    group_.add("hello-name", loopback, triserve::app::hello_name);
+    group_.add("echo", loopback, triserve::app::echo);
     group_.start();
     runner_ = std::thread([this] {
       count_allocations = true;

@@ -41,7 +41,17 @@ struct server_stats {
   std::uint64_t cut = 0;  ///< connections closed at the deadline or by a second signal
 };
 
-/// One listener, its accept loop, its live connections and the handler that answers them.
+/// Where a server listens, once bound.
+struct bound_address {
+  asio::ip::tcp::endpoint endpoint;
+  bool tls = false;
+};
+
+/// "127.0.0.1:7000", or "tls://127.0.0.1:7443" for a TLS one.
+std::string to_string(const bound_address& address);
+
+/// One server: its listening sockets and their accept loops, its live connections and the handler
+/// that answers them.
 class server {
  public:
   /// The listener and the accept loop run on `control`, the group's strand; each connection runs
@@ -56,19 +66,20 @@ class server {
   /// The server's name in logs: "hello", "hello-name", "echo".
   const std::string& name() const { return name_; }
 
-  /// Opens and binds the listening socket; throws std::system_error. Nothing listens yet.
-  void bind(const asio::ip::tcp::endpoint& where);
+  /// Opens a listening socket bound to `where`, clients speaking TLS on it when `tls`; throws
+  /// std::system_error, and then keeps nothing of it. Nothing listens yet.
+  void bind(const asio::ip::tcp::endpoint& where, bool tls);
   /// Takes over a listening socket another process opened (socket activation); throws
   /// std::system_error when `listening_fd` is not a TCP socket.
-  void adopt(int listening_fd);
-  /// Starts listening on the bound socket; throws std::system_error.
+  void adopt(int listening_fd, bool tls);
+  /// Starts listening on every bound socket; throws startup_error naming the address that failed.
   void listen();
-  /// Closes the listening socket (start-up failure or drain); safe to call twice.
-  void close_listener();
-  /// The bound address with the port the kernel chose.
-  asio::ip::tcp::endpoint local_endpoint() const;
+  /// Closes every listening socket (start-up failure or drain); safe to call twice.
+  void close_listeners();
+  /// The bound addresses, in the order bound, with the ports the kernel chose.
+  std::vector<bound_address> local_endpoints() const;
 
-  /// Starts the accept loop; it ends when the listener closes.
+  /// Starts an accept loop on every listening socket; each ends when its socket closes.
   void start_accepting();
   /// Registers `conn` as one of this server's connections and starts serving it on its executor.
   /// The accept loop calls it for every TCP connection; a fuzzer, for one over bytes in memory.
@@ -108,11 +119,18 @@ class server {
  private:
   using registry = std::list<std::shared_ptr<connection>>;
 
-  asio::awaitable<void> accept_loop();
+  /// A listening socket, its accept back-off and whether its clients speak TLS.
+  struct listening_socket {
+    asio::ip::tcp::acceptor acceptor;
+    asio::steady_timer backoff;
+    bool tls = false;
+  };
+
+  asio::awaitable<void> accept_loop(listening_socket& listening);
   /// Where a new connection runs: a strand of its own, or the io_context itself on one thread.
   asio::any_io_executor connection_executor();
   /// Serves an accepted socket as a connection over TCP.
-  void start_connection(asio::ip::tcp::socket socket);
+  void start_connection(asio::ip::tcp::socket socket, const listening_socket& from);
   /// The connection's coroutine ended, normally or with `failure`: forgets it.
   void connection_ended(registry::iterator registration, std::exception_ptr failure);
   /// Runs `action` on every connection `select`ed, each on its own strand. The registry lock is
@@ -128,8 +146,9 @@ class server {
   server_group& group_;
   buffer_pool& input_buffers_;
   workspace_pool& workspaces_;
-  asio::ip::tcp::acceptor acceptor_;
-  asio::steady_timer accept_backoff_;
+  asio::any_io_executor control_;
+  /// Stable addresses: each accept loop refers to its socket. On the group's strand only.
+  std::vector<std::unique_ptr<listening_socket>> listeners_;
   /// Shared ownership, so that work sent to a connection's strand keeps it alive until it runs.
   registry connections_;  ///< guarded by registry_mutex_
   mutable std::mutex registry_mutex_;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -22,6 +23,7 @@
 #include "triserve/server/request_workspace.hpp"
 #include "triserve/server/server_options.hpp"
 #include "triserve/server/service_notifier.hpp"
+#include "triserve/server/tls_settings.hpp"
 #include "triserve/server/traffic_counters.hpp"
 
 namespace triserve::server {
@@ -38,10 +40,14 @@ class startup_error : public std::runtime_error {
 /// A listening socket the service manager opened and passed to us (socket activation).
 struct adopted_socket {
   int fd = -1;
+  bool tls = false;  ///< clients speak TLS on it
 };
 
 /// Where a server listens: an address to bind, or a socket to adopt.
 using listener = std::variant<listen_address, adopted_socket>;
+
+/// Whether clients speak TLS on `where`.
+bool speaks_tls(const listener& where);
 
 /// When a server stops accepting during a drain.
 enum class drain_order {
@@ -82,9 +88,14 @@ class server_group {
   server_group(const server_group&) = delete;
   server_group& operator=(const server_group&) = delete;
 
-  /// Declares a server; nothing is opened before start().
-  void add(std::string name, listener where, handler answer,
+  /// Declares a server listening on every one of `where` (at least one); nothing is opened
+  /// before start().
+  void add(std::string name, std::vector<listener> where, handler answer,
            drain_order order = drain_order::with_the_group);
+
+  /// The certificate, key and versions of every TLS listener. Before start(), which loads them
+  /// before anything binds; required when a listener speaks TLS.
+  void use_tls(tls_settings settings) { tls_settings_ = std::move(settings); }
 
   /// Reports the group's life to a service manager: READY=1 once every server listens, STATUS=
   /// lines, STOPPING=1 when the drain begins, and WATCHDOG=1 every `watchdog_interval` while the
@@ -110,7 +121,7 @@ class server_group {
   /// 0 after a complete drain, 1 after a deadline, a second signal or a server failure.
   int exit_code() const { return exit_code_; }
 
-  /// Where the server named `name` listens, with the port the kernel chose; throws
+  /// Where the server named `name` listens first, with the port the kernel chose; throws
   /// std::out_of_range for an unknown name.
   asio::ip::tcp::endpoint local_endpoint(std::string_view name) const;
 
@@ -136,7 +147,7 @@ class server_group {
  private:
   struct planned_server {
     std::unique_ptr<server> instance;
-    listener where;
+    std::vector<listener> where;
     drain_order order;
   };
 
@@ -195,6 +206,7 @@ class server_group {
   asio::steady_timer drain_delay_timer_;
   asio::steady_timer watchdog_timer_;
   service_notifier notifier_;
+  std::optional<tls_settings> tls_settings_;
   std::chrono::microseconds watchdog_interval_{0};
   std::chrono::milliseconds drain_delay_{0};
   /// Written only on the group's strand; /readyz and /metrics read it from any thread.
