@@ -32,6 +32,7 @@ endmacro()
 triserve_require_package(fmt libfmt-dev)
 triserve_require_package(spdlog libspdlog-dev)
 triserve_require_package(CLI11 libcli11-dev)
+triserve_require_package(OpenSSL libssl-dev 3)
 # spdlog and fmt compiled into triserve from their headers: the shared libspdlog and libfmt would
 # each pull in the shared libstdc++, whose pages alone are a third of an idle daemon's RSS.
 add_library(triserve_logging INTERFACE)

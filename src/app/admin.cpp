@@ -27,6 +27,20 @@ std::string_view phase_name(server::group_phase phase) {
   return "unknown";
 }
 
+std::string_view handshake_result_name(server::handshake_result result) {
+  switch (result) {
+    case server::handshake_result::ok:
+      return "ok";
+    case server::handshake_result::failed:
+      return "failed";
+    case server::handshake_result::timed_out:
+      return "timed_out";
+    case server::handshake_result::cleartext:
+      return "cleartext";
+  }
+  return "unknown";
+}
+
 /// Appends a metric family's HELP and TYPE lines.
 void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
   fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
@@ -113,6 +127,26 @@ std::string render_metrics(const server::group_report& report) {
   for (const auto& s : report.servers)
     fmt::format_to(to, "triserve_connection_failures_total{{server=\"{}\"}} {}\n", s.name,
                    s.traffic.connection_failures);
+  family(out, "triserve_tls_handshakes_total", "counter",
+         "TLS handshakes by result: ok, failed (no acceptable TLS, or the client left), "
+         "timed_out (cut by the header timeout), cleartext (HTTP sent to a TLS port: 400).");
+  for (const auto& s : report.servers)
+    for (const auto result :
+         {server::handshake_result::ok, server::handshake_result::failed,
+          server::handshake_result::timed_out, server::handshake_result::cleartext})
+      fmt::format_to(to, "triserve_tls_handshakes_total{{server=\"{}\",result=\"{}\"}} {}\n",
+                     s.name, handshake_result_name(result),
+                     s.traffic.handshakes[static_cast<std::size_t>(result)]);
+  family(out, "triserve_tls_connections", "gauge", "TLS connections open now.");
+  for (const auto& s : report.servers)
+    fmt::format_to(to, "triserve_tls_connections{{server=\"{}\"}} {}\n", s.name,
+                   s.traffic.tls_connections);
+  if (report.certificate_not_after != 0) {
+    family(out, "triserve_tls_certificate_not_after_seconds", "gauge",
+           "When the TLS certificate new handshakes use expires, in seconds since the Unix epoch.");
+    fmt::format_to(to, "triserve_tls_certificate_not_after_seconds {}\n",
+                   report.certificate_not_after);
+  }
 
   family(out, "triserve_ready", "gauge", "1 while serving and not about to drain (/readyz).");
   fmt::format_to(to, "triserve_ready {}\n", report.phase == server::group_phase::serving ? 1 : 0);

@@ -295,7 +295,8 @@ asio::awaitable<bool> connection::read_head(http::parse_result& result, bool fir
     if (!written) co_return false;
     const std::size_t received = co_await read_more(*head_deadline, limit);
     if (received > 0) continue;
-    if (timed_out_ && !forced_) {
+    // A TLS handshake cut short has nothing to carry an answer: the close says it.
+    if (timed_out_ && !forced_ && transport_.established()) {
       queue_error(408, "timed out reading the request head");
       co_await finish_and_close();
     }
@@ -519,9 +520,12 @@ asio::awaitable<bool> connection::finish_and_close() {
 
 asio::awaitable<void> connection::close_gracefully() {
   lingering_ = true;
-  transport_.shutdown_send();
-  input_.unpin();
   const auto until = transport_.now() + linger_time;
+  // TLS's close_notify may wait for room in the send buffer: no longer than the linger. Not
+  // set_deadline, which would forget a timeout that has just cut the connection.
+  deadline_ = until;
+  co_await transport_.shutdown_send();
+  input_.unpin();
   while (!peer_closed_ && !forced_ && !timed_out_ && transport_.now() < until) {
     input_.consume(input_.size());
     const std::size_t received = co_await read_more(until, 0);
@@ -554,7 +558,9 @@ void connection::log_request(int status, std::uint64_t body_bytes, clock::time_p
   const auto level = server_.options().access_log ? spdlog::level::info : spdlog::level::debug;
   if (!spdlog::should_log(level)) return;
   const auto peer = to_string(transport_.peer());
-  log_access({server_.name(), peer, method, target, status, body_bytes, elapsed.count(), note},
+  const auto security = transport_.security();
+  log_access({server_.name(), peer, method, target, status, body_bytes, elapsed.count(), note,
+              security.version, security.protocol},
              level, server_.options().log_json);
 }
 

@@ -21,6 +21,7 @@
 #include "triserve/server/connection.hpp"
 #include "triserve/server/server_group.hpp"
 #include "triserve/server/tcp_transport.hpp"
+#include "triserve/server/tls_transport.hpp"
 
 namespace triserve::server {
 
@@ -203,10 +204,14 @@ asio::any_io_executor server::connection_executor() {
   return io_.get_executor();
 }
 
-void server::start_connection(asio::ip::tcp::socket socket,
-                              [[maybe_unused]] const listening_socket& from) {
+void server::start_connection(asio::ip::tcp::socket socket, const listening_socket& from) {
   std::error_code ignored;
   socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+  if (from.tls) {
+    serve(std::make_shared<connection_over<tls_transport>>(
+        *this, tls_transport{std::move(socket), group_.current_tls(), traffic_, name_}));
+    return;
+  }
   serve(std::make_shared<connection_over<tcp_transport>>(*this, tcp_transport{std::move(socket)}));
 }
 

@@ -12,6 +12,7 @@
 #include <asio/post.hpp>
 
 #include "triserve/server/server.hpp"
+#include "triserve/server/tls_context.hpp"
 
 namespace triserve::server {
 
@@ -88,6 +89,7 @@ server_group::server_group(asio::io_context& io, server_options options,
       workspaces_([this] { return std::make_unique<request_workspace>(options_); }, max_spares),
       signals_(control_),
       status_signal_(control_),
+      reload_signal_(control_),
       drain_deadline_(control_),
       progress_timer_(control_),
       deadline_sweep_(control_),
@@ -112,6 +114,61 @@ void server_group::report_to(service_notifier notifier,
                              std::chrono::microseconds watchdog_interval) {
   notifier_ = std::move(notifier);
   watchdog_interval_ = watchdog_interval;
+}
+
+void server_group::load_tls() {
+  const server* needing_tls = nullptr;
+  for (const auto& planned : servers_)
+    for (const auto& where : planned.where)
+      if (speaks_tls(where) && needing_tls == nullptr) needing_tls = planned.instance.get();
+  if (needing_tls == nullptr) {
+    if (tls_settings_)
+      spdlog::warn("--tls-cert and --tls-key are set, but no address speaks TLS (tls://): unused");
+    tls_settings_.reset();
+    return;
+  }
+  if (!tls_settings_)
+    throw startup_error(fmt::format("{} server: a TLS address needs --tls-cert and --tls-key",
+                                    needing_tls->name()));
+  try {
+    put_in_service(std::make_shared<const tls_context>(*tls_settings_));
+  } catch (const tls_setup_error& e) {
+    throw startup_error(e.what());
+  }
+}
+
+void server_group::put_in_service(std::shared_ptr<const tls_context> loaded) {
+  tls_context_ = std::move(loaded);
+  certificate_not_after_ =
+      std::chrono::duration_cast<std::chrono::seconds>(tls_context_->not_after().time_since_epoch())
+          .count();
+  if (tls_context_->not_after() - std::chrono::system_clock::now() < expiry_warning_window)
+    spdlog::warn("the TLS certificate {} {}: renew it soon", tls_context_->subject(),
+                 tls_context_->describe_expiry());
+}
+
+void server_group::wait_for_reload_request() {
+  reload_signal_.async_wait([this](std::error_code ec, int) {
+    if (ec || phase_ == group_phase::stopped) return;
+    reload_tls();
+    wait_for_reload_request();
+  });
+}
+
+void server_group::reload_tls() {
+  if (!tls_settings_) {
+    spdlog::info("received SIGHUP: no address speaks TLS, nothing to reload");
+    return;
+  }
+  try {
+    // Connections open keep the context they started with; only new handshakes see this one.
+    put_in_service(std::make_shared<const tls_context>(*tls_settings_));
+    spdlog::info("received SIGHUP: TLS certificate reloaded: {}, {}; new connections use it",
+                 tls_context_->subject(), tls_context_->describe_expiry());
+  } catch (const std::exception& e) {
+    spdlog::error("received SIGHUP: cannot reload the TLS certificate: {}; still serving {}, {}",
+                  e.what(), tls_context_->subject(), tls_context_->describe_expiry());
+  }
 }
 
 void server_group::bind_all() {
@@ -154,6 +211,10 @@ void server_group::bind_all() {
 void server_group::start() {
   // Bind everything before listening anywhere: a group that cannot start never accepts a
   // single connection on any port.
+  load_tls();
+  if (tls_context_)
+    spdlog::info("TLS certificate {}, {}", tls_context_->subject(),
+                 tls_context_->describe_expiry());
   try {
     bind_all();
     for (auto& planned : servers_) planned.instance->listen();
@@ -169,8 +230,10 @@ void server_group::start() {
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
   status_signal_.add(SIGUSR1);
+  reload_signal_.add(SIGHUP);
   wait_for_signal();
   wait_for_status_request();
+  wait_for_reload_request();
   spdlog::info("all servers are started");
   std::string serving;
   for (const auto& planned : servers_) {
@@ -452,8 +515,10 @@ void server_group::stop_watching() {
   std::error_code ignored;
   signals_.cancel(ignored);
   signals_.clear(ignored);
-  // Cancelled but still registered: io_context::run() may return, and SIGUSR1 stays harmless.
+  // Cancelled but still registered: io_context::run() may return, and SIGUSR1 and SIGHUP stay
+  // harmless.
   status_signal_.cancel(ignored);
+  reload_signal_.cancel(ignored);
 }
 
 void server_group::server_failed(const server& failed, std::exception_ptr failure) {
@@ -471,6 +536,7 @@ void server_group::abort(std::string why) {
 group_report server_group::report() const {
   group_report result;
   result.phase = phase_.load();
+  result.certificate_not_after = certificate_not_after_.load();
   if (result.phase == group_phase::draining)
     result.seconds_to_deadline = std::max(
         0.0, std::chrono::duration<double>(deadline_at_.load() - std::chrono::steady_clock::now())

@@ -57,9 +57,10 @@ std::size_t tcp_transport::unacknowledged_bytes() const {
   return static_cast<std::size_t>(unacknowledged);
 }
 
-void tcp_transport::shutdown_send() {
+asio::awaitable<void> tcp_transport::shutdown_send() {
   std::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  co_return;
 }
 
 void tcp_transport::cancel() {

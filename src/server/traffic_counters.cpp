@@ -29,6 +29,9 @@ traffic_snapshot traffic_counters::snapshot() const {
   copy.too_slow_sending = too_slow_sending_.load(std::memory_order_relaxed);
   copy.handler_failures = handler_failures_.load(std::memory_order_relaxed);
   copy.connection_failures = connection_failures_.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < handshakes_.size(); ++i)
+    copy.handshakes[i] = handshakes_[i].load(std::memory_order_relaxed);
+  copy.tls_connections = tls_connections_.load(std::memory_order_relaxed);
   return copy;
 }
 

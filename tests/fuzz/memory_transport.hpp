@@ -31,7 +31,10 @@ class memory_transport final : public server::transport {
       std::span<const asio::const_buffer> pieces) override;
   std::size_t write_now(std::span<const asio::const_buffer> pieces, std::error_code& ec) override;
   std::size_t unacknowledged_bytes() const override { return 0; }
-  void shutdown_send() override { send_shut_down_ = true; }
+  asio::awaitable<void> shutdown_send() override {
+    send_shut_down_ = true;
+    co_return;
+  }
   void cancel() override;
 
   // The harness's side.

@@ -29,6 +29,7 @@
 namespace triserve::server {
 
 class server;
+class tls_context;
 struct server_stats;
 
 /// The group could not start: one line naming the server, the address and the reason.
@@ -74,6 +75,8 @@ struct group_report {
   group_phase phase = group_phase::starting;
   /// Seconds left until the drain deadline while draining, else 0.
   double seconds_to_deadline = 0;
+  /// When the TLS certificate in service expires, in seconds since the Unix epoch; 0 without TLS.
+  std::int64_t certificate_not_after = 0;
   std::vector<server_report> servers;
 };
 
@@ -94,7 +97,7 @@ class server_group {
            drain_order order = drain_order::with_the_group);
 
   /// The certificate, key and versions of every TLS listener. Before start(), which loads them
-  /// before anything binds; required when a listener speaks TLS.
+  /// before anything binds; required when a listener speaks TLS. SIGHUP loads them again.
   void use_tls(tls_settings settings) { tls_settings_ = std::move(settings); }
 
   /// Reports the group's life to a service manager: READY=1 once every server listens, STATUS=
@@ -105,8 +108,9 @@ class server_group {
   /// load balancer that polls readiness stops sending traffic before anything refuses it.
   void set_drain_delay(std::chrono::milliseconds delay) { drain_delay_ = delay; }
 
-  /// Binds every server, then listens on every one, then starts accepting and watching SIGINT and
-  /// SIGTERM. On any failure closes what it opened and throws startup_error.
+  /// Loads the TLS certificate, binds every server, then listens on every one, then starts
+  /// accepting and watching SIGINT, SIGTERM (drain), SIGUSR1 (status) and SIGHUP (certificate
+  /// reload). On any failure closes what it opened and throws startup_error.
   void start();
 
   /// Stops accepting everywhere, closes idle connections, lets requests in flight finish. On the
@@ -137,6 +141,8 @@ class server_group {
   std::size_t busy_connection_count() const;
 
   // For servers.
+  /// The certificate new TLS connections use now. On the group's strand, where reloads happen.
+  const std::shared_ptr<const tls_context>& current_tls() const { return tls_context_; }
   /// A server registered a connection: deadlines need sweeping. On the group's strand.
   void connection_opened();
   /// A server's connection is gone: the drain may be complete. From any thread.
@@ -151,6 +157,13 @@ class server_group {
     drain_order order;
   };
 
+  /// Loads the TLS certificate when a listener speaks TLS; throws startup_error.
+  void load_tls();
+  /// Loads the certificate again on SIGHUP; a bad one leaves the one in service.
+  void wait_for_reload_request();
+  void reload_tls();
+  /// Takes `loaded` into service for new handshakes, and warns when it expires soon.
+  void put_in_service(std::shared_ptr<const tls_context> loaded);
   void bind_all();
   void wait_for_signal();
   /// Reports not ready for the drain delay, then drains.
@@ -200,6 +213,8 @@ class server_group {
   /// SIGUSR1 asks for a status line. Registered for the group's whole life, so that a late
   /// SIGUSR1 (while connections unwind after a drain) never takes the default action: exit.
   asio::signal_set status_signal_;
+  /// SIGHUP reloads the certificate; registered for the group's whole life like SIGUSR1.
+  asio::signal_set reload_signal_;
   asio::steady_timer drain_deadline_;
   asio::steady_timer progress_timer_;
   asio::steady_timer deadline_sweep_;
@@ -207,6 +222,9 @@ class server_group {
   asio::steady_timer watchdog_timer_;
   service_notifier notifier_;
   std::optional<tls_settings> tls_settings_;
+  std::shared_ptr<const tls_context> tls_context_;  ///< on the group's strand only
+  /// tls_context_'s expiry for report(), which any thread calls.
+  relaxed<std::int64_t> certificate_not_after_{0};
   std::chrono::microseconds watchdog_interval_{0};
   std::chrono::milliseconds drain_delay_{0};
   /// Written only on the group's strand; /readyz and /metrics read it from any thread.

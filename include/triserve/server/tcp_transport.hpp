@@ -25,7 +25,7 @@ class tcp_transport final : public transport {
   std::size_t write_now(std::span<const asio::const_buffer> pieces, std::error_code& ec) override;
   std::size_t unacknowledged_bytes() const override;
 
-  void shutdown_send() override;
+  asio::awaitable<void> shutdown_send() override;
   void cancel() override;
 
  private:

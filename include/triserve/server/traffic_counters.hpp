@@ -17,6 +17,15 @@ inline constexpr std::array<std::uint64_t, 14> duration_bucket_bounds_us{
 /// Which way data moved too slowly for a minimum rate.
 enum class transfer_direction { receive, send };
 
+/// How a TLS handshake ended.
+enum class handshake_result {
+  ok,
+  failed,     ///< the client's bytes were no acceptable TLS, or it left mid-handshake
+  timed_out,  ///< cut by the header timeout (or the drain's deadline)
+  cleartext   ///< an HTTP request sent in cleartext to a TLS port, answered 400
+};
+inline constexpr std::size_t handshake_result_count = 4;
+
 /// A copy of one server's traffic counters, for /metrics.
 struct traffic_snapshot {
   /// Responses by status class: [0] 1xx ... [4] 5xx.
@@ -35,6 +44,10 @@ struct traffic_snapshot {
   std::uint64_t handler_failures = 0;
   /// Connections lost to an exception outside any handler.
   std::uint64_t connection_failures = 0;
+  /// TLS handshakes by handshake_result.
+  std::array<std::uint64_t, handshake_result_count> handshakes{};
+  /// TLS connections open now.
+  std::uint64_t tls_connections = 0;
 };
 
 /// What a server's connections did on the wire, counted from any thread (relaxed atomics: each
@@ -59,6 +72,15 @@ class traffic_counters {
   /// A connection's coroutine ended with an exception from outside its handler.
   void count_connection_failure() { add(connection_failures_, 1); }
 
+  /// A TLS handshake ended with `result`.
+  void count_handshake(handshake_result result) {
+    add(handshakes_[static_cast<std::size_t>(result)], 1);
+  }
+  /// A TLS connection was accepted (`+1`) or closed (`-1`).
+  void count_tls_connection(int change) {
+    tls_connections_.fetch_add(static_cast<std::uint64_t>(change), std::memory_order_relaxed);
+  }
+
   traffic_snapshot snapshot() const;
 
  private:
@@ -75,6 +97,8 @@ class traffic_counters {
   std::atomic<std::uint64_t> too_slow_sending_{0};
   std::atomic<std::uint64_t> handler_failures_{0};
   std::atomic<std::uint64_t> connection_failures_{0};
+  std::array<std::atomic<std::uint64_t>, handshake_result_count> handshakes_{};
+  std::atomic<std::uint64_t> tls_connections_{0};
 };
 
 }  // namespace triserve::server

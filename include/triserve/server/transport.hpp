@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <span>
+#include <string_view>
 #include <system_error>
 #include <tuple>
 
@@ -16,6 +17,12 @@ namespace triserve::server {
 /// What an asynchronous read or write completed with: an error (end of stream, cancellation, a
 /// reset) or none, and how many bytes moved.
 using transfer_result = std::tuple<std::error_code, std::size_t>;
+
+/// What protects a connection, for the access log: both empty over cleartext.
+struct transport_security {
+  std::string_view version;   ///< "TLSv1.3"
+  std::string_view protocol;  ///< what ALPN chose ("http/1.1"), empty when the client offered none
+};
 
 /// The byte stream under one connection: a TCP socket, a TLS stream over one, or bytes in memory
 /// that a fuzzer feeds. The connection speaks HTTP over it and knows nothing else of it; a
@@ -58,9 +65,14 @@ class transport {
   /// the transport cannot tell. Progress of a slow reader shows here before a write completes.
   virtual std::size_t unacknowledged_bytes() const = 0;
 
-  /// Tells the client that nothing more will be sent (TCP FIN; TLS close_notify first), while
-  /// still receiving.
-  virtual void shutdown_send() = 0;
+  /// Tells the client that nothing more will be sent (TLS close_notify, then TCP FIN), while
+  /// still receiving; never waits for the client's reply. May wait for room to send close_notify:
+  /// cancel() cuts that wait.
+  virtual asio::awaitable<void> shutdown_send() = 0;
+  /// Whether an answer can be sent: false while a TLS handshake has not completed.
+  virtual bool established() const { return true; }
+  /// TLS version and ALPN protocol, once the handshake is done.
+  virtual transport_security security() const { return {}; }
   /// Cuts the read, write or wait in progress: it completes with `operation_aborted`.
   virtual void cancel() = 0;
 };

@@ -8,6 +8,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -108,6 +112,135 @@ std::size_t http_response::header_count(std::string_view name) const {
       headers.begin(), headers.end(), [&](const auto& h) { return iequals(h.first, name); }));
 }
 
+struct raw_client::tls_session {
+  struct context_free {
+    void operator()(SSL_CTX* context) const { SSL_CTX_free(context); }
+  };
+  struct ssl_free {
+    void operator()(SSL* ssl) const { SSL_free(ssl); }
+  };
+  std::unique_ptr<SSL_CTX, context_free> context;
+  std::unique_ptr<SSL, ssl_free> ssl;
+};
+
+namespace {
+
+/// OpenSSL's reason for the last failure on this thread, the queue emptied.
+std::string openssl_reason() {
+  const unsigned long code = ERR_peek_last_error();
+  ERR_clear_error();
+  if (code == 0) return "no OpenSSL error recorded";
+  char text[256];
+  ERR_error_string_n(code, text, sizeof text);
+  return text;
+}
+
+}  // namespace
+
+void raw_client::start_tls(const tls_options& options, std::chrono::milliseconds timeout) {
+  const auto deadline = steady::now() + timeout;
+  auto session = std::make_unique<tls_session>();
+  session->context.reset(SSL_CTX_new(TLS_client_method()));
+  SSL_CTX* context = session->context.get();
+  // send_some may offer the bytes of a write that would block again from another buffer.
+  SSL_CTX_set_mode(context, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (options.min_version != 0) SSL_CTX_set_min_proto_version(context, options.min_version);
+  if (options.max_version != 0) SSL_CTX_set_max_proto_version(context, options.max_version);
+  // Old versions are what some tests offer on purpose: Debian's default security level would
+  // refuse to even offer them.
+  if (options.max_version != 0 && options.max_version < TLS1_2_VERSION)
+    SSL_CTX_set_security_level(context, 0);
+  if (!options.ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(context, options.ca_file.c_str(), nullptr) != 1)
+      throw std::runtime_error("cannot load CA " + options.ca_file + ": " + openssl_reason());
+    SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nullptr);
+  }
+  if (!options.alpn.empty()) {
+    std::string wire;
+    for (const auto& protocol : options.alpn) {
+      wire.push_back(static_cast<char>(protocol.size()));
+      wire.append(protocol);
+    }
+    SSL_CTX_set_alpn_protos(context, reinterpret_cast<const unsigned char*>(wire.data()),
+                            static_cast<unsigned>(wire.size()));
+  }
+  session->ssl.reset(SSL_new(context));
+  SSL* ssl = session->ssl.get();
+  SSL_set_fd(ssl, fd_);
+  SSL_set_tlsext_host_name(ssl, options.server_name.c_str());
+  if (!options.ca_file.empty()) SSL_set1_host(ssl, options.server_name.c_str());
+  for (int attempt = 0; attempt < 100000; ++attempt) {
+    ERR_clear_error();
+    const int done = SSL_connect(ssl);
+    if (done == 1) {
+      tls_ = std::move(session);
+      return;
+    }
+    const int error = SSL_get_error(ssl, done);
+    if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE)
+      throw std::runtime_error("TLS handshake failed: " + openssl_reason());
+    if (!wait_for(error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))
+      throw std::runtime_error("TLS handshake timed out");
+  }
+  throw std::runtime_error("TLS handshake did not finish");
+}
+
+std::string raw_client::tls_version() const {
+  return SSL_get_version(tls_->ssl.get());
+}
+
+std::string raw_client::tls_protocol() const {
+  const unsigned char* protocol = nullptr;
+  unsigned int length = 0;
+  SSL_get0_alpn_selected(tls_->ssl.get(), &protocol, &length);
+  return std::string(reinterpret_cast<const char*>(protocol), length);
+}
+
+std::string raw_client::tls_peer_subject() const {
+  X509* certificate = SSL_get1_peer_certificate(tls_->ssl.get());
+  if (certificate == nullptr) return {};
+  char text[256] = {};
+  X509_NAME_get_text_by_NID(X509_get_subject_name(certificate), NID_commonName, text, sizeof text);
+  X509_free(certificate);
+  return std::string("CN=") + text;
+}
+
+bool raw_client::received_close_notify() const {
+  return tls_ && (SSL_get_shutdown(tls_->ssl.get()) & SSL_RECEIVED_SHUTDOWN) != 0;
+}
+
+long raw_client::receive(char* room, std::size_t size, short& wait) {
+  wait = POLLIN;
+  if (!tls_) {
+    const auto got = ::recv(fd_, room, size, 0);
+    if (got >= 0) return static_cast<long>(got);
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return -1;
+    if (errno == ECONNRESET) {
+      reset_ = true;
+      return 0;
+    }
+    throw_errno("recv");
+  }
+  ERR_clear_error();
+  std::size_t got = 0;
+  const int done = SSL_read_ex(tls_->ssl.get(), room, size, &got);
+  if (done == 1) return static_cast<long>(got);
+  switch (SSL_get_error(tls_->ssl.get(), done)) {
+    case SSL_ERROR_WANT_READ:
+      return -1;
+    case SSL_ERROR_WANT_WRITE:
+      wait = POLLOUT;
+      return -1;
+    case SSL_ERROR_ZERO_RETURN:
+      return 0;
+    default:
+      // A reset, or the stream ending without close_notify: both end it.
+      reset_ = errno == ECONNRESET;
+      ERR_clear_error();
+      return 0;
+  }
+}
+
 raw_client::raw_client(std::uint16_t port, std::chrono::milliseconds timeout) {
   fd_ = connect_loopback(port, timeout);
   if (fd_ < 0) {
@@ -124,6 +257,7 @@ raw_client::~raw_client() {
 
 raw_client::raw_client(raw_client&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
+      tls_(std::move(other.tls_)),
       buffer_(std::move(other.buffer_)),
       consumed_(other.consumed_),
       eof_(other.eof_),
@@ -133,6 +267,7 @@ raw_client& raw_client::operator=(raw_client&& other) noexcept {
   if (this != &other) {
     if (fd_ >= 0) ::close(fd_);
     fd_ = std::exchange(other.fd_, -1);
+    tls_ = std::move(other.tls_);
     buffer_ = std::move(other.buffer_);
     consumed_ = other.consumed_;
     eof_ = other.eof_;
@@ -155,6 +290,24 @@ bool raw_client::wait_for(short events, steady::time_point deadline) const {
 bool raw_client::try_send_all(std::string_view bytes, std::chrono::milliseconds timeout) noexcept {
   const auto deadline = steady::now() + timeout;
   while (!bytes.empty()) {
+    if (tls_) {
+      ERR_clear_error();
+      std::size_t written = 0;
+      const int done = SSL_write_ex(tls_->ssl.get(), bytes.data(), bytes.size(), &written);
+      if (done == 1) {
+        bytes.remove_prefix(written);
+        continue;
+      }
+      const int error = SSL_get_error(tls_->ssl.get(), done);
+      ERR_clear_error();
+      if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) return false;
+      try {
+        if (wait_for(error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) continue;
+      } catch (...) {
+      }
+      errno = ETIMEDOUT;
+      return false;
+    }
     const auto sent = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (sent > 0) {
       bytes.remove_prefix(static_cast<std::size_t>(sent));
@@ -171,6 +324,31 @@ bool raw_client::try_send_all(std::string_view bytes, std::chrono::milliseconds 
     return false;
   }
   return true;
+}
+
+std::size_t raw_client::send_some(std::string_view bytes, std::chrono::milliseconds timeout) {
+  const auto deadline = steady::now() + timeout;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    short wait = POLLOUT;
+    if (tls_) {
+      ERR_clear_error();
+      std::size_t written = 0;
+      const int done = SSL_write_ex(tls_->ssl.get(), bytes.data(), bytes.size(), &written);
+      if (done == 1) return written;
+      const int error = SSL_get_error(tls_->ssl.get(), done);
+      ERR_clear_error();
+      if (error == SSL_ERROR_WANT_READ)
+        wait = POLLIN;
+      else if (error != SSL_ERROR_WANT_WRITE)
+        throw std::runtime_error("TLS send failed");
+    } else {
+      const auto sent = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (sent >= 0) return static_cast<std::size_t>(sent);
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) throw_errno("send");
+    }
+    if (attempt == 0 && !wait_for(wait, deadline)) return 0;
+  }
+  return 0;
 }
 
 void raw_client::send_all(std::string_view bytes, std::chrono::milliseconds timeout) {
@@ -195,21 +373,15 @@ long raw_client::fill(steady::time_point deadline, std::size_t max) {
   for (int attempt = 0; attempt < 1000; ++attempt) {
     const auto old_size = buffer_.size();
     buffer_.resize(old_size + max);
-    const auto got = ::recv(fd_, buffer_.data() + old_size, max, 0);
-    buffer_.resize(old_size + static_cast<std::size_t>(std::max<decltype(got)>(got, 0)));
-    if (got > 0) return static_cast<long>(got);
+    short wait = POLLIN;
+    const long got = receive(buffer_.data() + old_size, max, wait);
+    buffer_.resize(old_size + static_cast<std::size_t>(std::max(got, 0L)));
+    if (got > 0) return got;
     if (got == 0) {
       eof_ = true;
       return 0;
     }
-    if (errno == EINTR) continue;
-    if (errno == ECONNRESET) {
-      eof_ = true;
-      reset_ = true;
-      return 0;
-    }
-    if (errno != EAGAIN && errno != EWOULDBLOCK) throw_errno("recv");
-    if (!wait_for(POLLIN, deadline)) return -1;
+    if (!wait_for(wait, deadline)) return -1;
   }
   return -1;
 }

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,19 @@ struct eof_result {
   bool reset = false;   ///< the peer closed with a reset (ECONNRESET) rather than a FIN
 };
 
+/// What a client asks for in a TLS handshake (raw_client::start_tls).
+struct tls_options {
+  /// The CA the server's certificate must chain to; empty: any certificate is accepted.
+  std::string ca_file;
+  /// Sent by SNI and checked against the certificate.
+  std::string server_name = "localhost";
+  /// The oldest and newest versions offered (TLS1_2_VERSION = 0x0303, ...); 0: OpenSSL's choice.
+  int min_version = 0;
+  int max_version = 0;
+  /// Protocols offered by ALPN, most wanted first; none: no ALPN extension.
+  std::vector<std::string> alpn{"http/1.1"};
+};
+
 /// A blocking TCP client to 127.0.0.1 that speaks raw bytes and never hangs: every operation
 /// takes a timeout and is driven by poll(). It owns one socket and the bytes received but not
 /// yet consumed, so pipelined responses can be read one after the other. One thread may send
@@ -59,8 +73,25 @@ class raw_client {
   /// Like send_all but returns false instead of throwing (the peer may legitimately have closed).
   bool try_send_all(std::string_view bytes,
                     std::chrono::milliseconds timeout = default_io_timeout) noexcept;
+  /// Sends what the connection takes now, waiting at most `timeout` for room; returns how many
+  /// bytes left (0 when none fit in time). Over TLS, a call after one that sent nothing must
+  /// offer at least the same bytes again (OpenSSL holds the record it made of them).
+  std::size_t send_some(std::string_view bytes, std::chrono::milliseconds timeout);
   /// Half-closes the connection: the server reads EOF, we can still read.
   void shutdown_write();
+
+  /// Makes this a TLS connection: handshakes now, and every later send and read is encrypted.
+  /// Throws std::runtime_error with OpenSSL's reason when the handshake fails or times out.
+  void start_tls(const tls_options& options = {},
+                 std::chrono::milliseconds timeout = default_io_timeout);
+  /// After start_tls: the version agreed ("TLSv1.3").
+  std::string tls_version() const;
+  /// After start_tls: what ALPN chose; empty when nothing.
+  std::string tls_protocol() const;
+  /// After start_tls: the server certificate's subject ("CN=server").
+  std::string tls_peer_subject() const;
+  /// After start_tls: whether the server's close_notify has arrived.
+  bool received_close_notify() const;
 
   /// Returns buffered bytes, or waits for some to arrive. Empty means EOF, reset or timeout.
   std::string read_some(std::chrono::milliseconds timeout = default_io_timeout);
@@ -102,7 +133,14 @@ class raw_client {
   /// Throws with `what` and a printable excerpt of what was received.
   [[noreturn]] void fail(std::string_view what) const;
 
+  /// Reads or writes through TLS: OpenSSL's state, absent until start_tls.
+  struct tls_session;
+  /// Receives into `room` over TLS or TCP: bytes, 0 for EOF (eof_ set), -1 to wait for POLLIN
+  /// (or POLLOUT in `wait`), or throws.
+  long receive(char* room, std::size_t size, short& wait);
+
   int fd_ = -1;
+  std::unique_ptr<tls_session> tls_;
   std::string buffer_;
   std::size_t consumed_ = 0;  ///< bytes at the front of buffer_ already handed out
   bool eof_ = false;
