@@ -53,38 +53,72 @@ std::uint16_t parse_port(std::string_view port, std::string_view text) {
   return static_cast<std::uint16_t>(value);
 }
 
-}  // namespace
+std::string lowercase(std::string_view text) {
+  std::string result(text);
+  for (char& c : result)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return result;
+}
 
-listen_address parse_listen_address(std::string_view text) {
-  if (text.empty()) reject(text, "expected HOST:PORT or :PORT");
-  if (std::any_of(text.begin(), text.end(), is_whitespace)) {
-    reject(text, "must not contain whitespace");
-  }
-
-  if (text.front() == '[') {
-    const std::size_t close = text.find(']');
+/// Parses HOST:PORT, :PORT or [IPv6]:PORT, the part of `text` after any scheme.
+listen_address parse_host_and_port(std::string_view where, std::string_view text) {
+  if (where.empty()) reject(text, "expected HOST:PORT or :PORT");
+  if (where.front() == '[') {
+    const std::size_t close = where.find(']');
     if (close == std::string_view::npos) reject(text, "unclosed '['");
-    const std::string_view host = text.substr(1, close - 1);
+    const std::string_view host = where.substr(1, close - 1);
     if (!is_ipv6_literal(host)) reject(text, "brackets must hold an IPv6 address");
-    const std::string_view rest = text.substr(close + 1);
+    const std::string_view rest = where.substr(close + 1);
     if (rest.empty() || rest.front() != ':') reject(text, "expected ':PORT' after ']'");
     return {std::string(host), parse_port(rest.substr(1), text)};
   }
 
-  const std::size_t colon = text.rfind(':');
+  const std::size_t colon = where.rfind(':');
   if (colon == std::string_view::npos) reject(text, "expected HOST:PORT or :PORT");
-  const std::string_view host = text.substr(0, colon);
+  const std::string_view host = where.substr(0, colon);
   if (host.find(':') != std::string_view::npos) {
     reject(text, "IPv6 addresses need brackets, e.g. [::1]:7000");
   }
   if (!std::all_of(host.begin(), host.end(), is_host_char)) {
     reject(text, "host may hold only letters, digits, '-' and '.'");
   }
-  return {std::string(host), parse_port(text.substr(colon + 1), text)};
+  return {std::string(host), parse_port(where.substr(colon + 1), text)};
+}
+
+}  // namespace
+
+listen_address parse_listen_address(std::string_view text) {
+  if (std::any_of(text.begin(), text.end(), is_whitespace)) {
+    reject(text, "must not contain whitespace");
+  }
+  // A host holds no ':' or '/', so "://" anywhere can only follow a scheme.
+  const std::size_t scheme_end = text.find("://");
+  if (scheme_end == std::string_view::npos) return parse_host_and_port(text, text);
+  const std::string_view scheme = text.substr(0, scheme_end);
+  const std::string_view rest = text.substr(scheme_end + 3);
+  if (rest.find("://") != std::string_view::npos) reject(text, "expected at most one scheme");
+  if (scheme == "tls") {
+    listen_address address = parse_host_and_port(rest, text);
+    address.tls = true;
+    return address;
+  }
+  // One spelling, the one the logs and --print-config write, so that a search for "tls://"
+  // finds every TLS listener; the message says what to write instead.
+  const std::string scheme_name = lowercase(scheme);
+  const std::string suggestion = "tls://" + std::string(rest);
+  if (scheme_name == "tls") reject(text, "write the scheme in lowercase: " + quoted(suggestion));
+  // These name protocols spoken over the connection, not how to listen: HTTP/1.1 is spoken on
+  // every listener, so the only choice an address makes is TLS or not.
+  if (scheme_name == "https") reject(text, "for a TLS listener write " + quoted(suggestion));
+  if (scheme_name == "http") {
+    reject(text, "a cleartext listener takes no scheme: write " + quoted(std::string(rest)));
+  }
+  reject(text, "unknown scheme " + quoted(std::string(scheme) + "://") +
+                   ": write HOST:PORT, or tls://HOST:PORT for TLS");
 }
 
 std::string to_string(const listen_address& address) {
-  std::string text;
+  std::string text = address.tls ? "tls://" : "";
   const bool ipv6 = address.host.find(':') != std::string::npos;
   if (ipv6) text.push_back('[');
   text.append(address.host);

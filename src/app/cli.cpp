@@ -1,9 +1,13 @@
 #include "triserve/app/cli.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <optional>
 #include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -43,14 +47,14 @@ std::size_t parse_byte_count(std::string_view text, std::size_t minimum, std::si
 
 /// A bad value of `option` ("--threads"); parse_command_line names where the value came from.
 struct option_error : std::invalid_argument {
-  option_error(std::string_view name, const char* problem)
+  option_error(std::string_view name, const std::string& problem)
       : std::invalid_argument(problem), option(name) {}
   std::string option;
 };
 
-/// Applies `parse` to an option's text; a failure names the option.
-template <typename Parse>
-auto parse_option(std::string_view option, const std::string& text, Parse parse) {
+/// Applies `parse` to an option's text (or texts); a failure names the option.
+template <typename Text, typename Parse>
+auto parse_option(std::string_view option, const Text& text, Parse parse) {
   try {
     return parse(text);
   } catch (const std::invalid_argument& e) {
@@ -76,20 +80,107 @@ std::optional<std::string> process_environment(const std::string& name) {
   return value != nullptr ? std::optional<std::string>{value} : std::nullopt;
 }
 
-/// Two servers on one port would both bind (SO_REUSEADDR) and only fail at listen, after the
-/// first had started listening: refuse the configuration instead.
-void reject_shared_ports(
-    std::initializer_list<std::pair<std::string_view, listen_address>> servers) {
-  for (auto first = servers.begin(); first != servers.end(); ++first)
-    for (auto second = std::next(first); second != servers.end(); ++second) {
-      const auto& [first_option, first_address] = *first;
-      const auto& [second_option, second_address] = *second;
-      const bool overlap = first_address.host.empty() || second_address.host.empty() ||
-                           first_address.host == second_address.host;
-      if (first_address.port != 0 && first_address.port == second_address.port && overlap)
-        throw std::invalid_argument(fmt::format("{} and {} both use port {}", first_option,
-                                                second_option, first_address.port));
+/// Adds the address option `name` of a server. It may be repeated, or given a comma-separated
+/// list (what one environment variable can hold), so that the server listens on several
+/// addresses; given at all, it replaces the default.
+CLI::Option* add_address_option(CLI::App& cli, const std::string& name,
+                                std::vector<std::string>& texts, const std::string& description) {
+  return cli.add_option(name, texts, description)
+      ->delimiter(',')
+      // One address per occurrence: in `--hello :7000 :7001` the second is a mistake.
+      ->allow_extra_args(false)
+      ->type_name("ADDR")
+      // The default as it is written (":7000"), not as CLI11 prints a list ("[:7000]"): --help
+      // and --print-config show it.
+      ->default_function([&texts] { return fmt::format("{}", fmt::join(texts, ",")); });
+}
+
+/// Parses each address of a server.
+std::vector<listen_address> parse_addresses(const std::vector<std::string>& texts) {
+  std::vector<listen_address> addresses;
+  for (const auto& text : texts) addresses.push_back(parse_listen_address(text));
+  return addresses;
+}
+
+/// Parses the admin server's addresses, where an empty one means none (`--admin ""` turns off an
+/// admin server that the environment or the file configured).
+std::vector<listen_address> parse_admin_addresses(const std::vector<std::string>& texts) {
+  std::vector<listen_address> addresses;
+  for (const auto& text : texts)
+    if (!text.empty()) addresses.push_back(parse_listen_address(text));
+  return addresses;
+}
+
+/// The oldest TLS version as --tls-min-version takes it: "1.2" or "1.3".
+server::tls_version parse_tls_version(std::string_view text) {
+  if (text == "1.2") return server::tls_version::v1_2;
+  if (text == "1.3") return server::tls_version::v1_3;
+  throw std::invalid_argument(fmt::format("unknown TLS version \"{}\" (use 1.2 or 1.3)", text));
+}
+
+/// Where the value of `option` ("--hello") came from, as an error names it.
+std::string origin_of(const option_origins& origins, std::string_view option) {
+  const auto origin = origins.find(option.substr(2));
+  return origin != origins.end() ? origin->second : std::string(option);
+}
+
+/// Every server's addresses, each list named by its option.
+std::vector<std::pair<std::string_view, const std::vector<listen_address>*>> addresses_of(
+    const config& settings) {
+  return {{"--hello", &settings.hello},
+          {"--hello-name", &settings.hello_name},
+          {"--echo", &settings.echo},
+          {"--admin", &settings.admin}};
+}
+
+/// Two listeners on one port would both bind (SO_REUSEADDR) and only fail at listen, after the
+/// first had started listening: refuse the configuration instead. Every address of every server
+/// counts, two of the same server too.
+void reject_shared_ports(const config& settings, const option_origins& origins) {
+  struct placed {
+    std::string_view option;
+    const listen_address* address;
+  };
+  std::vector<placed> all;
+  for (const auto& [option, addresses] : addresses_of(settings))
+    for (const auto& address : *addresses) all.push_back({option, &address});
+  for (auto first = all.begin(); first != all.end(); ++first)
+    for (auto second = std::next(first); second != all.end(); ++second) {
+      const listen_address& one = *first->address;
+      const listen_address& other = *second->address;
+      const bool overlap = one.host.empty() || other.host.empty() || one.host == other.host;
+      if (one.port == 0 || one.port != other.port || !overlap) continue;
+      if (first->option == second->option)
+        throw option_error(first->option, fmt::format("\"{}\" and \"{}\" both use port {}",
+                                                      to_string(one), to_string(other), one.port));
+      throw std::invalid_argument(fmt::format(
+          "{} \"{}\" and {} \"{}\" both use port {}", origin_of(origins, first->option),
+          to_string(one), origin_of(origins, second->option), to_string(other), one.port));
     }
+}
+
+/// A tls:// address needs a certificate and its key, and either alone is a mistake. Both given
+/// while no address speaks TLS is allowed (the daemon warns): a socket the service manager passes
+/// may still speak TLS.
+void check_tls_settings(const config& settings, const option_origins& origins) {
+  const bool has_cert = !settings.tls.certificate_file.empty();
+  const bool has_key = !settings.tls.key_file.empty();
+  const char* missing = !has_cert && !has_key ? "--tls-cert and --tls-key are missing"
+                        : !has_cert           ? "--tls-cert is missing"
+                        : !has_key            ? "--tls-key is missing"
+                                              : nullptr;
+  if (missing == nullptr) return;
+  for (const auto& [option, addresses] : addresses_of(settings))
+    for (const auto& address : *addresses)
+      if (address.tls)
+        throw option_error(option,
+                           fmt::format("\"{}\" speaks TLS but {}", to_string(address), missing));
+  if (has_cert)
+    throw std::invalid_argument(fmt::format("{} is given but {}: a certificate needs its key",
+                                            origin_of(origins, "--tls-cert"), missing));
+  if (has_key)
+    throw std::invalid_argument(fmt::format("{} is given but {}: a key needs its certificate",
+                                            origin_of(origins, "--tls-key"), missing));
 }
 
 }  // namespace
@@ -112,8 +203,9 @@ command_line parse_command_line(int argc, const char* const* argv,
   cli.add_option("--config", config_path, "TOML file of settings (see below)")->option_text("FILE");
   cli.add_flag("--print-config", print_config,
                "Print the effective settings as TOML for --config, and exit");
-  std::string hello = ":7000", hello_name = ":8000", echo = ":9000";
-  std::string admin;
+  std::vector<std::string> hello{":7000"}, hello_name{":8000"}, echo{":9000"};
+  std::vector<std::string> admin;
+  std::string tls_min_version = "1.2";
   std::string drain_timeout = format_duration(result.drain_timeout);
   std::string drain_delay = format_duration(result.drain_delay);
   std::string header_timeout = format_duration(result.server.header_timeout);
@@ -129,12 +221,19 @@ command_line parse_command_line(int argc, const char* const* argv,
   std::string threads = std::to_string(result.threads);
   bool show_version = false;
 
-  cli.add_option("--hello", hello, "Address of the hello server")->capture_default_str();
-  cli.add_option("--hello-name", hello_name, "Address of the hello-name server")
+  add_address_option(cli, "--hello", hello, "Address of the hello server");
+  add_address_option(cli, "--hello-name", hello_name, "Address of the hello-name server");
+  add_address_option(cli, "--echo", echo, "Address of the echo server");
+  add_address_option(cli, "--admin", admin,
+                     "Address of the admin server (/healthz, /readyz, /metrics); off when empty");
+  cli.add_option("--tls-cert", result.tls.certificate_file,
+                 "PEM certificate (leaf first, then its chain) of every tls:// address")
+      ->type_name("FILE");
+  cli.add_option("--tls-key", result.tls.key_file,
+                 "PEM private key (RSA, ECDSA or Ed25519) of --tls-cert")
+      ->type_name("FILE");
+  cli.add_option("--tls-min-version", tls_min_version, "Oldest TLS version accepted: 1.2 or 1.3")
       ->capture_default_str();
-  cli.add_option("--echo", echo, "Address of the echo server")->capture_default_str();
-  cli.add_option("--admin", admin,
-                 "Address of the admin server (/healthz, /readyz, /metrics); off when empty");
   cli.add_option("--drain-timeout", drain_timeout,
                  "How long a drain waits for requests in flight before closing them")
       ->capture_default_str();
@@ -181,12 +280,16 @@ command_line parse_command_line(int argc, const char* const* argv,
       ->capture_default_str();
   cli.add_flag("--version", show_version, "Print the version and exit");
   cli.footer(
-      "ADDR is :PORT, HOST:PORT or [IPv6]:PORT; port 0 picks a free port. DUR is like 5s, 500ms, "
-      "1m.\n"
+      "ADDR is :PORT, HOST:PORT or [IPv6]:PORT; port 0 picks a free port. tls://ADDR speaks TLS,\n"
+      "with the certificate of --tls-cert and --tls-key (given while no address speaks TLS, they\n"
+      "are unused: a warning). Repeat an ADDR option, or give ADDR,ADDR, for a server to listen\n"
+      "on several addresses. DUR is like 5s, 500ms, 1m.\n"
       "Every setting can also come from the environment as TRISERVE_<NAME> (--drain-timeout:\n"
-      "TRISERVE_DRAIN_TIMEOUT; a flag takes true/false, 1/0, yes/no or on/off) or from the TOML\n"
-      "file of --config or TRISERVE_CONFIG as NAME = VALUE (drain-timeout = \"5s\", threads = 2,\n"
-      "access-log = true). Precedence: command line > environment > file > default.\n"
+      "TRISERVE_DRAIN_TIMEOUT; a flag takes true/false, 1/0, yes/no or on/off; addresses a\n"
+      "comma-separated list) or from the TOML file of --config or TRISERVE_CONFIG as NAME = VALUE\n"
+      "(drain-timeout = \"5s\", threads = 2, access-log = true, hello = [\":7000\", "
+      "\"tls://:7443\"]).\n"
+      "Precedence: command line > environment > file > default.\n"
       "Exit codes: 0 clean drain, 1 start-up failure, drain deadline or forced close, 2 "
       "usage.");
   // Actions, not settings: no variable or file key sets them, and --print-config leaves them out.
@@ -208,10 +311,11 @@ command_line parse_command_line(int argc, const char* const* argv,
     const auto file =
         config_path.empty() ? std::nullopt : std::optional{read_config_file(cli, config_path)};
     origins = apply_option_sources(cli, environment, file ? &*file : nullptr);
-    result.hello = parse_option("--hello", hello, parse_listen_address);
-    result.hello_name = parse_option("--hello-name", hello_name, parse_listen_address);
-    result.echo = parse_option("--echo", echo, parse_listen_address);
-    if (!admin.empty()) result.admin = parse_option("--admin", admin, parse_listen_address);
+    result.hello = parse_option("--hello", hello, parse_addresses);
+    result.hello_name = parse_option("--hello-name", hello_name, parse_addresses);
+    result.echo = parse_option("--echo", echo, parse_addresses);
+    result.admin = parse_option("--admin", admin, parse_admin_addresses);
+    result.tls.min_version = parse_option("--tls-min-version", tls_min_version, parse_tls_version);
     result.drain_timeout = parse_option("--drain-timeout", drain_timeout, parse_duration);
     result.drain_delay = parse_option("--drain-delay", drain_delay, parse_duration);
     result.server.header_timeout = parse_option("--header-timeout", header_timeout, parse_duration);
@@ -251,10 +355,8 @@ command_line parse_command_line(int argc, const char* const* argv,
     result.log_level = parse_option("--log-level", result.log_level, check_log_level);
     result.log_format = parse_option("--log-format", log_format_name, parse_log_format);
     result.server.log_json = result.log_format == log_format::json;
-    reject_shared_ports({{"--hello", result.hello},
-                         {"--hello-name", result.hello_name},
-                         {"--echo", result.echo},
-                         {"--admin", result.admin.value_or(listen_address{"", 0})}});
+    reject_shared_ports(result, origins);
+    check_tls_settings(result, origins);
     if (print_config) {
       outcome.message = format_config(cli);
       return outcome;
@@ -267,10 +369,8 @@ command_line parse_command_line(int argc, const char* const* argv,
     outcome.message = fmt::format("triserve: {} (see --help)\n", e.what());
     return outcome;
   } catch (const option_error& e) {
-    const auto origin = origins.find(std::string_view{e.option}.substr(2));
     outcome.exit_code = 2;
-    outcome.message = fmt::format("triserve: {}: {}\n",
-                                  origin != origins.end() ? origin->second : e.option, e.what());
+    outcome.message = fmt::format("triserve: {}: {}\n", origin_of(origins, e.option), e.what());
     return outcome;
   } catch (const std::invalid_argument& e) {
     outcome.exit_code = 2;

@@ -1,11 +1,13 @@
 #include "triserve/app/daemon.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <map>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -37,6 +39,61 @@ void serve(asio::io_context& io, server::server_group& group) {
   }
 }
 
+/// Every server's listeners by its name; admin only when it has some.
+using server_listeners = std::map<std::string, std::vector<server::listener>, std::less<>>;
+
+/// Where each server listens: the sockets the service manager passed for it, which win over all
+/// its configured addresses, else those addresses.
+server_listeners listeners_of(
+    const app::config& config,
+    const std::map<std::string, std::vector<assigned_socket>, std::less<>>& passed) {
+  server_listeners listeners;
+  const std::pair<std::string_view, const std::vector<listen_address>*> servers[] = {
+      {"hello", &config.hello},
+      {"hello-name", &config.hello_name},
+      {"echo", &config.echo},
+      {"admin", &config.admin}};
+  for (const auto& [name, configured] : servers) {
+    std::vector<server::listener> where;
+    if (const auto found = passed.find(name); found != passed.end()) {
+      for (const auto& socket : found->second)
+        where.emplace_back(server::adopted_socket{socket.fd, socket.tls});
+    } else {
+      where.assign(configured->begin(), configured->end());
+    }
+    if (!where.empty()) listeners.emplace(name, std::move(where));
+  }
+  return listeners;
+}
+
+bool any_tls(const server_listeners& listeners) {
+  return std::any_of(listeners.begin(), listeners.end(), [](const auto& server) {
+    return std::any_of(server.second.begin(), server.second.end(),
+                       [](const server::listener& where) { return server::speaks_tls(where); });
+  });
+}
+
+bool has_certificate(const server::tls_settings& tls) {
+  return !tls.certificate_file.empty() && !tls.key_file.empty();
+}
+
+/// The command line has checked its tls:// addresses against --tls-cert and --tls-key, but a
+/// passed socket named ".tls" is known only now: logs an error and returns false when a TLS
+/// listener has no certificate.
+bool check_tls(const server_listeners& listeners, const server::tls_settings& tls) {
+  if (has_certificate(tls)) return true;
+  for (const auto& [name, where] : listeners)
+    if (std::any_of(where.begin(), where.end(),
+                    [](const server::listener& one) { return server::speaks_tls(one); })) {
+      spdlog::error(
+          "socket activation: a socket passed for the {} server speaks TLS (its name ends .tls) "
+          "but --tls-cert and --tls-key are not both given",
+          name);
+      return false;
+    }
+  return true;
+}
+
 }  // namespace
 
 int run_daemon(int argc, char** argv, const product_handlers& handlers) {
@@ -50,7 +107,7 @@ int run_daemon(int argc, char** argv, const product_handlers& handlers) {
   try {
     // Read before anything else can start a process, and malformed values stop the start.
     service_environment service;
-    std::map<std::string, int, std::less<>> passed;
+    std::map<std::string, std::vector<assigned_socket>, std::less<>> passed;
     try {
       service = take_service_environment();
       passed = assign_passed_sockets(service.sockets);
@@ -58,22 +115,18 @@ int run_daemon(int argc, char** argv, const product_handlers& handlers) {
       spdlog::error("{}", e.what());
       return 1;
     }
+    const server_listeners listeners = listeners_of(config, passed);
+    if (!check_tls(listeners, config.tls)) return 1;
+
     asio::io_context io{static_cast<int>(config.threads)};
     server::server_group group{io, config.server, config.drain_timeout, config.threads};
-    // A socket the service manager passed wins over the configured address.
-    const auto where =
-        [&passed](std::string_view name,
-                  const server::listen_address& configured) -> std::vector<server::listener> {
-      if (const auto found = passed.find(name); found != passed.end())
-        return {server::adopted_socket{found->second}};
-      return {configured};
-    };
-    group.add("hello", where("hello", config.hello), handlers.hello);
-    group.add("hello-name", where("hello-name", config.hello_name), handlers.hello_name);
-    group.add("echo", where("echo", config.echo), handlers.echo);
-    if (config.admin || passed.contains("admin"))
-      group.add("admin", where("admin", config.admin.value_or(server::listen_address{})),
-                handlers.admin(group), server::drain_order::after_the_others);
+    group.add("hello", listeners.at("hello"), handlers.hello);
+    group.add("hello-name", listeners.at("hello-name"), handlers.hello_name);
+    group.add("echo", listeners.at("echo"), handlers.echo);
+    if (listeners.contains("admin"))
+      group.add("admin", listeners.at("admin"), handlers.admin(group),
+                server::drain_order::after_the_others);
+    if (any_tls(listeners)) group.use_tls(config.tls);
     if (!service.notify_socket.empty()) {
       try {
         group.report_to(server::service_notifier{service.notify_socket}, service.watchdog_interval);
@@ -86,7 +139,10 @@ int run_daemon(int argc, char** argv, const product_handlers& handlers) {
     spdlog::info("triserve {} starting", TRISERVE_VERSION_DESCRIPTION);
     if (!passed.empty())
       spdlog::info("socket activation: {} listening socket(s) passed by the service manager",
-                   passed.size());
+                   service.sockets.size());
+    // Allowed, so that a configuration may hold a certificate before any listener uses it.
+    if (has_certificate(config.tls) && !any_tls(listeners))
+      spdlog::warn("--tls-cert and --tls-key are unused: no address speaks TLS (tls://HOST:PORT)");
     if (const auto limit = raise_open_file_limit()) spdlog::debug("open file limit: {}", *limit);
     group.start();
     {

@@ -20,6 +20,11 @@ bool is_flag(const CLI::Option& option) {
   return option.get_expected_min() == 0;
 }
 
+/// An address option takes several values: a file may give it an array.
+bool takes_several(const CLI::Option& option) {
+  return option.get_items_expected_max() > 1;
+}
+
 const std::string& key_of(const CLI::Option& option) {
   return option.get_lnames().front();
 }
@@ -31,27 +36,32 @@ std::string lower(std::string_view text) {
   return result;
 }
 
-/// Hands `value` to the option as if the command line had given it, so its callback stores it.
-void give(CLI::Option& option, std::string value, std::string_view origin) {
+/// Hands `values` to the option as if the command line had given them, so its callback stores
+/// them.
+void give(CLI::Option& option, std::vector<std::string> values, std::string_view origin) {
   if (is_flag(option)) {
     try {
-      value = parse_switch(value) ? "true" : "false";
+      for (auto& value : values) value = parse_switch(value) ? "true" : "false";
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument(fmt::format("{}: {}", origin, e.what()));
     }
   }
   try {
-    option.add_result(std::move(value));
+    // An option with a delimiter splits each value: an address list from the environment.
+    for (auto& value : values) option.add_result(std::move(value));
     option.run_callback();
   } catch (const CLI::Error& e) {
     throw std::invalid_argument(fmt::format("{}: {}", origin, e.what()));
   }
 }
 
-/// The file's items by key, each checked: a known setting, once, with one value.
-std::map<std::string, std::string, std::less<>> file_values(CLI::App& cli,
-                                                            const config_file& file) {
-  std::map<std::string, std::string, std::less<>> values;
+/// A file's values of each setting, by key.
+using file_settings = std::map<std::string, std::vector<std::string>, std::less<>>;
+
+/// The file's items by key, each checked: a known setting, once, with one value (or, for an
+/// address option, an array of them).
+file_settings file_values(CLI::App& cli, const config_file& file) {
+  file_settings values;
   for (const auto& item : file.items) {
     // CLI11 reports a [section] as items named "++" (opened) and "--" (closed); "++" comes first.
     if (item.name == "++" || item.name == "--")
@@ -64,10 +74,13 @@ std::map<std::string, std::string, std::less<>> file_values(CLI::App& cli,
     if (!is_setting(*option))
       throw std::invalid_argument(
           fmt::format("{}: {}: cannot be set in a configuration file", file.path, key));
-    if (item.inputs.size() != 1)
+    if (item.inputs.empty() && takes_several(*option))
+      throw std::invalid_argument(
+          fmt::format("{}: {}: expected at least one value", file.path, key));
+    if (item.inputs.size() != 1 && !takes_several(*option))
       throw std::invalid_argument(
           fmt::format("{}: {}: expected one value, got {}", file.path, key, item.inputs.size()));
-    if (!values.emplace(key, item.inputs.front()).second)
+    if (!values.emplace(key, item.inputs).second)
       throw std::invalid_argument(fmt::format("{}: {}: given twice", file.path, key));
   }
   return values;
@@ -127,8 +140,7 @@ bool is_setting(const CLI::Option& option) {
 
 option_origins apply_option_sources(CLI::App& cli, const environment_lookup& environment,
                                     const config_file* file) {
-  const auto from_file =
-      file != nullptr ? file_values(cli, *file) : std::map<std::string, std::string, std::less<>>{};
+  const auto from_file = file != nullptr ? file_values(cli, *file) : file_settings{};
   option_origins origins;
   for (auto* option : cli.get_options()) {
     if (!is_setting(*option)) continue;
@@ -139,7 +151,7 @@ option_origins apply_option_sources(CLI::App& cli, const environment_lookup& env
     }
     const auto variable = environment_variable(key);
     if (auto value = environment(variable); value && !value->empty()) {
-      give(*option, std::move(*value), variable);
+      give(*option, {std::move(*value)}, variable);
       origins.emplace(key, variable);
     } else if (const auto found = from_file.find(key); found != from_file.end()) {
       auto origin = fmt::format("{}: {}", file->path, key);

@@ -26,6 +26,9 @@ constexpr long max_passed_fds = 64;
 
 constexpr std::array<std::string_view, 3> servers_in_order{"hello", "hello-name", "echo"};
 constexpr std::string_view admin_server = "admin";
+/// Ends the name of a passed socket that speaks TLS: "hello.tls". systemd's FileDescriptorName=
+/// cannot hold the ':' of "tls://".
+constexpr std::string_view tls_suffix = ".tls";
 
 std::optional<std::string> take_variable(const char* name) {
   const char* value = std::getenv(name);
@@ -111,16 +114,20 @@ service_environment take_service_environment() {
   return result;
 }
 
-std::map<std::string, int, std::less<>> assign_passed_sockets(
+std::map<std::string, std::vector<assigned_socket>, std::less<>> assign_passed_sockets(
     const std::vector<passed_socket>& sockets) {
-  std::map<std::string, int, std::less<>> assigned;
+  std::map<std::string, std::vector<assigned_socket>, std::less<>> assigned;
   if (sockets.empty()) return assigned;
-  const auto is_ours = [](std::string_view name) {
-    return name == admin_server || std::find(servers_in_order.begin(), servers_in_order.end(),
-                                             name) != servers_in_order.end();
+  const auto server_of = [](std::string_view name) -> std::optional<std::string_view> {
+    if (name.ends_with(tls_suffix)) name.remove_suffix(tls_suffix.size());
+    if (name == admin_server ||
+        std::find(servers_in_order.begin(), servers_in_order.end(), name) != servers_in_order.end())
+      return name;
+    return std::nullopt;
   };
-  const bool by_name = std::any_of(sockets.begin(), sockets.end(),
-                                   [&](const passed_socket& s) { return is_ours(s.name); });
+  const bool by_name = std::any_of(sockets.begin(), sockets.end(), [&](const passed_socket& s) {
+    return server_of(s.name).has_value();
+  });
   if (!by_name) {
     // One socket unit names all its sockets alike (FileDescriptorName=): their order decides.
     if (sockets.size() != servers_in_order.size())
@@ -129,23 +136,24 @@ std::map<std::string, int, std::less<>> assign_passed_sockets(
           "hello, hello-name, echo (or name them with FileDescriptorName=)",
           sockets.size()));
     for (std::size_t i = 0; i < sockets.size(); ++i)
-      assigned.emplace(servers_in_order[i], sockets[i].fd);
+      assigned[std::string(servers_in_order[i])].push_back({sockets[i].fd, false});
     return assigned;
   }
   for (const auto& socket : sockets) {
-    if (!is_ours(socket.name))
+    const auto server = server_of(socket.name);
+    if (!server)
       throw std::invalid_argument(fmt::format(
           "socket activation: the socket named \"{}\" (file descriptor {}) is for no server: "
-          "expected hello, hello-name, echo or admin",
+          "expected hello, hello-name, echo or admin, each optionally ending .tls",
           socket.name, socket.fd));
-    if (!assigned.emplace(socket.name, socket.fd).second)
-      throw std::invalid_argument(
-          fmt::format("socket activation: two sockets are named \"{}\"", socket.name));
+    // Several sockets of one name are several addresses of one server, as repeated --hello.
+    assigned[std::string(*server)].push_back({socket.fd, socket.name.ends_with(tls_suffix)});
   }
   for (const auto name : servers_in_order)
     if (!assigned.contains(name))
       throw std::invalid_argument(fmt::format(
-          "socket activation: no socket named \"{}\" was passed (LISTEN_FDNAMES)", name));
+          "socket activation: no socket named \"{}\" or \"{}{}\" was passed (LISTEN_FDNAMES)", name,
+          name, tls_suffix));
   return assigned;
 }
 

@@ -34,6 +34,12 @@ bool ipv6_loopback_available() {
   return ok;
 }
 
+/// The status of `GET /` on `port`.
+int get_status(std::uint16_t port) {
+  raw_client client(port);
+  return client.round_trip("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status;
+}
+
 }  // namespace
 
 TEST_CASE("the version flag prints the version and exits 0", "[cli]") {
@@ -71,12 +77,23 @@ TEST_CASE("a bad value is one line on stderr, exit 2, and nothing listens", "[cl
     std::string named;  ///< what the error line must mention
   };
   const row rows[] = {
-      {"--drain-timeout", "5x", "5x"},         {"--hello", "nonsense", "nonsense"},
-      {"--hello", "127.0.0.1:70000", "70000"}, {"--echo", "127.0.0.1:-1", "-1"},
-      {"--header-timeout", "soon", "soon"},    {"--max-header-bytes", "many", "many"},
-      {"--threads", "0", "--threads"},         {"--threads", "two", "two"},
-      {"--threads", "5000", "5000"},           {"--no-such-flag", "", "--no-such-flag"},
-      {"--drain-delay", "later", "later"},     {"--admin", "nowhere", "nowhere"},
+      {"--drain-timeout", "5x", "5x"},
+      {"--hello", "nonsense", "nonsense"},
+      {"--hello", "127.0.0.1:70000", "70000"},
+      {"--echo", "127.0.0.1:-1", "-1"},
+      {"--header-timeout", "soon", "soon"},
+      {"--max-header-bytes", "many", "many"},
+      {"--threads", "0", "--threads"},
+      {"--threads", "two", "two"},
+      {"--threads", "5000", "5000"},
+      {"--no-such-flag", "", "--no-such-flag"},
+      {"--drain-delay", "later", "later"},
+      {"--admin", "nowhere", "nowhere"},
+      // A TLS listener without its certificate, or half of one: refused before anything binds.
+      {"--echo", "tls://127.0.0.1:0", "--tls-cert and --tls-key are missing"},
+      {"--tls-cert", "server.pem", "--tls-key is missing"},
+      {"--tls-min-version", "1.1", "1.1"},
+      {"--hello", "https://127.0.0.1:0", "tls://127.0.0.1:0"},
   };
   for (const auto& r : rows) {
     INFO(r.flag << " " << r.value);
@@ -189,4 +206,52 @@ TEST_CASE("the access log records rejected requests with the reason", "[cli]") {
   INFO("stderr:\n" << daemon->log());
   CHECK(logged);
   CHECK(daemon->wait_for_log("missing Host header", 1s));
+}
+
+TEST_CASE("a server repeated on two addresses serves on both and drains both", "[cli]") {
+  daemon_process daemon({"--hello", "127.0.0.1:0", "--hello", "127.0.0.1:0", "--hello-name",
+                         "127.0.0.1:0", "--echo", "127.0.0.1:0"});
+  const bool started = daemon.wait_for_log("all servers are started", 10s);
+  INFO("stderr:\n" << daemon.log());
+  REQUIRE(started);
+  REQUIRE(daemon.wait_for_ports(1s));
+  const auto hello = daemon.endpoints("hello");
+  REQUIRE(hello.size() == 2);
+  CHECK(daemon.log_lines_with("hello server listening on 127.0.0.1:").size() == 2);
+  CHECK(hello[0].port != hello[1].port);
+  CHECK(daemon.port("hello") == hello[0].port);
+  for (const auto& endpoint : hello) {
+    INFO("port " << endpoint.port);
+    CHECK_FALSE(endpoint.tls);
+    raw_client client(endpoint.port);
+    const auto response =
+        client.round_trip("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    CHECK(response.status == 200);
+    CHECK(response.body == "Hello, world!");
+  }
+
+  // An idle keep-alive connection on the second address is closed by the drain like any other.
+  raw_client idle(hello[1].port);
+  CHECK(idle.round_trip("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
+  daemon.send_signal(SIGTERM);
+  CHECK(idle.read_until_eof(3s).closed);
+  const auto status = daemon.wait_for_exit(5s);
+  REQUIRE(status.has_value());
+  CHECK(status->code == 0);
+  for (const auto& endpoint : hello) CHECK_FALSE(port_accepts(endpoint.port, 200ms));
+}
+
+TEST_CASE("a certificate with no TLS address: one warning, and the daemon serves", "[cli]") {
+  // The files are never read while no listener speaks TLS: these do not exist.
+  auto daemon = daemon_process::start(
+      {"--tls-cert", "/nonexistent/server.pem", "--tls-key", "/nonexistent/server.key"});
+  INFO("stderr:\n" << daemon->log());
+  const auto warnings = daemon->log_lines_with("--tls-cert and --tls-key are unused");
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings.front().find("[warning]") != std::string::npos);
+  CHECK(get_status(daemon->port("hello")) == 200);
+  daemon->send_signal(SIGTERM);
+  const auto status = daemon->wait_for_exit(5s);
+  REQUIRE(status.has_value());
+  CHECK(status->code == 0);
 }

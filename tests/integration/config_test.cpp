@@ -126,16 +126,18 @@ TEST_CASE("command line > environment > file > default, as --print-config shows"
   CHECK(run.code == 0);
   CHECK(run.err.empty());
   const auto settings = settings_of(run.out);
-  CHECK(settings.at("threads") == "4");              // command line over environment, file
-  CHECK(settings.at("log-level") == "\"error\"");    // command line over environment, file
-  CHECK(settings.at("drain-timeout") == "\"3s\"");   // environment over file
-  CHECK(settings.at("header-timeout") == "\"4s\"");  // environment over default
-  CHECK(settings.at("access-log") == "true");        // environment over default
-  CHECK(settings.at("idle-timeout") == "\"11s\"");   // file over default
-  CHECK(settings.at("hello") == "\":1111\"");        // file over default
-  CHECK(settings.at("echo") == "\":9000\"");         // default
-  CHECK(settings.at("write-timeout") == "\"30s\"");  // default
-  CHECK(settings.at("log-format") == "\"text\"");    // default
+  CHECK(settings.at("threads") == "4");                // command line over environment, file
+  CHECK(settings.at("log-level") == "\"error\"");      // command line over environment, file
+  CHECK(settings.at("drain-timeout") == "\"3s\"");     // environment over file
+  CHECK(settings.at("header-timeout") == "\"4s\"");    // environment over default
+  CHECK(settings.at("access-log") == "true");          // environment over default
+  CHECK(settings.at("idle-timeout") == "\"11s\"");     // file over default
+  CHECK(settings.at("hello") == "\":1111\"");          // file over default
+  CHECK(settings.at("echo") == "\":9000\"");           // default
+  CHECK(settings.at("tls-min-version") == "\"1.2\"");  // default
+  CHECK(settings.at("tls-cert") == "\"\"");            // default: none
+  CHECK(settings.at("write-timeout") == "\"30s\"");    // default
+  CHECK(settings.at("log-format") == "\"text\"");      // default
   CHECK(settings.count("config") == 0);
   CHECK(settings.count("print-config") == 0);
   CHECK(settings.count("version") == 0);
@@ -154,16 +156,26 @@ TEST_CASE("a value the command line overrides is never read", "[config]") {
 
 TEST_CASE("the output of --print-config fed back through --config prints the same", "[config]") {
   const auto first =
-      run_to_exit({"--hello", "127.0.0.1:0", "--access-log", "--log-format", "json",
-                   "--max-header-bytes", "4096", "--print-config"},
-                  with_environment({{"TRISERVE_BODY_TIMEOUT", "45s"}, {"TRISERVE_THREADS", "2"}}));
+      run_to_exit({"--hello", "127.0.0.1:0", "--hello", "tls://127.0.0.1:0", "--access-log",
+                   "--log-format", "json", "--max-header-bytes", "4096", "--tls-cert",
+                   "/etc/triserve/server.pem", "--tls-min-version", "1.3", "--print-config"},
+                  with_environment({{"TRISERVE_BODY_TIMEOUT", "45s"},
+                                    {"TRISERVE_THREADS", "2"},
+                                    {"TRISERVE_ECHO", "127.0.0.1:0,[::1]:0"},
+                                    {"TRISERVE_TLS_KEY", "/etc/triserve/server.key"}}));
   REQUIRE(first.code == 0);
   const auto printed = first.out;
   INFO("printed:\n" << printed);
   const auto settings = settings_of(printed);
   CHECK(settings.at("body-timeout") == "\"45s\"");
   CHECK(settings.at("threads") == "2");
-  CHECK(settings.at("hello") == "\"127.0.0.1:0\"");
+  CHECK(settings.at("hello") == "[\"127.0.0.1:0\", \"tls://127.0.0.1:0\"]");
+  CHECK(settings.at("hello-name") == "\":8000\"");
+  CHECK(settings.at("echo") == "[\"127.0.0.1:0\", \"[::1]:0\"]");
+  CHECK(settings.at("admin") == "\"\"");
+  CHECK(settings.at("tls-cert") == "\"/etc/triserve/server.pem\"");
+  CHECK(settings.at("tls-key") == "\"/etc/triserve/server.key\"");
+  CHECK(settings.at("tls-min-version") == "\"1.3\"");
   CHECK(settings.at("max-header-bytes") == "4096");
   CHECK(settings.at("log-format") == "\"json\"");
 
@@ -228,6 +240,93 @@ TEST_CASE("a bad setting from a file or the environment: exit 2, one line naming
     if (!r.args.empty() && r.args.front() == "--config") args.clear();  // the file's to decide
     args.insert(args.end(), r.args.begin(), r.args.end());
     const auto run = run_to_exit(args, with_environment(r.environment));
+    INFO("stderr: " << run.err << "\nstdout: " << run.out);
+    CHECK(run.code == 2);
+    CHECK(run.out.empty());
+    CHECK(run.err == r.line + "\n");
+  }
+}
+
+TEST_CASE("a TOML array or a comma-separated variable gives a server several addresses",
+          "[config]") {
+  temporary_file file(
+      "hello = [\"127.0.0.1:0\", \"127.0.0.1:0\"]\nhello-name = \"127.0.0.1:0\"\n"
+      "echo = \"127.0.0.1:0\"\n");
+  const std::pair<std::string, spawn_extras> sources[] = {
+      {"TOML array", with_environment({{"TRISERVE_CONFIG", file.path()}})},
+      {"TRISERVE_HELLO list", with_environment({{"TRISERVE_HELLO", "127.0.0.1:0,127.0.0.1:0"},
+                                                {"TRISERVE_HELLO_NAME", "127.0.0.1:0"},
+                                                {"TRISERVE_ECHO", "127.0.0.1:0"}})},
+  };
+  for (const auto& [source, extras] : sources) {
+    INFO(source);
+    daemon_process daemon({}, extras);
+    const bool started = daemon.wait_for_log("all servers are started", 10s);
+    INFO("stderr:\n" << daemon.log());
+    REQUIRE(started);
+    REQUIRE(daemon.wait_for_ports(1s));
+    const auto hello = daemon.endpoints("hello");
+    REQUIRE(hello.size() == 2);
+    CHECK(daemon.endpoints("echo").size() == 1);
+    for (const auto& endpoint : hello) {
+      CHECK_FALSE(endpoint.tls);
+      raw_client client(endpoint.port);
+      const auto response =
+          client.round_trip("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      CHECK(response.status == 200);
+      CHECK(response.body == "Hello, world!");
+    }
+    stop(daemon);
+  }
+}
+
+TEST_CASE("addresses and TLS settings that do not fit: exit 2, one line naming where", "[config]") {
+  temporary_file tls_without_key(
+      "hello = [\"127.0.0.1:0\", \"tls://127.0.0.1:0\"]\nhello-name = \"127.0.0.1:0\"\n"
+      "echo = \"127.0.0.1:0\"\ntls-cert = \"server.pem\"\n");
+  const auto port = std::to_string(reserve_free_port());
+  temporary_file same_port("hello-name = [\"127.0.0.1:" + port + "\", \"tls://:" + port +
+                           "\"]\nhello = \"127.0.0.1:0\"\necho = \"127.0.0.1:0\"\n");
+  temporary_file https("hello = \"https://127.0.0.1:0\"\n");
+  struct row {
+    std::vector<std::pair<std::string, std::string>> environment;
+    std::vector<std::string> args;
+    std::string line;  ///< the whole stderr line, newline excluded
+  };
+  const row rows[] = {
+      {{{"TRISERVE_HELLO", "127.0.0.1:0,tls://127.0.0.1:0"}},
+       {"--hello-name", "127.0.0.1:0", "--echo", "127.0.0.1:0"},
+       "triserve: TRISERVE_HELLO: \"tls://127.0.0.1:0\" speaks TLS but --tls-cert and --tls-key "
+       "are missing"},
+      {{},
+       {"--config", tls_without_key.path()},
+       "triserve: " + tls_without_key.path() +
+           ": hello: \"tls://127.0.0.1:0\" speaks TLS but --tls-key is missing"},
+      {{{"TRISERVE_TLS_KEY", "server.key"}},
+       default_daemon_args(),
+       "triserve: TRISERVE_TLS_KEY is given but --tls-cert is missing: a key needs its "
+       "certificate"},
+      {{{"TRISERVE_TLS_MIN_VERSION", "1.0"}},
+       default_daemon_args(),
+       "triserve: TRISERVE_TLS_MIN_VERSION: unknown TLS version \"1.0\" (use 1.2 or 1.3)"},
+      {{{"TRISERVE_TLS_CERT", "c.pem"}, {"TRISERVE_TLS_KEY", "k.pem"}},
+       {"--config", same_port.path()},
+       "triserve: " + same_port.path() + ": hello-name: \"127.0.0.1:" + port +
+           "\" and \"tls://:" + port + "\" both use port " + port},
+      {{},
+       {"--hello", "127.0.0.1:" + port, "--hello-name", "127.0.0.1:0", "--echo", "127.0.0.1:0",
+        "--admin", ":" + port},
+       "triserve: --hello \"127.0.0.1:" + port + "\" and --admin \":" + port + "\" both use port " +
+           port},
+      {{},
+       {"--config", https.path()},
+       "triserve: " + https.path() +
+           ": hello: invalid address \"https://127.0.0.1:0\": for a TLS listener write "
+           "\"tls://127.0.0.1:0\""},
+  };
+  for (const auto& r : rows) {
+    INFO("expected: " << r.line);
+    const auto run = run_to_exit(r.args, with_environment(r.environment));
     INFO("stderr: " << run.err << "\nstdout: " << run.out);
     CHECK(run.code == 2);
     CHECK(run.out.empty());

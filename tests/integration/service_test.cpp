@@ -270,6 +270,28 @@ TEST_CASE("service: socket activation serves on the passed sockets and drains th
   CHECK(all_ports_refuse(*daemon));
 }
 
+TEST_CASE("service: a server serves on every socket passed under its name", "[service]") {
+  listening_socket hello, second_hello, hello_name, echo;
+  auto extras =
+      with_environment({{"LISTEN_FDS", "4"}, {"LISTEN_FDNAMES", "hello:echo:hello:hello-name"}});
+  extras.listen_pid = true;
+  extras.passed_fds = {hello.fd, echo.fd, second_hello.fd, hello_name.fd};
+  // The configured addresses would bind elsewhere: the passed sockets replace all of them.
+  auto daemon = daemon_process::start({"--hello", "127.0.0.1:0"}, 10s, extras);
+  for (auto* socket : {&hello, &second_hello, &hello_name, &echo}) socket->close();
+  INFO(daemon->log());
+  CHECK(daemon->log().find("socket activation: 4 listening socket(s) passed") != std::string::npos);
+  CHECK(daemon->endpoints("hello") ==
+        std::vector<logged_endpoint>{{hello.port, false}, {second_hello.port, false}});
+  CHECK(daemon->endpoints("echo") == std::vector<logged_endpoint>{{echo.port, false}});
+  CHECK(get(hello.port, "/").body == "Hello, world!");
+  CHECK(get(second_hello.port, "/").body == "Hello, world!");
+  daemon->send_signal(SIGTERM);
+  const auto status = daemon->wait_for_exit(5s);
+  REQUIRE(status);
+  CHECK(status->code == 0);
+}
+
 TEST_CASE("service: a missing, extra, unknown or unusable passed socket stops the start",
           "[service]") {
   struct bad_case {
@@ -280,10 +302,13 @@ TEST_CASE("service: a missing, extra, unknown or unusable passed socket stops th
   const auto bad = GENERATE(
       bad_case{2, "", "2 socket(s) passed without our names; expected 3"},
       bad_case{4, "", "4 socket(s) passed without our names; expected 3"},
-      bad_case{2, "hello:hello-name", "no socket named \"echo\" was passed"},
+      bad_case{2, "hello:hello-name", "no socket named \"echo\" or \"echo.tls\" was passed"},
       bad_case{4, "hello:hello-name:echo:metrics",
                "the socket named \"metrics\" (file descriptor 6) is for no server"},
-      bad_case{3, "hello:hello:echo", "two sockets are named \"hello\""},
+      bad_case{3, "hello:hello:echo", "no socket named \"hello-name\" or \"hello-name.tls\""},
+      bad_case{3, "hello.tls:hello-name:echo",
+               "socket activation: a socket passed for the hello server speaks TLS (its name ends "
+               ".tls) but --tls-cert and --tls-key are not both given"},
       bad_case{3, "hello:echo", "LISTEN_FDNAMES \"hello:echo\" has 2 name(s) for 3 socket(s)"},
       bad_case{-1, "", "file descriptor 3 is not a listening stream socket"});
   INFO(bad.message);

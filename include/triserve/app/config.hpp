@@ -2,12 +2,13 @@
 
 #include <chrono>
 #include <cstddef>
-#include <optional>
 #include <string>
+#include <vector>
 
 #include "triserve/app/address.hpp"
 #include "triserve/app/logging.hpp"
 #include "triserve/server/server_options.hpp"
+#include "triserve/server/tls_settings.hpp"
 
 namespace triserve::app {
 
@@ -20,11 +21,14 @@ inline constexpr std::chrono::milliseconds default_drain_timeout{5000};
 
 /// Everything the command line, the environment and the configuration file decide.
 struct config {
-  listen_address hello{"", default_hello_port};
-  listen_address hello_name{"", default_hello_name_port};
-  listen_address echo{"", default_echo_port};
-  /// The internal admin listener (/healthz, /readyz, /metrics); none by default.
-  std::optional<listen_address> admin;
+  /// Where each server listens: one address or several (cleartext and TLS side by side).
+  std::vector<listen_address> hello{{"", default_hello_port}};
+  std::vector<listen_address> hello_name{{"", default_hello_name_port}};
+  std::vector<listen_address> echo{{"", default_echo_port}};
+  /// The internal admin listener (/healthz, /readyz, /metrics); none when empty, the default.
+  std::vector<listen_address> admin;
+  /// The certificate and key of every tls:// listener; both empty when none was given.
+  server::tls_settings tls;
   std::chrono::milliseconds drain_timeout = default_drain_timeout;
   /// How long a signal leaves the servers up but not ready before the drain begins.
   std::chrono::milliseconds drain_delay{0};

@@ -48,13 +48,16 @@ using option_origins = std::map<std::string, std::string, std::less<>>;
 
 /// Gives each setting the command line left unset its value from `environment`, else from
 /// `file` (when there is one): command line > environment > file > default. An empty variable
-/// counts as unset. Throws std::invalid_argument naming the variable, or the file and key, for
-/// an unknown key, a key given twice or with several values, or a flag value parse_switch refuses.
+/// counts as unset. An option that takes several values (an address list) splits a variable at
+/// its delimiter and takes a file's array. Throws std::invalid_argument naming the variable, or
+/// the file and key, for an unknown key, a key given twice, several values (or none) where one is
+/// expected, or a flag value parse_switch refuses.
 option_origins apply_option_sources(CLI::App& cli, const environment_lookup& environment,
                                     const config_file* file);
 
-/// The settings' effective values as TOML, one `key = value` line per setting in --help's order,
-/// which read_config_file and apply_option_sources read back to the same values. Throws
+/// The settings' effective values as TOML, one `key = value` line per setting in --help's order
+/// (an array where an option holds several values), which read_config_file and
+/// apply_option_sources read back to the same values. Throws
 /// std::invalid_argument for a value no TOML string CLI11 reads could hold.
 std::string format_config(const CLI::App& cli);
 

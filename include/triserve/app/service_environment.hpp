@@ -30,11 +30,19 @@ struct service_environment {
 /// std::invalid_argument, with one line naming the variable or descriptor, when they are malformed.
 service_environment take_service_environment();
 
-/// Which passed socket serves which server. By name when LISTEN_FDNAMES names our servers
-/// (`hello`, `hello-name`, `echo`, and `admin` optionally), otherwise by order: exactly three,
-/// for hello, hello-name and echo. Empty when nothing was passed. Throws std::invalid_argument
-/// for a missing, extra, duplicate or unknown socket.
-std::map<std::string, int, std::less<>> assign_passed_sockets(
+/// A passed socket as one server listens on it.
+struct assigned_socket {
+  int fd = -1;
+  bool tls = false;  ///< its name ended ".tls": clients speak TLS on it
+};
+
+/// Which passed sockets serve which server. By name when LISTEN_FDNAMES names our servers
+/// (`hello`, `hello-name`, `echo`, and `admin` optionally), each name optionally ending `.tls`
+/// for a socket speaking TLS (FileDescriptorName= cannot hold "tls://"); a server may get several
+/// sockets, of one name or both. Otherwise by order: exactly three, for hello, hello-name and echo,
+/// all cleartext. Empty when nothing was passed. Throws std::invalid_argument for a missing,
+/// extra or unknown socket.
+std::map<std::string, std::vector<assigned_socket>, std::less<>> assign_passed_sockets(
     const std::vector<passed_socket>& sockets);
 
 }  // namespace triserve::app

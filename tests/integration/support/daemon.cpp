@@ -34,7 +34,8 @@ using steady = std::chrono::steady_clock;
   throw std::system_error(errno, std::generic_category(), what);
 }
 
-/// Parses "... hello-name server listening on 127.0.0.1:41234" into name and address.
+/// Parses "... hello-name server listening on 127.0.0.1:41234" (or "on tls://127.0.0.1:41234")
+/// into name and address.
 std::optional<std::pair<std::string, std::string>> parse_listening_line(std::string_view line) {
   constexpr std::string_view marker = " server listening on ";
   const auto at = line.find(marker);
@@ -295,8 +296,11 @@ std::vector<std::string> daemon_process::log_lines_with(std::string_view needle)
 bool daemon_process::wait_for_ports(std::chrono::milliseconds timeout) {
   const auto deadline = steady::now() + timeout;
   for (int attempt = 0; attempt < 10000; ++attempt) {
+    // Parsed afresh each time: a server logs one line per address.
+    addresses_.clear();
     for (const auto& line : log_lines_with(" server listening on ")) {
-      if (auto parsed = parse_listening_line(line)) addresses_[parsed->first] = parsed->second;
+      if (auto parsed = parse_listening_line(line))
+        addresses_[parsed->first].push_back(std::move(parsed->second));
     }
     if (addresses_.count("hello") && addresses_.count("hello-name") && addresses_.count("echo")) {
       return true;
@@ -310,21 +314,32 @@ bool daemon_process::wait_for_ports(std::chrono::milliseconds timeout) {
 }
 
 std::uint16_t daemon_process::port(const std::string& server) const {
-  const auto address = logged_address(server);
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos) {
-    throw std::runtime_error("no port logged for the " + server + " server; stderr:\n" + log());
+  for (const auto& endpoint : endpoints(server))
+    if (!endpoint.tls) return endpoint.port;
+  throw std::runtime_error("no cleartext port logged for the " + server + " server; stderr:\n" +
+                           log());
+}
+
+std::vector<logged_endpoint> daemon_process::endpoints(const std::string& server) const {
+  constexpr std::string_view tls_prefix = "tls://";
+  std::vector<logged_endpoint> endpoints;
+  const auto found = addresses_.find(server);
+  if (found == addresses_.end()) return endpoints;
+  for (const std::string_view address : found->second) {
+    const auto colon = address.rfind(':');
+    const auto port =
+        colon == std::string_view::npos ? 0UL : std::stoul(std::string(address.substr(colon + 1)));
+    if (port == 0 || port > 65535)
+      throw std::runtime_error("bad port logged for the " + server +
+                               " server: " + std::string(address));
+    endpoints.push_back({static_cast<std::uint16_t>(port), address.starts_with(tls_prefix)});
   }
-  const auto port = std::stoul(address.substr(colon + 1));
-  if (port == 0 || port > 65535) {
-    throw std::runtime_error("bad port logged for the " + server + " server: " + address);
-  }
-  return static_cast<std::uint16_t>(port);
+  return endpoints;
 }
 
 std::string daemon_process::logged_address(const std::string& server) const {
   const auto it = addresses_.find(server);
-  return it == addresses_.end() ? std::string() : it->second;
+  return it == addresses_.end() || it->second.empty() ? std::string() : it->second.front();
 }
 
 void daemon_process::send_signal(int sig) {

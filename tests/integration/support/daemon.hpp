@@ -37,6 +37,13 @@ struct daemon_status {
   std::size_t buffers_in_use = 0;  ///< receive buffers lent to connections
 };
 
+/// One address a server logged it listens on: `... hello server listening on tls://[::1]:7443`.
+struct logged_endpoint {
+  std::uint16_t port = 0;
+  bool tls = false;  ///< logged with the tls:// prefix
+  bool operator==(const logged_endpoint&) const = default;
+};
+
 /// The address arguments every test starts from: the three servers on ephemeral loopback ports.
 std::vector<std::string> default_daemon_args();
 
@@ -101,9 +108,13 @@ class daemon_process {
 
   /// Waits for the `listening on` lines of the three servers and parses their ports.
   bool wait_for_ports(std::chrono::milliseconds timeout = std::chrono::seconds{10});
-  /// The port a server logged it listens on ("hello", "hello-name", "echo"); throws if unknown.
+  /// The first cleartext port a server logged it listens on ("hello", "hello-name", "echo");
+  /// throws if there is none.
   std::uint16_t port(const std::string& server) const;
-  /// The address a server logged, as printed ("127.0.0.1:41234", "[::1]:41234"); empty if none.
+  /// Every address a server logged it listens on, in the order logged; empty if none.
+  std::vector<logged_endpoint> endpoints(const std::string& server) const;
+  /// The first address a server logged, as printed ("127.0.0.1:41234", "[::1]:41234",
+  /// "tls://127.0.0.1:41235"); empty if none.
   std::string logged_address(const std::string& server) const;
 
   /// Sends `sig` to the child by its pid (only while it has not been reaped).
@@ -142,7 +153,8 @@ class daemon_process {
 
   pid_t pid_ = -1;
   std::optional<exit_status> status_;
-  std::map<std::string, std::string, std::less<>> addresses_;  ///< server name -> "host:port"
+  /// Server name -> each address it logged, as printed ("host:port", "tls://host:port").
+  std::map<std::string, std::vector<std::string>, std::less<>> addresses_;
 
   mutable std::mutex mutex_;
   mutable std::condition_variable output_changed_;

@@ -1,5 +1,6 @@
 #include "triserve/app/option_sources.hpp"
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <catch2/catch.hpp>
 
@@ -8,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 using triserve::app::apply_option_sources;
 using triserve::app::config_file;
@@ -24,6 +26,8 @@ struct settings {
   std::string hello = ":7000";
   std::string drain_timeout = "5s";
   std::string threads = "1";
+  /// An address list, as triserve's --echo: repeatable, comma-separated.
+  std::vector<std::string> echo{":9000"};
   bool access_log = false;
   bool version = false;
   std::map<std::string, std::string> environment;
@@ -32,6 +36,11 @@ struct settings {
     cli.add_option("--hello", hello)->capture_default_str();
     cli.add_option("--drain-timeout", drain_timeout)->capture_default_str();
     cli.add_option("--threads", threads)->capture_default_str();
+    cli.add_option("--echo", echo)
+        ->delimiter(',')
+        ->allow_extra_args(false)
+        ->default_function([this] { return fmt::format("{}", fmt::join(echo, ",")); })
+        ->capture_default_str();
     cli.add_flag("--access-log", access_log);
     cli.add_flag("--version", version)->configurable(false);
   }
@@ -156,6 +165,8 @@ TEST_CASE("file items that are refused, and how they are named", "[option_source
       {"version = true\n", "t.toml: version: cannot be set in a configuration file"},
       {"threads = 2\nhello = \":1\"\nthreads = 3\n", "t.toml: threads: given twice"},
       {"threads = [2, 3]\n", "t.toml: threads: expected one value, got 2"},
+      {"hello = [\":1\", \":2\"]\n", "t.toml: hello: expected one value, got 2"},
+      {"echo = [\":1\"]\nthreads = 2\necho = \":2\"\n", "t.toml: echo: given twice"},
       {"access-log = sometimes\n", "t.toml: access-log: invalid switch \"sometimes\""},
   };
   for (const auto& r : rows) {
@@ -171,7 +182,8 @@ TEST_CASE("the printed configuration reads back to the same settings", "[option_
   first.apply("--hello 127.0.0.1:0 --access-log", "threads = 3\n");
   const auto printed = format_config(first.cli);
   CHECK(printed ==
-        "hello = \"127.0.0.1:0\"\ndrain-timeout = \"1m\"\nthreads = 3\naccess-log = true\n");
+        "hello = \"127.0.0.1:0\"\ndrain-timeout = \"1m\"\nthreads = 3\necho = \":9000\"\n"
+        "access-log = true\n");
 
   settings second;
   second.apply("", printed);
@@ -184,7 +196,8 @@ TEST_CASE("the printed configuration reads back to the same settings", "[option_
   settings defaults;
   defaults.apply("");
   CHECK(format_config(defaults.cli) ==
-        "hello = \":7000\"\ndrain-timeout = \"5s\"\nthreads = 1\naccess-log = false\n");
+        "hello = \":7000\"\ndrain-timeout = \"5s\"\nthreads = 1\n"
+        "echo = \":9000\"\naccess-log = false\n");
 }
 
 TEST_CASE("printed values CLI11 reads back as they are", "[option_sources]") {
@@ -203,4 +216,54 @@ TEST_CASE("printed values CLI11 reads back as they are", "[option_sources]") {
   s.apply("");
   s.cli.get_option("--hello")->add_result("has # a hash");
   CHECK_THROWS_WITH(format_config(s.cli), Catch::Contains("--hello"));
+}
+
+TEST_CASE("an address list from each source", "[option_sources]") {
+  struct row {
+    const char* args;
+    std::optional<std::string> variable;  ///< TRISERVE_ECHO
+    std::optional<std::string> file;      ///< the file's echo = ...
+    std::vector<std::string> echo;
+    std::string printed;  ///< format_config's echo line
+  };
+  const row rows[] = {
+      {"", {}, {}, {":9000"}, "echo = \":9000\""},
+      {"--echo :1", {}, {}, {":1"}, "echo = \":1\""},
+      {"--echo :1 --echo tls://:2", {}, {}, {":1", "tls://:2"}, "echo = [\":1\", \"tls://:2\"]"},
+      {"--echo :1,tls://:2", {}, {}, {":1", "tls://:2"}, "echo = [\":1\", \"tls://:2\"]"},
+      {"", ":1,tls://:2", {}, {":1", "tls://:2"}, "echo = [\":1\", \"tls://:2\"]"},
+      {"", ":1", {}, {":1"}, "echo = \":1\""},
+      {"",
+       {},
+       "[\":1\", \"tls://:2\", \"[::1]:3\"]",
+       {":1", "tls://:2", "[::1]:3"},
+       "echo = [\":1\", \"tls://:2\", \"[::1]:3\"]"},
+      {"", {}, "[\":1\"]", {":1"}, "echo = \":1\""},
+      {"", {}, "\":1,:2\"", {":1", ":2"}, "echo = [\":1\", \":2\"]"},
+      {"", ":3", "[\":1\", \":2\"]", {":3"}, "echo = \":3\""},
+      {"--echo :4", ":3", "[\":1\", \":2\"]", {":4"}, "echo = \":4\""},
+  };
+  for (const auto& r : rows) {
+    INFO("args '" << r.args << "', variable " << r.variable.value_or("(unset)") << ", file "
+                  << r.file.value_or("(none)"));
+    settings s;
+    if (r.variable) s.environment["TRISERVE_ECHO"] = *r.variable;
+    s.apply(r.args, r.file ? std::optional{"echo = " + *r.file + "\n"} : std::nullopt);
+    CHECK(s.echo == r.echo);
+    const auto printed = format_config(s.cli);
+    CHECK(printed.find("\n" + r.printed + "\n") != std::string::npos);
+
+    settings again;
+    again.apply("", printed);
+    CHECK(again.echo == r.echo);
+  }
+}
+
+TEST_CASE("an address list that is empty is refused", "[option_sources]") {
+  settings from_file;
+  CHECK_THROWS_WITH(from_file.apply("", "echo = []\n"),
+                    Catch::StartsWith("t.toml: echo: expected at least one value"));
+  settings from_variable;
+  from_variable.environment["TRISERVE_ECHO"] = ",";
+  CHECK_THROWS_WITH(from_variable.apply(""), Catch::StartsWith("TRISERVE_ECHO: "));
 }
