@@ -95,6 +95,13 @@ CLI::Option* add_address_option(CLI::App& cli, const std::string& name,
       ->default_function([&texts] { return fmt::format("{}", fmt::join(texts, ",")); });
 }
 
+/// A server's addresses as an address option takes them.
+std::vector<std::string> texts_of(const std::vector<listen_address>& addresses) {
+  std::vector<std::string> texts;
+  for (const auto& address : addresses) texts.push_back(to_string(address));
+  return texts;
+}
+
 /// Parses each address of a server.
 std::vector<listen_address> parse_addresses(const std::vector<std::string>& texts) {
   std::vector<listen_address> addresses;
@@ -109,6 +116,11 @@ std::vector<listen_address> parse_admin_addresses(const std::vector<std::string>
   for (const auto& text : texts)
     if (!text.empty()) addresses.push_back(parse_listen_address(text));
   return addresses;
+}
+
+/// The oldest TLS version as --tls-min-version writes it.
+std::string format_tls_version(server::tls_version version) {
+  return version == server::tls_version::v1_3 ? "1.3" : "1.2";
 }
 
 /// The oldest TLS version as --tls-min-version takes it: "1.2" or "1.3".
@@ -203,9 +215,11 @@ command_line parse_command_line(int argc, const char* const* argv,
   cli.add_option("--config", config_path, "TOML file of settings (see below)")->option_text("FILE");
   cli.add_flag("--print-config", print_config,
                "Print the effective settings as TOML for --config, and exit");
-  std::vector<std::string> hello{":7000"}, hello_name{":8000"}, echo{":9000"};
-  std::vector<std::string> admin;
-  std::string tls_min_version = "1.2";
+  std::vector<std::string> hello = texts_of(result.hello);
+  std::vector<std::string> hello_name = texts_of(result.hello_name);
+  std::vector<std::string> echo = texts_of(result.echo);
+  std::vector<std::string> admin = texts_of(result.admin);
+  std::string tls_min_version = format_tls_version(result.tls.min_version);
   std::string drain_timeout = format_duration(result.drain_timeout);
   std::string drain_delay = format_duration(result.drain_delay);
   std::string header_timeout = format_duration(result.server.header_timeout);

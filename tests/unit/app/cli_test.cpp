@@ -346,7 +346,7 @@ TEST_CASE("addresses and TLS settings that do not fit together", "[cli]") {
   }
 }
 
-TEST_CASE("--print-config writes several addresses as an array and reads them back", "[cli]") {
+TEST_CASE("several addresses print as a TOML array that --config reads back", "[cli]") {
   const auto printed =
       parse({"--print-config", "--hello", "127.0.0.1:0", "--hello", "tls://127.0.0.1:0",
              "--tls-cert", "/etc/triserve/cert.pem", "--tls-min-version", "1.3"},

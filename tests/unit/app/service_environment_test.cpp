@@ -32,7 +32,8 @@ TEST_CASE("passed sockets are matched by name, in any order", "[service]") {
   CHECK(assigned.size() == 4);
 }
 
-TEST_CASE("a passed socket named NAME.tls speaks TLS; one server may get several", "[service]") {
+TEST_CASE("a passed socket named NAME.tls speaks TLS, and one server may get several",
+          "[service]") {
   struct row {
     std::vector<passed_socket> sockets;
     std::vector<std::pair<int, bool>> hello;
