@@ -140,7 +140,10 @@ asio::awaitable<void> connection::run() {
         input_.release_if_empty();
         auto [ec] = co_await transport_.wait_readable();
         const bool woken = finish_idle_wait(ec);
-        if (!woken) co_return;
+        if (!woken) {
+          co_await close_idle();
+          co_return;
+        }
         request_arrived = take_waiting_bytes();
         if (request_arrived) break;
         // Readiness can be stale: with several threads, an epoll event collected before our
@@ -232,7 +235,10 @@ asio::awaitable<connection::next_request> connection::prepare_for_request(bool f
   shedding_ = false;
   if (shed) co_return next_request::awaited;
   const bool woken = finish_idle_wait(ec);
-  if (!woken) co_return next_request::none;
+  if (!woken) {
+    co_await close_idle();
+    co_return next_request::none;
+  }
   // Woken by the drain with a request already in the socket: read it now.
   const bool request_arrived = received > 0 || peer_closed_ || take_waiting_bytes();
   co_return request_arrived ? next_request::buffered : next_request::awaited;
@@ -516,6 +522,13 @@ asio::awaitable<bool> connection::finish_and_close() {
   const bool written = co_await write();
   if (written) co_await close_gracefully();
   co_return written;
+}
+
+asio::awaitable<void> connection::close_idle() {
+  if (forced_ || peer_closed_) co_return;
+  // Bounded like a linger, though an idle connection's send buffer has room for close_notify.
+  deadline_ = transport_.now() + linger_time;
+  co_await transport_.shutdown_send();
 }
 
 asio::awaitable<void> connection::close_gracefully() {

@@ -121,9 +121,8 @@ void server_group::load_tls() {
   for (const auto& planned : servers_)
     for (const auto& where : planned.where)
       if (speaks_tls(where) && needing_tls == nullptr) needing_tls = planned.instance.get();
+  // Settings no listener needs are not loaded (the daemon has warned), nor reloaded by SIGHUP.
   if (needing_tls == nullptr) {
-    if (tls_settings_)
-      spdlog::warn("--tls-cert and --tls-key are set, but no address speaks TLS (tls://): unused");
     tls_settings_.reset();
     return;
   }

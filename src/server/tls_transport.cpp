@@ -230,6 +230,12 @@ std::size_t tls_transport::read_now(std::span<char> room, std::error_code& ec) {
 }
 
 asio::awaitable<std::tuple<std::error_code>> tls_transport::wait_readable() {
+  // A new connection waits for its first request here, idle as far as the drain is concerned:
+  // the handshake happens in this wait, so that a client that has shaken hands but sent nothing
+  // is closed by a drain like any idle one.
+  if (phase_ == tls_phase::handshake_pending) {
+    if (const auto failed = co_await handshake()) co_return std::tuple{failed};
+  }
   // Bytes OpenSSL read ahead are no longer in the socket: readiness would never come for them.
   // Peeking decrypts a whole record that waits there; half a record waits for the rest.
   if (phase_ == tls_phase::open && SSL_has_pending(ssl_.get()) == 1) {

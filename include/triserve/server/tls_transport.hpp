@@ -19,8 +19,9 @@ namespace triserve::server {
 /// (an idle connection holds none), and its synchronous writes would lose ciphertext on a
 /// non-blocking socket.
 ///
-/// The handshake runs inside the first read, so the connection's header timeout covers it from
-/// accept on. A cleartext HTTP request arriving first is answered with a cleartext 400.
+/// The handshake runs inside the first wait for a request (or the first read), so the connection's
+/// header timeout covers it from accept on. A cleartext HTTP request arriving first is answered
+/// with a cleartext 400.
 class tls_transport final : public transport {
  public:
   /// `context` is the certificate new handshakes use now; the connection keeps it to its end.
