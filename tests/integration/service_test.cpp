@@ -23,6 +23,7 @@
 
 #include "support/daemon.hpp"
 #include "support/raw_client.hpp"
+#include "support/test_certificates.hpp"
 
 using namespace triserve::integration;
 using namespace std::chrono_literals;
@@ -286,6 +287,33 @@ TEST_CASE("service: a server serves on every socket passed under its name", "[se
   CHECK(daemon->endpoints("echo") == std::vector<logged_endpoint>{{echo.port, false}});
   CHECK(get(hello.port, "/").body == "Hello, world!");
   CHECK(get(second_hello.port, "/").body == "Hello, world!");
+  daemon->send_signal(SIGTERM);
+  const auto status = daemon->wait_for_exit(5s);
+  REQUIRE(status);
+  CHECK(status->code == 0);
+}
+
+TEST_CASE("service: a socket passed as NAME.tls speaks TLS beside a cleartext one",
+          "[service][tls]") {
+  test_certificates certificates;
+  listening_socket hello, hello_tls, hello_name, echo;
+  auto extras = with_environment(
+      {{"LISTEN_FDS", "4"}, {"LISTEN_FDNAMES", "hello:hello.tls:hello-name:echo"}});
+  extras.listen_pid = true;
+  extras.passed_fds = {hello.fd, hello_tls.fd, hello_name.fd, echo.fd};
+  auto daemon = daemon_process::start(
+      {"--tls-cert", certificates.path("server.pem"), "--tls-key", certificates.path("server.key")},
+      10s, extras);
+  for (auto* socket : {&hello, &hello_tls, &hello_name, &echo}) socket->close();
+  INFO(daemon->log());
+  CHECK(daemon->endpoints("hello") ==
+        std::vector<logged_endpoint>{{hello.port, false}, {hello_tls.port, true}});
+  CHECK(get(hello.port, "/").body == "Hello, world!");
+  raw_client secure(hello_tls.port);
+  tls_options options;
+  options.ca_file = certificates.path("ca.pem");
+  secure.start_tls(options);
+  CHECK(secure.round_trip("GET / HTTP/1.1\r\nHost: x\r\n\r\n").body == "Hello, world!");
   daemon->send_signal(SIGTERM);
   const auto status = daemon->wait_for_exit(5s);
   REQUIRE(status);

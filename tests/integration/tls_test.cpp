@@ -570,3 +570,14 @@ TEST_CASE("tls: the access log names the TLS version and ALPN protocol", "[tls][
   CHECK(line.find("ms TLSv1.3 http/1.1") != std::string::npos);
   check_clean_exit(*daemon);
 }
+
+TEST_CASE("tls: SIGHUP without a TLS listener only says so, and the daemon serves on",
+          "[tls][reload]") {
+  auto daemon = daemon_process::start();
+  daemon->send_signal(SIGHUP);
+  REQUIRE(daemon->wait_for_log("received SIGHUP: no address speaks TLS, nothing to reload", 3s));
+  REQUIRE(daemon->running());
+  raw_client client(daemon->port("hello"));
+  CHECK(client.round_trip("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
+  check_clean_exit(*daemon);
+}

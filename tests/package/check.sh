@@ -45,6 +45,7 @@ depends=$(field Depends)
 # Whether Depends names package $1 (alone, versioned or as one of alternatives).
 depends_on() { [[ ",$depends," =~ [\ ,|]"$1"[\ ,|\(] ]]; }
 depends_on libc6 || fail "Depends does not list libc6: '$depends'"
+depends_on libssl3 || fail "Depends does not list libssl3 (TLS): '$depends'"
 
 # The files.
 dpkg-deb --contents "$deb" | awk '{print $NF}' >"$work/contents"
