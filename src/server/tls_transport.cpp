@@ -74,6 +74,15 @@ std::error_code to_error_code(int ssl_error) {
   }
 }
 
+/// Reads and drops what the socket holds; `ended` once the client has closed or failed.
+std::size_t discard_waiting(asio::ip::tcp::socket& socket, bool& ended) {
+  std::array<char, 4096> room;
+  std::error_code ec;
+  const std::size_t got = socket.read_some(asio::buffer(room), ec);
+  ended = ec && ec != asio::error::would_block;
+  return got;
+}
+
 /// Whether a connection's first byte starts an HTTP request line: a method is a token, and every
 /// registered one begins with a capital letter.
 bool starts_http_request(unsigned char first) {
@@ -186,16 +195,18 @@ asio::awaitable<std::error_code> tls_transport::handshake() {
 asio::awaitable<void> tls_transport::refuse_cleartext() {
   // The answer fits an empty send buffer: sent at once or not at all.
   std::error_code ignored;
-  asio::error_code error;
   const std::array refusal{asio::buffer(cleartext_refusal_head),
                            asio::buffer(cleartext_refusal_body)};
-  socket_.write_some(refusal, error);
+  socket_.write_some(refusal, ignored);
   socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-  std::array<char, 4096> discarded;
+  // What the client sent is read and dropped, so that the close does not reset the connection
+  // and destroy the answer before the client has read it.
   for (std::size_t drained = 0; drained < max_cleartext_drained;) {
-    auto [ec, got] = co_await drain_some(discarded);
+    auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, as_result);
     if (ec) break;
-    drained += got;
+    bool ended = false;
+    drained += discard_waiting(socket_, ended);
+    if (ended) break;
   }
 }
 

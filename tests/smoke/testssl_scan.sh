@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Scans a real triserve's TLS defaults with Debian's testssl.sh and fails on any finding worse than
+# OK or INFO about protocols, ciphers, forward secrecy, server defaults or known vulnerabilities.
+# Findings about the certificate itself (a throwaway test CA: short serial, untrusted chain, no
+# OCSP or CRL, expiring in 30 days) and DNS CAA (meaningless for 127.0.0.1) are the test's own
+# and are listed but not judged.
+#
+# usage: testssl_scan.sh /path/to/triserve /path/to/make_certificates.sh
+set -euo pipefail
+
+binary=${1:?usage: testssl_scan.sh /path/to/triserve /path/to/make_certificates.sh}
+make_certificates=${2:?usage: testssl_scan.sh /path/to/triserve /path/to/make_certificates.sh}
+command -v testssl >/dev/null || { echo "testssl_scan: testssl (testssl.sh) not found" >&2; exit 2; }
+
+workdir=$(mktemp -d)
+daemon_pid=""
+cleanup() {
+  # Only the daemon this script started, by its PID.
+  if [[ -n $daemon_pid ]] && kill -0 "$daemon_pid" 2>/dev/null; then
+    kill -KILL "$daemon_pid" 2>/dev/null || true
+    wait "$daemon_pid" 2>/dev/null || true
+  fi
+  rm -rf "$workdir"
+}
+trap cleanup EXIT
+
+sh "$make_certificates" "$workdir"
+log="$workdir/triserve.log"
+"$binary" --hello tls://127.0.0.1:0 --hello-name 127.0.0.1:0 --echo 127.0.0.1:0 \
+  --tls-cert "$workdir/fullchain.pem" --tls-key "$workdir/server.key" 2>"$log" &
+daemon_pid=$!
+port=""
+for _ in $(seq 1 100); do
+  port=$(sed -n 's/.* hello server listening on tls:\/\/127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$log")
+  [[ -n $port ]] && break
+  kill -0 "$daemon_pid" 2>/dev/null || break
+  sleep 0.1
+done
+[[ -n $port ]] || { echo "triserve did not start; its log:"; cat "$log"; exit 1; }
+
+# Protocols, standard cipher groups, forward secrecy, server defaults, vulnerabilities.
+timeout 600 testssl --quiet --color 0 --warnings off --jsonfile "$workdir/scan.json" \
+  -p -s -f -S -U "127.0.0.1:$port" >"$workdir/scan.txt" 2>&1 || true
+[[ -s $workdir/scan.json ]] || { echo "testssl wrote no findings:"; cat "$workdir/scan.txt"; exit 1; }
+
+python3 - "$workdir/scan.json" <<'PY'
+import json, sys
+findings = json.load(open(sys.argv[1]))
+judged = [f for f in findings if not f["id"].startswith("cert") and f["id"] != "DNS_CAArecord"]
+bad = [f for f in judged if f["severity"] not in ("OK", "INFO")]
+for f in findings:
+    if f["severity"] not in ("OK", "INFO"):
+        mark = "FAIL" if f in bad else "test certificate, not judged"
+        print(f"{f['severity']:8} {f['id']}: {f['finding']} ({mark})")
+print(f"{len(judged)} findings judged, {len(bad)} worse than OK or INFO")
+for required in ("SSLv2", "SSLv3", "TLS1", "TLS1_1"):
+    offered = [f for f in findings if f["id"] == required and "not offered" not in f["finding"]]
+    if offered:
+        print(f"FAIL: {required} offered")
+        bad += offered
+sys.exit(1 if bad else 0)
+PY
