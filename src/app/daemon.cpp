@@ -1,6 +1,7 @@
 #include "triserve/app/daemon.hpp"
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -97,6 +98,9 @@ bool check_tls(const server_listeners& listeners, const server::tls_settings& tl
 }  // namespace
 
 int run_daemon(int argc, char** argv, const product_handlers& handlers) {
+  // OpenSSL writes to TLS sockets with write(2): a client's reset must be an EPIPE, not a signal
+  // that ends the process. Before any thread starts, so that every thread inherits it.
+  std::signal(SIGPIPE, SIG_IGN);
   const auto command = parse_command_line(argc, argv);
   if (!command.run) {
     std::fputs(command.message.c_str(), command.exit_code == 0 ? stdout : stderr);

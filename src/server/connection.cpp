@@ -63,14 +63,14 @@ void connection::begin_drain() {
   closed_while_idle_ = idle_ || !started_;
   // An idle connection is only waiting for readability: cancelling ends it. A request that
   // already reached us is still served, because that wait has then completed.
-  if (idle_ || lingering_) transport_.cancel();
+  if (idle_ || lingering_) transport_.cancel(cut_reason::closing);
 }
 
 void connection::force_close() {
   // Counted here, on the connection's strand, where whether it still owes an answer is exact.
   if (owes_answer() && !forced_) server_.count_cut();
   forced_ = true;
-  transport_.cancel();
+  transport_.cancel(cut_reason::closing);
 }
 
 void connection::set_deadline(clock::time_point deadline) {
@@ -85,7 +85,7 @@ void connection::enforce_deadline(clock::time_point now) {
   if (hot_idle_ && !shedding_) {
     if (shed_marked_) {
       shedding_ = true;
-      transport_.cancel();
+      transport_.cancel(cut_reason::shedding);
     } else {
       shed_marked_ = true;
     }
@@ -118,7 +118,7 @@ void connection::enforce_deadline(clock::time_point now) {
   }
   timed_out_ = true;
   deadline_ = clock::time_point::max();
-  transport_.cancel();
+  transport_.cancel(cut_reason::deadline);
 }
 
 asio::awaitable<void> connection::run() {
@@ -141,7 +141,7 @@ asio::awaitable<void> connection::run() {
         auto [ec] = co_await transport_.wait_readable();
         const bool woken = finish_idle_wait(ec);
         if (!woken) {
-          co_await close_idle();
+          co_await close_idle(ec);
           co_return;
         }
         request_arrived = take_waiting_bytes();
@@ -236,7 +236,7 @@ asio::awaitable<connection::next_request> connection::prepare_for_request(bool f
   if (shed) co_return next_request::awaited;
   const bool woken = finish_idle_wait(ec);
   if (!woken) {
-    co_await close_idle();
+    co_await close_idle(ec);
     co_return next_request::none;
   }
   // Woken by the drain with a request already in the socket: read it now.
@@ -524,8 +524,10 @@ asio::awaitable<bool> connection::finish_and_close() {
   co_return written;
 }
 
-asio::awaitable<void> connection::close_idle() {
-  if (forced_ || peer_closed_) co_return;
+asio::awaitable<void> connection::close_idle(std::error_code ended_by) {
+  // Only a wait we cut (drain, idle timeout) says goodbye: after the client's end or a reset
+  // there is nobody to tell.
+  if (ended_by != asio::error::operation_aborted || forced_ || peer_closed_) co_return;
   // Bounded like a linger, though an idle connection's send buffer has room for close_notify.
   deadline_ = transport_.now() + linger_time;
   co_await transport_.shutdown_send();

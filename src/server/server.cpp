@@ -208,8 +208,18 @@ void server::start_connection(asio::ip::tcp::socket socket, const listening_sock
   std::error_code ignored;
   socket.set_option(asio::ip::tcp::no_delay(true), ignored);
   if (from.tls) {
-    serve(std::make_shared<connection_over<tls_transport>>(
-        *this, tls_transport{std::move(socket), group_.current_tls(), traffic_, name_}));
+    // A session OpenSSL cannot make (out of memory) costs this connection only.
+    std::shared_ptr<connection> secure;
+    try {
+      secure = std::make_shared<connection_over<tls_transport>>(
+          *this, tls_transport{std::move(socket), group_.current_tls(), traffic_, name_});
+    } catch (const std::exception& e) {
+      traffic_.count_handshake(handshake_result::failed);
+      spdlog::error("{} server: cannot start a TLS session: {}; connection closed", name_,
+                    e.what());
+      return;
+    }
+    serve(std::move(secure));
     return;
   }
   serve(std::make_shared<connection_over<tcp_transport>>(*this, tcp_transport{std::move(socket)}));

@@ -89,7 +89,9 @@ server_group::server_group(asio::io_context& io, server_options options,
       workspaces_([this] { return std::make_unique<request_workspace>(options_); }, max_spares),
       signals_(control_),
       status_signal_(control_),
-      reload_signal_(control_),
+      // Registered from construction on: a SIGHUP while the group starts (loading certificates,
+      // binding) must not take the default action, which ends the process.
+      reload_signal_(control_, SIGHUP),
       drain_deadline_(control_),
       progress_timer_(control_),
       deadline_sweep_(control_),
@@ -229,7 +231,6 @@ void server_group::start() {
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
   status_signal_.add(SIGUSR1);
-  reload_signal_.add(SIGHUP);
   wait_for_signal();
   wait_for_status_request();
   wait_for_reload_request();

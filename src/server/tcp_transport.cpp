@@ -63,7 +63,7 @@ asio::awaitable<void> tcp_transport::shutdown_send() {
   co_return;
 }
 
-void tcp_transport::cancel() {
+void tcp_transport::cancel(cut_reason) {
   std::error_code ignored;
   socket_.cancel(ignored);
 }

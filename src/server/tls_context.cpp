@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
@@ -14,6 +15,7 @@
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 namespace triserve::server {
 
@@ -30,6 +32,9 @@ constexpr const char* key_exchange_groups = "X25519:P-256:P-384";
 
 /// The one protocol offered by ALPN today (RFC 7301 §6: "http/1.1").
 constexpr unsigned char offered_protocols[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+
+/// A certificate chain of ten links is a few tens of KiB; a file far larger is a mistake.
+constexpr std::size_t max_pem_file_size = 1024 * 1024;
 
 struct bio_free {
   void operator()(BIO* bio) const { BIO_free(bio); }
@@ -60,17 +65,25 @@ std::unique_ptr<BIO, bio_free> open_file(std::string_view option, const std::str
   if (!file)
     throw tls_setup_error(fmt::format("{} {}: cannot read: {}", option, path,
                                       std::generic_category().message(errno)));
-  std::string content;
-  char chunk[4096];
-  for (std::size_t got; (got = std::fread(chunk, 1, sizeof chunk, file.get())) > 0;)
-    content.append(chunk, got);
+  // The bytes may be a private key: the buffer is wiped before it is freed.
+  std::unique_ptr<BIO, bio_free> bio{BIO_new(BIO_s_secmem())};
+  if (!bio) throw tls_setup_error(fmt::format("{} {}: out of memory", option, path));
+  std::array<char, 4096> chunk;
+  std::size_t total = 0;
+  for (std::size_t got; (got = std::fread(chunk.data(), 1, chunk.size(), file.get())) > 0;) {
+    total += got;
+    // /dev/zero or a log file given by mistake must not fill the memory.
+    if (total > max_pem_file_size) {
+      OPENSSL_cleanse(chunk.data(), chunk.size());
+      throw tls_setup_error(fmt::format("{} {}: larger than {} KiB: not a PEM certificate or key",
+                                        option, path, max_pem_file_size / 1024));
+    }
+    BIO_write(bio.get(), chunk.data(), static_cast<int>(got));
+  }
+  OPENSSL_cleanse(chunk.data(), chunk.size());
   if (std::ferror(file.get()) != 0)
     throw tls_setup_error(fmt::format("{} {}: cannot read: {}", option, path,
                                       std::generic_category().message(errno)));
-  std::unique_ptr<BIO, bio_free> bio{BIO_new(BIO_s_mem())};
-  if (!bio || BIO_write(bio.get(), content.data(), static_cast<int>(content.size())) !=
-                  static_cast<int>(content.size()))
-    throw tls_setup_error(fmt::format("{} {}: out of memory", option, path));
   return bio;
 }
 
@@ -109,8 +122,14 @@ int select_protocol(SSL*, const unsigned char** out, unsigned char* out_length,
 
 }  // namespace
 
-tls_context::tls_context(const tls_settings& settings) : context_(asio::ssl::context::tls_server) {
-  SSL_CTX* native = context_.native_handle();
+void tls_context::context_free::operator()(SSL_CTX* context) const {
+  SSL_CTX_free(context);
+}
+
+tls_context::tls_context(const tls_settings& settings)
+    : context_(SSL_CTX_new(TLS_server_method())) {
+  if (!context_) throw tls_setup_error(fmt::format("TLS setup: {}", openssl_reason()));
+  SSL_CTX* native = context_.get();
   const auto& cert_path = settings.certificate_file;
   const auto& key_path = settings.key_file;
 
@@ -177,6 +196,12 @@ tls_context::tls_context(const tls_settings& settings) : context_(asio::ssl::con
                     "%H:%M:%S} UTC; renew it",
                     cert_path, subject_, fmt::gmtime(not_after_)));
 
+  if (X509_cmp_current_time(X509_get0_notBefore(leaf.get())) >= 0)
+    spdlog::warn(
+        "--tls-cert {}: the certificate ({}) is not valid before {:%Y-%m-%d %H:%M:%S} "
+        "UTC: clients will refuse it until then (is the clock right?)",
+        cert_path, subject_, fmt::gmtime(to_time_point(X509_get0_notBefore(leaf.get()))));
+
   // The handshake's rules.
   SSL_CTX_set_min_proto_version(
       native, settings.min_version == tls_version::v1_3 ? TLS1_3_VERSION : TLS1_2_VERSION);
@@ -205,6 +230,9 @@ tls_context::tls_context(const tls_settings& settings) : context_(asio::ssl::con
 std::string tls_context::describe_expiry() const {
   const auto left = not_after_ - std::chrono::system_clock::now();
   const auto days = std::chrono::duration_cast<std::chrono::hours>(left).count() / 24;
+  if (left.count() < 0)
+    return fmt::format("expired {:%Y-%m-%d %H:%M:%S} UTC ({} day{} ago)", fmt::gmtime(not_after_),
+                       -days, days == -1 ? "" : "s");
   return fmt::format("expires {:%Y-%m-%d %H:%M:%S} UTC (in {} day{})", fmt::gmtime(not_after_),
                      days, days == 1 ? "" : "s");
 }

@@ -53,27 +53,6 @@ std::error_code openssl_error() {
   return {static_cast<int>(code), asio::error::get_ssl_category()};
 }
 
-/// What SSL_get_error's `ssl_error` means to a caller of the transport.
-std::error_code to_error_code(int ssl_error) {
-  switch (ssl_error) {
-    case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE:
-      return asio::error::would_block;
-    // close_notify, or (SSL_OP_IGNORE_UNEXPECTED_EOF) a plain end of the stream.
-    case SSL_ERROR_ZERO_RETURN:
-      return asio::error::eof;
-    case SSL_ERROR_SYSCALL:
-      if (errno != 0) {
-        const int error = errno;
-        ERR_clear_error();
-        return {error, std::system_category()};
-      }
-      return openssl_error();
-    default:
-      return openssl_error();
-  }
-}
-
 /// Reads and drops what the socket holds; `ended` once the client has closed or failed.
 std::size_t discard_waiting(asio::ip::tcp::socket& socket, bool& ended) {
   std::array<char, 4096> room;
@@ -121,17 +100,51 @@ tls_transport::tls_transport(tls_transport&& other) noexcept
       server_name_(other.server_name_),
       ssl_(std::move(other.ssl_)),
       phase_(other.phase_),
-      wanted_(other.wanted_) {}
+      wanted_(other.wanted_),
+      cut_(other.cut_),
+      last_cut_(other.last_cut_),
+      handshake_counted_(other.handshake_counted_) {}
 
 tls_transport::~tls_transport() {
   if (counters_ != nullptr) counters_->count_tls_connection(-1);
 }
 
 void tls_transport::finish_handshake(handshake_result result) {
+  if (handshake_counted_) return;
+  handshake_counted_ = true;
   counters_->count_handshake(result);
 }
 
+void tls_transport::handshake_cut() {
+  if (last_cut_ == cut_reason::deadline) finish_handshake(handshake_result::timed_out);
+}
+
+std::error_code tls_transport::outcome_of(int ssl_error) {
+  switch (ssl_error) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+      return asio::error::would_block;
+    // close_notify, or (SSL_OP_IGNORE_UNEXPECTED_EOF) a plain end of the stream.
+    case SSL_ERROR_ZERO_RETURN:
+      return asio::error::eof;
+    case SSL_ERROR_SYSCALL: {
+      // errno was cleared before the call: only a failure of the call itself sets it.
+      const int error = errno;
+      phase_ = tls_phase::broken;
+      if (ERR_peek_error() != 0) return openssl_error();
+      if (error != 0 && error != EAGAIN && error != EWOULDBLOCK)
+        return {error, std::system_category()};
+      return asio::error::eof;
+    }
+    default:
+      // No SSL_shutdown after a fatal error (OpenSSL's rule): the session is done.
+      phase_ = tls_phase::broken;
+      return openssl_error();
+  }
+}
+
 asio::awaitable<std::error_code> tls_transport::wait_for(int ssl_error) {
+  if (cut_) co_return asio::error::operation_aborted;
   auto [ec] = co_await socket_.async_wait(ssl_error == SSL_ERROR_WANT_WRITE
                                               ? asio::ip::tcp::socket::wait_write
                                               : asio::ip::tcp::socket::wait_read,
@@ -147,7 +160,7 @@ asio::awaitable<std::error_code> tls_transport::handshake() {
     const auto peeked = ::recv(socket_.native_handle(), &first, 1, MSG_PEEK);
     if (peeked == 1) {
       if (first == handshake_record || !starts_http_request(first)) break;
-      phase_ = tls_phase::sending_closed;
+      phase_ = tls_phase::broken;
       finish_handshake(handshake_result::cleartext);
       spdlog::debug("{} server: {} sent cleartext HTTP to a TLS port; answered 400", server_name_,
                     to_string(peer_));
@@ -157,16 +170,19 @@ asio::awaitable<std::error_code> tls_transport::handshake() {
     // A client that connects and leaves without a byte (a port probe) began no handshake.
     if (peeked == 0) co_return asio::error::eof;
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      const int error = errno;
+      phase_ = tls_phase::broken;
       finish_handshake(handshake_result::failed);
-      co_return std::error_code{errno, std::system_category()};
+      co_return std::error_code{error, std::system_category()};
     }
     if (const auto waited = co_await wait_for(SSL_ERROR_WANT_READ)) {
-      finish_handshake(handshake_result::timed_out);
+      handshake_cut();
       co_return waited;
     }
   }
   for (;;) {
     ERR_clear_error();
+    errno = 0;
     const int done = SSL_do_handshake(ssl_.get());
     if (done == 1) {
       phase_ = tls_phase::open;
@@ -176,15 +192,14 @@ asio::awaitable<std::error_code> tls_transport::handshake() {
     const int ssl_error = SSL_get_error(ssl_.get(), done);
     if (ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE) {
       if (const auto waited = co_await wait_for(ssl_error)) {
-        // Only the connection's deadline (or a forced close) cuts a wait of the handshake.
-        finish_handshake(handshake_result::timed_out);
+        handshake_cut();
         co_return waited;
       }
       continue;
     }
     // OpenSSL has sent the client its alert already.
-    const auto failure = to_error_code(ssl_error);
-    phase_ = tls_phase::sending_closed;
+    const auto failure = outcome_of(ssl_error);
+    phase_ = tls_phase::broken;
     finish_handshake(handshake_result::failed);
     spdlog::debug("{} server: TLS handshake with {} failed: {}", server_name_, to_string(peer_),
                   failure.message());
@@ -202,8 +217,7 @@ asio::awaitable<void> tls_transport::refuse_cleartext() {
   // What the client sent is read and dropped, so that the close does not reset the connection
   // and destroy the answer before the client has read it.
   for (std::size_t drained = 0; drained < max_cleartext_drained;) {
-    auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, as_result);
-    if (ec) break;
+    if (co_await wait_for(SSL_ERROR_WANT_READ)) break;
     bool ended = false;
     drained += discard_waiting(socket_, ended);
     if (ended) break;
@@ -215,10 +229,12 @@ asio::awaitable<transfer_result> tls_transport::drain_some(std::span<char> room)
 }
 
 asio::awaitable<transfer_result> tls_transport::read_some(std::span<char> room) {
+  begin_operation();
   if (phase_ == tls_phase::handshake_pending) {
     if (const auto failed = co_await handshake()) co_return transfer_result{failed, 0};
   }
-  if (phase_ == tls_phase::sending_closed) co_return co_await drain_some(room);
+  if (phase_ == tls_phase::sending_closed || phase_ == tls_phase::broken)
+    co_return co_await drain_some(room);
   for (;;) {
     std::error_code ec;
     const std::size_t got = read_now(room, ec);
@@ -232,15 +248,17 @@ std::size_t tls_transport::read_now(std::span<char> room, std::error_code& ec) {
   // Before the handshake (or after close_notify) only read_some knows what to do.
   if (phase_ != tls_phase::open) return 0;
   ERR_clear_error();
+  errno = 0;
   std::size_t got = 0;
   const int done = SSL_read_ex(ssl_.get(), room.data(), room.size(), &got);
   if (done == 1) return got;
   wanted_ = SSL_get_error(ssl_.get(), done);
-  ec = to_error_code(wanted_);
+  ec = outcome_of(wanted_);
   return 0;
 }
 
 asio::awaitable<std::tuple<std::error_code>> tls_transport::wait_readable() {
+  begin_operation();
   // A new connection waits for its first request here, idle as far as the drain is concerned:
   // the handshake happens in this wait, so that a client that has shaken hands but sent nothing
   // is closed by a drain like any idle one.
@@ -255,13 +273,18 @@ asio::awaitable<std::tuple<std::error_code>> tls_transport::wait_readable() {
     std::size_t got = 0;
     const int done = SSL_peek_ex(ssl_.get(), &probe, 1, &got);
     const int ssl_error = done == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_.get(), done);
-    if (ssl_error != SSL_ERROR_WANT_READ && ssl_error != SSL_ERROR_WANT_WRITE) {
-      // Data, an end or an error: the read that follows takes it.
-      ERR_clear_error();
+    ERR_clear_error();
+    // Data, an end or an error: the read that follows takes it.
+    if (ssl_error != SSL_ERROR_WANT_READ && ssl_error != SSL_ERROR_WANT_WRITE)
       co_return std::tuple<std::error_code>{};
-    }
+    // A reply OpenSSL must send first (a KeyUpdate's) waits for room; then the read goes on.
+    if (ssl_error == SSL_ERROR_WANT_WRITE) co_return std::tuple{co_await wait_for(ssl_error)};
   }
-  co_return co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, as_result);
+  // A read that found nothing left OpenSSL's empty read buffer allocated (SSL_MODE_RELEASE_BUFFERS
+  // frees it only after a read that returned data): an idle connection holds none. It fails,
+  // harmlessly, while a partial record waits in the buffer.
+  if (phase_ == tls_phase::open) SSL_free_buffers(ssl_.get());
+  co_return std::tuple{co_await wait_for(SSL_ERROR_WANT_READ)};
 }
 
 bool tls_transport::has_pending_input() const {
@@ -300,11 +323,12 @@ std::size_t tls_transport::write_now(std::span<const asio::const_buffer> pieces,
       size = filled;
     }
     ERR_clear_error();
+    errno = 0;
     std::size_t written = 0;
     const int done = SSL_write_ex(ssl_.get(), start, size, &written);
     if (done != 1) {
       wanted_ = SSL_get_error(ssl_.get(), done);
-      const auto failure = to_error_code(wanted_);
+      const auto failure = outcome_of(wanted_);
       // What was taken is reported; a would-block after it is no news.
       if (taken == 0 || failure != asio::error::would_block) ec = failure;
       return taken;
@@ -321,6 +345,7 @@ std::size_t tls_transport::write_now(std::span<const asio::const_buffer> pieces,
 
 asio::awaitable<transfer_result> tls_transport::write_some(
     std::span<const asio::const_buffer> pieces) {
+  begin_operation();
   for (;;) {
     std::error_code ec;
     const std::size_t written = write_now(pieces, ec);
@@ -340,10 +365,12 @@ std::size_t tls_transport::unacknowledged_bytes() const {
 }
 
 asio::awaitable<void> tls_transport::shutdown_send() {
+  begin_operation();
   if (phase_ == tls_phase::open) {
     phase_ = tls_phase::sending_closed;
     for (;;) {
       ERR_clear_error();
+      errno = 0;
       // One call sends close_notify; waiting for the client's would let a silent client hold
       // the drain (SSL_shutdown's second call, and Asio's async_shutdown, wait for it).
       const int done = SSL_shutdown(ssl_.get());
@@ -354,18 +381,20 @@ asio::awaitable<void> tls_transport::shutdown_send() {
       if (co_await wait_for(ssl_error)) break;
     }
   }
-  phase_ = tls_phase::sending_closed;
+  if (phase_ != tls_phase::broken) phase_ = tls_phase::sending_closed;
   std::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
 }
 
-void tls_transport::cancel() {
+void tls_transport::cancel(cut_reason why) {
+  cut_ = true;
+  last_cut_ = why;
   std::error_code ignored;
   socket_.cancel(ignored);
 }
 
 transport_security tls_transport::security() const {
-  if (phase_ == tls_phase::handshake_pending) return {};
+  if (phase_ == tls_phase::handshake_pending || !handshake_counted_) return {};
   const unsigned char* protocol = nullptr;
   unsigned int length = 0;
   SSL_get0_alpn_selected(ssl_.get(), &protocol, &length);

@@ -35,7 +35,7 @@ void memory_transport::wake() {
   if (waiting_) wake_.cancel();
 }
 
-void memory_transport::cancel() {
+void memory_transport::cancel(server::cut_reason) {
   if (!waiting_) return;
   cancelled_ = true;
   wake_.cancel();

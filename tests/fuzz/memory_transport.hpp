@@ -35,7 +35,7 @@ class memory_transport final : public server::transport {
     send_shut_down_ = true;
     co_return;
   }
-  void cancel() override;
+  void cancel(server::cut_reason why) override;
 
   // The harness's side.
   /// The client sends `bytes`: the next read takes them, at most one read's room at a time.

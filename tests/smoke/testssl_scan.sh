@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Scans a real triserve's TLS defaults with Debian's testssl.sh and fails on any finding worse than
-# OK or INFO about protocols, ciphers, forward secrecy, server defaults or known vulnerabilities.
+# OK or INFO about protocols, ciphers, forward secrecy, server defaults or known vulnerabilities,
+# or when resumption by tickets is missing. No DNS: it only talks to 127.0.0.1.
 # Findings about the certificate itself (a throwaway test CA: short serial, untrusted chain, no
 # OCSP or CRL, expiring in 30 days) and DNS CAA (meaningless for 127.0.0.1) are the test's own
 # and are listed but not judged.
@@ -39,7 +40,7 @@ done
 [[ -n $port ]] || { echo "triserve did not start; its log:"; cat "$log"; exit 1; }
 
 # Protocols, standard cipher groups, forward secrecy, server defaults, vulnerabilities.
-timeout 600 testssl --quiet --color 0 --warnings off --jsonfile "$workdir/scan.json" \
+timeout 600 testssl --quiet --color 0 --warnings off --nodns none --jsonfile "$workdir/scan.json" \
   -p -s -f -S -U "127.0.0.1:$port" >"$workdir/scan.txt" 2>&1 || true
 [[ -s $workdir/scan.json ]] || { echo "testssl wrote no findings:"; cat "$workdir/scan.txt"; exit 1; }
 
@@ -53,6 +54,10 @@ for f in findings:
         mark = "FAIL" if f in bad else "test certificate, not judged"
         print(f"{f['severity']:8} {f['id']}: {f['finding']} ({mark})")
 print(f"{len(judged)} findings judged, {len(bad)} worse than OK or INFO")
+tickets = [f for f in findings if f["id"] == "sessionresumption_ticket"]
+if not tickets or tickets[0]["finding"] != "supported":
+    print(f"FAIL: session resumption by tickets not supported: {tickets}")
+    bad += tickets or [{"id": "sessionresumption_ticket"}]
 for required in ("SSLv2", "SSLv3", "TLS1", "TLS1_1"):
     offered = [f for f in findings if f["id"] == required and "not offered" not in f["finding"]]
     if offered:

@@ -110,9 +110,10 @@ class connection {
   /// Sends FIN, then drops what the client still sends for a moment, so that our last response
   /// is not destroyed by a reset (RFC 9112 §9.6).
   asio::awaitable<void> close_gracefully();
-  /// Closes a connection that owes no answer (drained or timed out while idle): TLS's close_notify
-  /// and a FIN, without waiting for the client's reply.
-  asio::awaitable<void> close_idle();
+  /// Closes a connection that owes no answer, whose idle wait ended with `ended_by`: when the
+  /// drain or the idle timeout cut it, TLS's close_notify and a FIN, without waiting for the
+  /// client's reply.
+  asio::awaitable<void> close_idle(std::error_code ended_by);
   /// Writes what is queued, then closes gracefully; false when that last write failed.
   asio::awaitable<bool> finish_and_close();
   /// Starts timing a new operation: it is cut when `deadline` passes.

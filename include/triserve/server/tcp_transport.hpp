@@ -26,7 +26,7 @@ class tcp_transport final : public transport {
   std::size_t unacknowledged_bytes() const override;
 
   asio::awaitable<void> shutdown_send() override;
-  void cancel() override;
+  void cancel(cut_reason why) override;
 
  private:
   asio::ip::tcp::socket socket_;

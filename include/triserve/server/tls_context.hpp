@@ -4,7 +4,9 @@
 #include <stdexcept>
 #include <string>
 
-#include <asio/ssl/context.hpp>
+#include <memory>
+
+#include <openssl/types.h>
 
 #include "triserve/server/tls_settings.hpp"
 
@@ -17,8 +19,9 @@ class tls_setup_error : public std::runtime_error {
 };
 
 /// A certificate, its key and the rules every TLS handshake follows: what new TLS connections
-/// start from. Immutable once loaded, so any thread may start handshakes with it; a reload loads
-/// a new one, and connections made with the old one keep it (OpenSSL counts its users).
+/// start from. OpenSSL's own context (no Asio ssl::context: the transport drives OpenSSL itself).
+/// Immutable once loaded, so any thread may start handshakes with it; a reload loads a new one, and
+/// connections made with the old one keep it (OpenSSL counts its users).
 class tls_context {
  public:
   /// Loads and checks the files of `settings`; throws tls_setup_error naming the file and the
@@ -28,16 +31,19 @@ class tls_context {
   tls_context& operator=(const tls_context&) = delete;
 
   /// The OpenSSL context new connections are made from.
-  SSL_CTX* native() const { return const_cast<asio::ssl::context&>(context_).native_handle(); }
+  SSL_CTX* native() const { return context_.get(); }
   /// The leaf certificate's subject, as RFC 4514 writes it ("CN=example.com").
   const std::string& subject() const { return subject_; }
   /// When the leaf certificate expires.
   std::chrono::system_clock::time_point not_after() const { return not_after_; }
-  /// "expires 2027-03-01 12:00:00 UTC (in 84 days)"
+  /// "expires 2027-03-01 12:00:00 UTC (in 84 days)", or "expired ... (3 days ago)"
   std::string describe_expiry() const;
 
  private:
-  asio::ssl::context context_;
+  struct context_free {
+    void operator()(SSL_CTX* context) const;
+  };
+  std::unique_ptr<SSL_CTX, context_free> context_;
   std::string subject_;
   std::chrono::system_clock::time_point not_after_;
 };

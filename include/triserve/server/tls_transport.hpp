@@ -9,7 +9,7 @@
 #include "triserve/server/traffic_counters.hpp"
 #include "triserve/server/transport.hpp"
 
-typedef struct ssl_st SSL;
+#include <openssl/types.h>
 
 namespace triserve::server {
 
@@ -47,7 +47,7 @@ class tls_transport final : public transport {
   std::size_t unacknowledged_bytes() const override;
 
   asio::awaitable<void> shutdown_send() override;
-  void cancel() override;
+  void cancel(cut_reason why) override;
   bool established() const override { return phase_ == tls_phase::open; }
   transport_security security() const override;
 
@@ -56,7 +56,8 @@ class tls_transport final : public transport {
   enum class tls_phase {
     handshake_pending,  ///< nothing received yet
     open,               ///< handshake done: application data flows
-    sending_closed,     ///< close_notify sent (or the handshake failed): reads only drain
+    sending_closed,     ///< close_notify sent: reads only drain
+    broken,  ///< a fatal error (a reset, a bad record, a failed handshake): no close_notify
   };
 
   /// Answers a cleartext request, or completes the handshake; an error ends the connection.
@@ -64,12 +65,19 @@ class tls_transport final : public transport {
   /// Answers an HTTP request that came in cleartext, then lets the client read the answer.
   asio::awaitable<void> refuse_cleartext();
   /// Waits until the socket is ready for what OpenSSL asked (`ssl_error`: SSL_ERROR_WANT_READ or
-  /// SSL_ERROR_WANT_WRITE).
+  /// SSL_ERROR_WANT_WRITE); at once `operation_aborted` once cancel() cut this operation.
   asio::awaitable<std::error_code> wait_for(int ssl_error);
+  /// What SSL_get_error's `ssl_error` means to a caller; a fatal one breaks the session.
+  std::error_code outcome_of(int ssl_error);
+  /// A public operation begins: a cut of the previous one no longer applies.
+  void begin_operation() { cut_ = false; }
   /// Reads raw bytes after close_notify: what the client still sends is only drained.
   asio::awaitable<transfer_result> drain_some(std::span<char> room);
-  /// Counts the handshake's end once.
+  /// Counts the handshake's end, once.
   void finish_handshake(handshake_result result);
+  /// The handshake's wait was cut: by the deadline it timed out; a drain or forced close counts
+  /// nothing (the handshake may yet finish if its bytes had arrived).
+  void handshake_cut();
 
   asio::ip::tcp::socket socket_;
   asio::ip::tcp::endpoint peer_;
@@ -83,6 +91,11 @@ class tls_transport final : public transport {
   tls_phase phase_ = tls_phase::handshake_pending;
   /// What the last operation that would block waited for: SSL_ERROR_WANT_READ or _WANT_WRITE.
   int wanted_ = 0;
+  /// cancel() cut the operation in progress: its later waits end at once too (a wait that had
+  /// completed as the cut came would otherwise wait again, past the deadline).
+  bool cut_ = false;
+  cut_reason last_cut_ = cut_reason::closing;
+  bool handshake_counted_ = false;
 };
 
 }  // namespace triserve::server

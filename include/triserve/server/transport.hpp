@@ -18,6 +18,13 @@ namespace triserve::server {
 /// reset) or none, and how many bytes moved.
 using transfer_result = std::tuple<std::error_code, std::size_t>;
 
+/// Why a connection cuts the operation in progress on its transport.
+enum class cut_reason {
+  deadline,  ///< its timeout (or a minimum rate) passed
+  closing,   ///< the drain closes it idle, or a forced close
+  shedding   ///< an idle wait gives its buffer back and waits on without one
+};
+
 /// What protects a connection, for the access log: both empty over cleartext.
 struct transport_security {
   std::string_view version;   ///< "TLSv1.3"
@@ -73,8 +80,9 @@ class transport {
   virtual bool established() const { return true; }
   /// TLS version and ALPN protocol, once the handshake is done.
   virtual transport_security security() const { return {}; }
-  /// Cuts the read, write or wait in progress: it completes with `operation_aborted`.
-  virtual void cancel() = 0;
+  /// Cuts the read, write or wait in progress, and every wait it would still make before
+  /// returning: it completes with `operation_aborted`.
+  virtual void cancel(cut_reason why) = 0;
 };
 
 }  // namespace triserve::server

@@ -446,7 +446,7 @@ daemon_status daemon_process::status(std::chrono::milliseconds timeout) {
   in >> parsed.served >> word;  // "request(s)"
   in >> word;                   // "served,"
   in >> parsed.buffers_in_use;
-  if (!in || parsed.live_by_server.size() != 3)
+  if (!in || parsed.live_by_server.size() < 3)
     throw std::runtime_error("cannot parse the status line: " + line);
   return parsed;
 }

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -138,6 +139,8 @@ std::string openssl_reason() {
 }  // namespace
 
 void raw_client::start_tls(const tls_options& options, std::chrono::milliseconds timeout) {
+  // OpenSSL writes with write(2): a daemon that died mid-test must fail the test, not kill it.
+  std::signal(SIGPIPE, SIG_IGN);
   const auto deadline = steady::now() + timeout;
   auto session = std::make_unique<tls_session>();
   session->context.reset(SSL_CTX_new(TLS_client_method()));
@@ -222,6 +225,7 @@ long raw_client::receive(char* room, std::size_t size, short& wait) {
     throw_errno("recv");
   }
   ERR_clear_error();
+  errno = 0;
   std::size_t got = 0;
   const int done = SSL_read_ex(tls_->ssl.get(), room, size, &got);
   if (done == 1) return static_cast<long>(got);
@@ -233,11 +237,13 @@ long raw_client::receive(char* room, std::size_t size, short& wait) {
       return -1;
     case SSL_ERROR_ZERO_RETURN:
       return 0;
-    default:
+    default: {
       // A reset, or the stream ending without close_notify: both end it.
-      reset_ = errno == ECONNRESET;
+      const int error = errno;
+      reset_ = error == ECONNRESET;
       ERR_clear_error();
       return 0;
+    }
   }
 }
 
