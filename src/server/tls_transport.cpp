@@ -280,10 +280,6 @@ asio::awaitable<std::tuple<std::error_code>> tls_transport::wait_readable() {
     // A reply OpenSSL must send first (a KeyUpdate's) waits for room; then the read goes on.
     if (ssl_error == SSL_ERROR_WANT_WRITE) co_return std::tuple{co_await wait_for(ssl_error)};
   }
-  // A read that found nothing left OpenSSL's empty read buffer allocated (SSL_MODE_RELEASE_BUFFERS
-  // frees it only after a read that returned data): an idle connection holds none. It fails,
-  // harmlessly, while a partial record waits in the buffer.
-  if (phase_ == tls_phase::open) SSL_free_buffers(ssl_.get());
   co_return std::tuple{co_await wait_for(SSL_ERROR_WANT_READ)};
 }
 
