@@ -101,6 +101,7 @@ tls_transport::tls_transport(tls_transport&& other) noexcept
       ssl_(std::move(other.ssl_)),
       phase_(other.phase_),
       wanted_(other.wanted_),
+      record_limit_(other.record_limit_),
       cut_(other.cut_),
       last_cut_(other.last_cut_),
       handshake_counted_(other.handshake_counted_) {}
@@ -162,6 +163,7 @@ asio::awaitable<std::error_code> tls_transport::handshake() {
       if (first == handshake_record || !starts_http_request(first)) break;
       phase_ = tls_phase::broken;
       finish_handshake(handshake_result::cleartext);
+      counters_->count_response(400);
       spdlog::debug("{} server: {} sent cleartext HTTP to a TLS port; answered 400", server_name_,
                     to_string(peer_));
       co_await refuse_cleartext();
@@ -186,6 +188,10 @@ asio::awaitable<std::error_code> tls_transport::handshake() {
     const int done = SSL_do_handshake(ssl_.get());
     if (done == 1) {
       phase_ = tls_phase::open;
+      // Modes 1-4 stand for 2^9 to 2^12 bytes (RFC 6066 §4); 0: none asked for.
+      const auto mode = SSL_SESSION_get_max_fragment_length(SSL_get_session(ssl_.get()));
+      if (mode >= TLSEXT_max_fragment_length_512 && mode <= TLSEXT_max_fragment_length_4096)
+        record_limit_ = std::size_t{256} << mode;
       finish_handshake(handshake_result::ok);
       co_return std::error_code{};
     }
@@ -300,17 +306,20 @@ std::size_t tls_transport::write_now(std::span<const asio::const_buffer> pieces,
   std::size_t index = 0;
   std::size_t offset = 0;
   std::array<char, max_record_plaintext> gathered;
+  // A client may have asked for small records (RFC 6066's max_fragment_length: 512 bytes and up):
+  // gathering more than one record's worth would copy the same bytes again for every record.
+  const std::size_t record_size = std::min(max_record_plaintext, record_limit_);
   while (index < pieces.size()) {
     const auto* start = static_cast<const char*>(pieces[index].data()) + offset;
     std::size_t size = pieces[index].size() - offset;
     // A piece that fills a record alone (or the last one) goes as it is; smaller ones are gathered
     // into one record. After a write that would block, OpenSSL holds the record it made and
     // expects the same bytes again: the same pieces from the same place gather the same way.
-    if (size < max_record_plaintext && index + 1 < pieces.size()) {
+    if (size < record_size && index + 1 < pieces.size()) {
       std::size_t filled = 0;
-      for (std::size_t i = index, skip = offset; i < pieces.size() && filled < gathered.size();
+      for (std::size_t i = index, skip = offset; i < pieces.size() && filled < record_size;
            ++i, skip = 0) {
-        const std::size_t part = std::min(pieces[i].size() - skip, gathered.size() - filled);
+        const std::size_t part = std::min(pieces[i].size() - skip, record_size - filled);
         std::memcpy(gathered.data() + filled, static_cast<const char*>(pieces[i].data()) + skip,
                     part);
         filled += part;

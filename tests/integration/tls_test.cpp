@@ -265,6 +265,32 @@ TEST_CASE("tls: --tls-min-version 1.3 refuses a TLS 1.2 client", "[tls][versions
   check_clean_exit(*daemon);
 }
 
+TEST_CASE("tls: a client asking for 512-byte records gets a chunked echo byte-exact",
+          "[tls][echo]") {
+  test_certificates certificates;
+  auto daemon = daemon_process::start(tls_everywhere(certificates));
+  tls_options small_records;
+  small_records.max_version = TLS1_2_VERSION;
+  small_records.max_fragment_length = TLSEXT_max_fragment_length_512;
+  auto client = tls_client(tls_port(*daemon, "echo"), certificates, small_records);
+  std::string body;
+  std::string chunks;
+  for (int i = 0; i < 200; ++i) {
+    const std::string piece(static_cast<std::size_t>(1 + i * 37 % 300),
+                            static_cast<char>('a' + i % 26));
+    body += piece;
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+    chunks += size + piece + "\r\n";
+  }
+  const auto response = client.round_trip(
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + "0\r\n\r\n");
+  CHECK(response.status == 200);
+  const bool identical = response.body == body;
+  CHECK(identical);
+  check_clean_exit(*daemon);
+}
+
 TEST_CASE("tls: a client offering ALPN without http/1.1 is refused", "[tls]") {
   test_certificates certificates;
   auto daemon = daemon_process::start(tls_everywhere(certificates));

@@ -91,6 +91,8 @@ class tls_transport final : public transport {
   tls_phase phase_ = tls_phase::handshake_pending;
   /// What the last operation that would block waited for: SSL_ERROR_WANT_READ or _WANT_WRITE.
   int wanted_ = 0;
+  /// Most plaintext per record the client accepts (max_fragment_length), at most 16 KiB.
+  std::size_t record_limit_ = 16384;
   /// cancel() cut the operation in progress: its later waits end at once too (a wait that had
   /// completed as the cut came would otherwise wait again, past the deadline).
   bool cut_ = false;

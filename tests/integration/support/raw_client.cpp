@@ -148,6 +148,9 @@ void raw_client::start_tls(const tls_options& options, std::chrono::milliseconds
   // send_some may offer the bytes of a write that would block again from another buffer.
   SSL_CTX_set_mode(context, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (options.min_version != 0) SSL_CTX_set_min_proto_version(context, options.min_version);
+  if (options.max_fragment_length != 0)
+    SSL_CTX_set_tlsext_max_fragment_length(context,
+                                           static_cast<std::uint8_t>(options.max_fragment_length));
   if (options.max_version != 0) SSL_CTX_set_max_proto_version(context, options.max_version);
   // Old versions are what some tests offer on purpose: Debian's default security level would
   // refuse to even offer them.

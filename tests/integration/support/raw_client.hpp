@@ -50,6 +50,9 @@ struct tls_options {
   /// The oldest and newest versions offered (TLS1_2_VERSION = 0x0303, ...); 0: OpenSSL's choice.
   int min_version = 0;
   int max_version = 0;
+  /// RFC 6066's max_fragment_length mode asked for (TLSEXT_max_fragment_length_512 = 1 ...); 0:
+  /// none.
+  int max_fragment_length = 0;
   /// Protocols offered by ALPN, most wanted first; none: no ALPN extension.
   std::vector<std::string> alpn{"http/1.1"};
 };
