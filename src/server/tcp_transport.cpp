@@ -48,13 +48,16 @@ std::size_t tcp_transport::write_now(std::span<const asio::const_buffer> pieces,
   return socket_.write_some(pieces, ec);
 }
 
-std::size_t tcp_transport::unacknowledged_bytes() const {
-  // Linux's SIOCOUTQ: bytes in the send queue not yet acknowledged by the peer.
+std::size_t unacknowledged_bytes_of(const asio::ip::tcp::socket& socket) {
   int unacknowledged = 0;
-  if (::ioctl(const_cast<asio::ip::tcp::socket&>(socket_).native_handle(), SIOCOUTQ,
+  if (::ioctl(const_cast<asio::ip::tcp::socket&>(socket).native_handle(), SIOCOUTQ,
               &unacknowledged) != 0)
     return 0;
   return static_cast<std::size_t>(unacknowledged);
+}
+
+std::size_t tcp_transport::unacknowledged_bytes() const {
+  return unacknowledged_bytes_of(socket_);
 }
 
 asio::awaitable<void> tcp_transport::shutdown_send() {

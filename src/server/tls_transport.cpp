@@ -1,9 +1,7 @@
 #include "triserve/server/tls_transport.hpp"
 
-#include <linux/sockios.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -18,6 +16,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include "triserve/server/server.hpp"
+#include "triserve/server/tcp_transport.hpp"
 
 namespace triserve::server {
 
@@ -360,13 +359,9 @@ asio::awaitable<transfer_result> tls_transport::write_some(
 }
 
 std::size_t tls_transport::unacknowledged_bytes() const {
-  // Linux's SIOCOUTQ: ciphertext not yet acknowledged, a few bytes per record more than the
-  // plaintext it carries, so progress reads slightly low.
-  int unacknowledged = 0;
-  if (::ioctl(const_cast<asio::ip::tcp::socket&>(socket_).native_handle(), SIOCOUTQ,
-              &unacknowledged) != 0)
-    return 0;
-  return static_cast<std::size_t>(unacknowledged);
+  // Ciphertext, a few bytes per record more than the plaintext it carries: progress reads
+  // slightly low.
+  return unacknowledged_bytes_of(socket_);
 }
 
 asio::awaitable<void> tls_transport::shutdown_send() {

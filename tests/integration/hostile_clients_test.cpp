@@ -815,15 +815,6 @@ TEST_CASE("hostile clients: binary garbage TLS and HTTP/2 get an error and a clo
 
 namespace {
 
-/// The value of one sample of the admin server's /metrics, or nullopt when it is not there.
-std::optional<std::uint64_t> metric(daemon_process& daemon, std::string_view sample) {
-  raw_client scraper(daemon.port("admin"));
-  const auto response = scraper.round_trip("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-  const auto value = metric_sample(response.body, sample);
-  if (value.empty()) return std::nullopt;
-  return std::stoull(value);
-}
-
 /// Sends `body` on `client` in pieces of `piece` bytes, one every `pause`, until all is sent or
 /// the server closes; returns how much was sent.
 std::size_t trickle(raw_client& client, std::string_view body, std::size_t piece,
@@ -904,10 +895,11 @@ TEST_CASE(
   CHECK(slow_after < (sanitized ? 8s : 4s));
 
   check_bystander(report);
-  CHECK(metric(*daemon, "triserve_slow_clients_cut_total{server=\"echo\",direction=\"receive\"}") ==
+  CHECK(scrape_metric(*daemon,
+                      "triserve_slow_clients_cut_total{server=\"echo\",direction=\"receive\"}") ==
         2);
-  CHECK(metric(*daemon, "triserve_slow_clients_cut_total{server=\"echo\",direction=\"send\"}") ==
-        0);
+  CHECK(scrape_metric(*daemon,
+                      "triserve_slow_clients_cut_total{server=\"echo\",direction=\"send\"}") == 0);
   check_clean_exit(*daemon);
 }
 
@@ -959,7 +951,7 @@ TEST_CASE(
     char piece[40];
     const auto got = ::recv(slow.native_handle(), piece, sizeof piece, MSG_DONTWAIT);
     if (got > 0) received += static_cast<std::size_t>(got);
-    if (metric(*daemon, sample) == 1) cut_after = steady::now() - started;
+    if (scrape_metric(*daemon, sample) == 1) cut_after = steady::now() - started;
   }
   // The server is gone: the sender's last write fails now if it has not already.
   ::shutdown(slow.native_handle(), SHUT_RDWR);
@@ -972,7 +964,8 @@ TEST_CASE(
   // The grace, counted from when the server's first write waited, and a few sweeps.
   CHECK(*cut_after < (sanitized ? 10s : 6s));
   check_bystander(report);
-  CHECK(metric(*daemon, "triserve_slow_clients_cut_total{server=\"echo\",direction=\"receive\"}") ==
+  CHECK(scrape_metric(*daemon,
+                      "triserve_slow_clients_cut_total{server=\"echo\",direction=\"receive\"}") ==
         0);
   check_clean_exit(*daemon);
 }

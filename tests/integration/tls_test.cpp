@@ -88,17 +88,9 @@ command_result run(const std::string& command, std::chrono::seconds limit = 20s)
   return result;
 }
 
-std::optional<std::uint64_t> metric(daemon_process& daemon, std::string_view sample) {
-  raw_client scraper(daemon.port("admin"));
-  const auto response = scraper.round_trip("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-  const auto value = metric_sample(response.body, sample);
-  if (value.empty()) return std::nullopt;
-  return std::stoull(value);
-}
-
 std::uint64_t handshakes(daemon_process& daemon, std::string_view server, std::string_view result) {
-  return metric(daemon, "triserve_tls_handshakes_total{server=\"" + std::string(server) +
-                            "\",result=\"" + std::string(result) + "\"}")
+  return scrape_metric(daemon, "triserve_tls_handshakes_total{server=\"" + std::string(server) +
+                                   "\",result=\"" + std::string(result) + "\"}")
       .value_or(~0ull);
 }
 
@@ -463,7 +455,7 @@ TEST_CASE("tls: SIGHUP reloads the certificate for new connections only", "[tls]
   auto daemon = daemon_process::start(tls_everywhere(certificates, cert, key));
   const auto port = tls_port(*daemon, "hello");
   const auto before_expiry =
-      metric(*daemon, "triserve_tls_certificate_not_after_seconds").value_or(0);
+      scrape_metric(*daemon, "triserve_tls_certificate_not_after_seconds").value_or(0);
 
   auto old_connection = tls_client(port, certificates);
   CHECK(old_connection.tls_peer_subject() == "CN=server");
@@ -477,7 +469,8 @@ TEST_CASE("tls: SIGHUP reloads the certificate for new connections only", "[tls]
   CHECK(new_connection.tls_peer_subject() == "CN=renewed");
   CHECK(new_connection.round_trip("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
   CHECK(old_connection.round_trip("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
-  CHECK(metric(*daemon, "triserve_tls_certificate_not_after_seconds").value_or(0) > before_expiry);
+  CHECK(scrape_metric(*daemon, "triserve_tls_certificate_not_after_seconds").value_or(0) >
+        before_expiry);
 
   // A bad pair (a key that does not match) is refused and the renewed one stays in service.
   copy_file(certificates.path("server.pem"), cert);

@@ -33,4 +33,8 @@ class tcp_transport final : public transport {
   asio::ip::tcp::endpoint peer_;
 };
 
+/// Linux's SIOCOUTQ: bytes in `socket`'s send queue the peer has not acknowledged; 0 when the
+/// kernel cannot tell.
+std::size_t unacknowledged_bytes_of(const asio::ip::tcp::socket& socket);
+
 }  // namespace triserve::server

@@ -76,6 +76,14 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
+std::optional<std::uint64_t> scrape_metric(daemon_process& daemon, std::string_view sample) {
+  raw_client scraper(daemon.port("admin"));
+  const auto response = scraper.round_trip("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  const auto value = metric_sample(response.body, sample);
+  if (value.empty()) return std::nullopt;
+  return std::stoull(value);
+}
+
 std::string metric_sample(const std::string& metrics, std::string_view name) {
   for (const auto& line : lines_of(metrics))
     if (line.size() > name.size() && line.starts_with(name) && line[name.size()] == ' ')

@@ -70,6 +70,11 @@ std::vector<std::string> lines_of(const std::string& text);
 /// empty when there is none.
 std::string metric_sample(const std::string& metrics, std::string_view name);
 
+class daemon_process;
+/// The value of one sample of the daemon's admin /metrics (it must have --admin), or nullopt when
+/// it is not there.
+std::optional<std::uint64_t> scrape_metric(daemon_process& daemon, std::string_view sample);
+
 /// The real triserve binary run as a child process. It owns the process and a background thread
 /// that collects the child's stdout and stderr, so a test can wait for a log line with a timeout.
 /// The destructor SIGKILLs and reaps the child if it is still running; it never kills by name.
