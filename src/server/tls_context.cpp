@@ -22,12 +22,15 @@ namespace triserve::server {
 namespace {
 
 // Mozilla's "intermediate" profile without its DHE suites: TLS 1.2 with ECDHE key exchange and
-// AEAD ciphers only (no CBC: LUCKY13, BEAST), AES-GCM first, for ECDSA and RSA certificates. TLS
-// 1.3's suites are all AEAD and OpenSSL's defaults stay.
+// AEAD ciphers only (no CBC: LUCKY13, BEAST), AES-GCM first, for ECDSA and RSA certificates.
 constexpr const char* tls12_ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+// TLS 1.3's suites in Mozilla's order: AES-128-GCM first, 40% cheaper than AES-256-GCM (which
+// OpenSSL's default order puts first) for a margin no attack needs.
+constexpr const char* tls13_suites =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 constexpr const char* key_exchange_groups = "X25519:P-256:P-384";
 
 /// The one protocol offered by ALPN today (RFC 7301 §6: "http/1.1").
@@ -207,6 +210,7 @@ tls_context::tls_context(const tls_settings& settings)
       native, settings.min_version == tls_version::v1_3 ? TLS1_3_VERSION : TLS1_2_VERSION);
   SSL_CTX_set_max_proto_version(native, TLS1_3_VERSION);
   if (SSL_CTX_set_cipher_list(native, tls12_ciphers) != 1 ||
+      SSL_CTX_set_ciphersuites(native, tls13_suites) != 1 ||
       SSL_CTX_set1_groups_list(native, key_exchange_groups) != 1)
     throw tls_setup_error(fmt::format("TLS setup: {}", openssl_reason()));
   // No renegotiation (a CPU sink and CVE-2009-3555), no compression (CRIME). A client closing

@@ -145,10 +145,17 @@ std::error_code tls_transport::outcome_of(int ssl_error) {
 
 asio::awaitable<std::error_code> tls_transport::wait_for(int ssl_error) {
   if (cut_) co_return asio::error::operation_aborted;
-  auto [ec] = co_await socket_.async_wait(ssl_error == SSL_ERROR_WANT_WRITE
-                                              ? asio::ip::tcp::socket::wait_write
-                                              : asio::ip::tcp::socket::wait_read,
-                                          as_result);
+  if (ssl_error == SSL_ERROR_WANT_WRITE) {
+    auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_write, as_result);
+    co_return ec;
+  }
+  // A peek rather than a readiness wait: a readiness wait re-arms the socket in epoll
+  // (epoll_ctl) every time, a read waits for the socket's next edge as it is registered. The
+  // byte stays for OpenSSL; an end of stream is for OpenSSL's read to meet too.
+  char first = 0;
+  auto [ec, peeked] = co_await socket_.async_receive(
+      asio::buffer(&first, 1), asio::ip::tcp::socket::message_peek, as_result);
+  if (ec == asio::error::eof) ec.clear();
   co_return ec;
 }
 
