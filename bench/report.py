@@ -193,6 +193,8 @@ def build_tls_table(values, meta):
     t.row("TLS keep-alive hello, 64 conns: p99 latency (ms)", "tls-hello-c64", "p99_ms", "ms")
     t.row("TLS keep-alive hello, 64 conns: server CPU per request (µs)", "tls-hello-c64", "cpu_us_per_req", "us",
           ("≤ nginx", lambda tr, n, g: tr <= n))
+    t.row("… server CPU busy (% of one CPU)", "tls-hello-c64", "server_cpu_pct", "pct")
+    t.row("… wrk's CPU busy (% of one CPU)", "tls-hello-c64", "client_cpu_pct", "pct")
     t.row(f"full TLS handshakes (ab, a new connection per request, {c} at once): per second", "tls-handshake",
           "handshakes_per_s", "int", ("≥ 0.9× nginx", lambda tr, n, g: tr >= 0.9 * n))
     t.row("… server CPU per handshake and request (µs)", "tls-handshake", "cpu_us_per_handshake", "us")

@@ -424,13 +424,15 @@ wrk_run() { # ROUND SERVER WORKLOAD CONNECTIONS PATH SCRIPT [record: 1|0]
   local wrk_cmd=(taskset -c 0 wrk -t1 -c"$conns" -d"${duration}s" --latency -s "$script" "$url")
   ((keep)) || wrk_cmd=(taskset -c 0 wrk -t1 -c"$conns" -d1s -s "$script" "$url")
   ((keep)) && note_command "${wrk_cmd[@]}"
-  local t0 t1
+  local t0 t1 k0
   t0=$(cpu_ticks "${pids[@]}")
   contention_begin "$t0"
+  k0=${contention0[5]}
   "${wrk_cmd[@]}" >"$out" 2>&1 || die "wrk failed against $s ($url): $(tail -3 "$out")"
   t1=$(cpu_ticks "${pids[@]}")
   ((keep)) || return 0
   contention_record "$round" "$s" "$workload" "$t1"
+  local k1=$kids_ticks # wrk's CPU time, once reaped (contention_record read it)
   local line
   line=$(grep '^BENCH ' "$out") || die "no summary from wrk against $s: $(tail -3 "$out")"
   local requests duration_us p50_us p99_us errors=0 kv
@@ -450,6 +452,9 @@ wrk_run() { # ROUND SERVER WORKLOAD CONNECTIONS PATH SCRIPT [record: 1|0]
   record "$round" "$s" "$workload" p99_ms "$(awk -v v="$p99_us" 'BEGIN { printf "%.3f", v / 1000 }')"
   record "$round" "$s" "$workload" cpu_us_per_req "$(awk -v t=$((t1 - t0)) -v hz="$clk_tck" -v r="$requests" 'BEGIN { printf "%.3f", t / hz * 1e6 / r }')"
   record "$round" "$s" "$workload" errors "$errors"
+  # Which side was the limit: the server's and wrk's CPU time over the run's wall time.
+  record "$round" "$s" "$workload" server_cpu_pct "$(awk -v t=$((t1 - t0)) -v hz="$clk_tck" -v d="$duration_us" 'BEGIN { printf "%.1f", t / hz / (d / 1e6) * 100 }')"
+  record "$round" "$s" "$workload" client_cpu_pct "$(awk -v t=$((k1 - k0)) -v hz="$clk_tck" -v d="$duration_us" 'BEGIN { printf "%.1f", t / hz / (d / 1e6) * 100 }')"
   ((errors == 0)) || log "warning: wrk saw $errors socket/status errors against $s in $workload"
   local p99_text=", p99 $((p99_us / 1000)).$(printf '%03d' $((p99_us % 1000))) ms"
   [[ $workload != *pipe* ]] || p99_text="" # wrk's p99 is meaningless there (see report.py)
