@@ -280,15 +280,15 @@ triserve's median over the other's. {contention}
   ab sends HTTP/1.0 requests without keep-alive, so every request is a new TCP connection, a new
   TLS handshake and one response; per second = completed requests over ab's time. ab negotiated:
   {negotiated('tls-handshake') or '?'}.
-  **No resumption**, checked two ways in every run. (1) nginx's fourth server (a check port,
+  **No resumption**, checked two ways. (1) nginx's fourth server (a check port,
   not measured) logs `$ssl_session_reused` per request: first a control, `bench/clients/tls_resume.py`,
   which offers its first connection's session on its second, must show `.` then `r` (it saw
   `{control}`); then `ab -n 200 -c 4` against it logged {full:.0f} full handshakes and
   {resumed:.0f} resumed. (2) triserve's `/metrics` counter
   `triserve_tls_handshakes_total{{server="hello",result="ok"}}` (its admin server, cleartext, on
-  BENCH_PORT_BASE+13) grew by the number of requests ab completed (the row "handshakes triserve
-  counted ÷ requests"; a little over 1 because ab's connections still open when its time ends
-  shook hands too). ab's source agrees: it makes a new `SSL` object per connection
+  BENCH_PORT_BASE+13) grew by one per request ab completed, in every round (the row "handshakes
+  triserve counted ÷ requests"; it may exceed 1 by the connections ab had open when its time ran
+  out). ab's source agrees: it makes a new `SSL` object per connection
   (`SSL_new` in `start_connect`) and never offers a session (no `SSL_set_session`). Whether the server or ab was the limit shows in the two "CPU busy"
   rows: ab makes the client's half of every handshake on CPU 0 alone.
 - **Echo**: `echo_bytes --tls CA`: one connection, a {size_text(meta)} Content-Length upload and

@@ -3,8 +3,8 @@
 # it re-creates, and a canned-bytes epoll loop (the ceiling), each on its own loopback ports; then
 # the same three servers over TLS (one ECDSA P-256 certificate made for the run).
 #
-#   bench/run.sh              full run: 3 rounds, 10 s per wrk run (~25 minutes)
-#   bench/run.sh --quick      1 round, 3 s per wrk run (~4 minutes), for development
+#   bench/run.sh              full run: 3 rounds, 10 s per wrk run (~27 minutes: TLS ~10 of them)
+#   bench/run.sh --quick      1 round, 3 s per wrk run (~5 minutes), for development
 #   bench/run.sh --only tls   the TLS part alone (--only cleartext: the rest alone)
 #
 # Every measurement runs for every server in turn (round 1: triserve, nginx, go, canned; round 2:
