@@ -263,7 +263,8 @@ triserve's median over the other's. {contention}
 - **Certificate**: made for the run with the `openssl` CLI in a private temp dir (no key is kept):
   an ECDSA P-256 CA and a P-256 leaf for `IP:127.0.0.1` that it signed (ecdsa-with-SHA256); every
   server sends the leaf alone, clients that verify trust the CA.
-- **Software**: {meta.get('openssl', 'OpenSSL')} (triserve and nginx link Debian's libssl3), Go's
+- **Software**: {meta['triserve']} (release preset), {meta.get('openssl', 'OpenSSL')} (triserve
+  and nginx link Debian's libssl3), Go's
   own crypto/tls ({meta['go'].split()[2]}), ApacheBench {meta.get('ab', '?')}, wrk (OpenSSL too).
 - **Negotiated** with an OpenSSL client's defaults (`openssl s_client`; wrk, ab and echo_bytes
   offer the same): {negotiated('negotiated')}.
@@ -312,10 +313,9 @@ triserve's median over the other's. {contention}
   `ListenAndServeTLS` with Go's defaults (it also offers `h2` by ALPN; none of these clients asks
   for it). triserve runs its defaults (TLS 1.2 and 1.3, ECDHE with AEAD, tickets, the server's
   order of suites, which for TLS 1.3 is OpenSSL's: AES-256-GCM first). triserve is started with
-  SIGPIPE ignored (`trap '' PIPE` before `exec`, inherited): as of this run it lets OpenSSL write
-  to its sockets with plain `send()` and does not ignore SIGPIPE itself, so a TLS client resetting
-  its connection (wrk and ab do at their end) kills the daemon; nginx and Go ignore SIGPIPE
-  themselves.
+  SIGPIPE ignored (`trap '' PIPE` before `exec`, inherited), as nginx and Go ignore it themselves:
+  builds up to ed552ee let OpenSSL write with write(2) without ignoring SIGPIPE, and a TLS client
+  resetting its connection (wrk and ab do at their end) killed the daemon (fixed by 9718588).
 
 ### Commands
 

@@ -299,9 +299,9 @@ start_server() { # SERVER TAG [CPUS [EXTRA ARGS...]]: a fresh instance on CPU 1 
   cmd+=("$@")
   note_command taskset -c "$cpus" "${cmd[@]}"
   if [[ $s == triserve-tls ]]; then
-    # triserve (ed552ee) lets OpenSSL write to its sockets with plain send(), and does not ignore
-    # SIGPIPE: a TLS client that resets its connection (wrk and ab do, at their end) kills it.
-    # nginx and Go ignore SIGPIPE themselves; triserve is started with it ignored (inherited).
+    # triserve up to ed552ee let OpenSSL write to its sockets with write(2) and did not ignore
+    # SIGPIPE: a TLS client that reset its connection (wrk and ab do, at their end) killed it
+    # (fixed by 9718588). Started with SIGPIPE ignored (inherited), older builds can be measured.
     (trap '' PIPE && exec taskset -c "$cpus" "${cmd[@]}") >"$logs/$s.$tag.log" 2>&1 &
   else
     taskset -c "$cpus" "${cmd[@]}" >"$logs/$s.$tag.log" 2>&1 &
