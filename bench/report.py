@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
 """Turns bench/results/latest.csv into the table of medians (stdout), docs/BENCHMARKS.md and
-the connection-count plot. Called by bench/run.sh; can be rerun alone on a kept CSV:
+the connection-count plot, and bench/results/tls.csv into the TLS section of docs/BENCHMARKS.md.
+Called by bench/run.sh; can be rerun alone on kept CSVs:
 
   bench/report.py --csv bench/results/latest.csv --meta bench/results/logs/meta.env \
       --commands bench/results/logs/commands.txt --markdown docs/BENCHMARKS.md \
-      --png docs/bench-connections.png --plot bench/plot.gp --workdir /tmp
+      --png docs/bench-connections.png --plot bench/plot.gp --workdir /tmp \
+      --tls-csv bench/results/tls.csv --tls-commands bench/results/logs/tls-commands.txt \
+      --tls-facts bench/results/logs/tls-facts.env
+
+Without --csv, the cleartext part of the existing docs/BENCHMARKS.md stays as it is; without
+--tls-csv, its TLS section (between the "tls: begin" and "tls: end" markers) does.
 """
 import argparse
 import collections
@@ -16,6 +22,7 @@ import subprocess
 import sys
 
 SERVERS = ["triserve", "nginx", "go", "canned"]
+TLS_SERVERS = ["triserve", "nginx", "go"]
 TITLES = {"triserve": "triserve", "nginx": "nginx", "go": "Go", "canned": "canned"}
 CONNECTIONS = [1, 16, 64, 256, 1024]
 # A run during which other processes used more than this share of CPU 0 or CPU 1 is "disturbed":
@@ -47,12 +54,15 @@ def fmt(value, kind):
         return f"{value:.2f}"
     if kind == "ratio":
         return f"{value:.2f}"
+    if kind == "pct":
+        return f"{value:.0f}"
     return f"{value:g}"
 
 
 class Table:
-    def __init__(self, values):
+    def __init__(self, values, servers=SERVERS):
         self.values = values
+        self.servers = servers
         self.rows = []
 
     def disturbed(self, server, workload, round_):
@@ -77,47 +87,50 @@ class Table:
     def median(self, server, workload, metric):
         return self.median_marked(server, workload, metric)[0]
 
-    def row(self, label, workload, metric, kind, target=None, scale=1.0, servers=SERVERS):
+    def row(self, label, workload, metric, kind, target=None, scale=1.0, servers=None):
         """target: (text, test(triserve, nginx, go) -> bool)."""
-        marked = {s: self.median_marked(s, workload, metric) if s in servers else (None, "") for s in SERVERS}
+        servers = servers or self.servers
+        marked = {s: self.median_marked(s, workload, metric) if s in servers else (None, "") for s in self.servers}
         med = {s: None if v is None else v * scale for s, (v, _) in marked.items()}
-        cells = {s: fmt(med[s], kind) + marked[s][1] for s in SERVERS}
+        cells = {s: fmt(med[s], kind) + marked[s][1] for s in self.servers}
         self.add(label, med, kind, target, cells)
 
     def add(self, label, med, kind, target=None, cells=None):
         def ratio(a, b):
             return None if a is None or b in (None, 0) else a / b
 
-        r_nginx = ratio(med["triserve"], med["nginx"])
-        r_go = ratio(med["triserve"], med["go"])
+        r_nginx = ratio(med.get("triserve"), med.get("nginx"))
+        r_go = ratio(med.get("triserve"), med.get("go"))
         met = ""
         if target:
             try:
-                met = "yes" if target[1](med["triserve"], med["nginx"], med["go"]) else "**no**"
+                met = "yes" if target[1](med.get("triserve"), med.get("nginx"), med.get("go")) else "**no**"
             except TypeError:  # a missing number
                 met = "?"
-        cells = cells or {s: fmt(med[s], kind) for s in SERVERS}
-        self.rows.append([label] + [cells[s] for s in SERVERS] +
+        cells = cells or {s: fmt(med.get(s), kind) for s in self.servers}
+        self.rows.append([label] + [cells[s] for s in self.servers] +
                          [fmt(r_nginx, "ratio"), fmt(r_go, "ratio"), target[0] if target else "", met])
 
     def matched(self, label, workload):
         cells, med = {}, {}
-        for s in SERVERS:
+        for s in self.servers:
             v = [x for _, x in self.values.get((s, workload, "matched"), [])]
             cells[s] = f"{sum(v):.0f}/{len(v)}" if v else "—"
             med[s] = (sum(v) / len(v)) if v else None
         framing = {s: next((m[len("response_"):] for (srv, w, m) in self.values
-                            if srv == s and w == workload and m.startswith("response_")), None) for s in SERVERS}
-        for s in SERVERS:
+                            if srv == s and w == workload and m.startswith("response_")), None) for s in self.servers}
+        for s in self.servers:
             if framing[s]:
                 cells[s] += f" ({framing[s]})"
         self.add(label, med, "", ("all", lambda t, n, g: t == 1.0), cells)
-        self.rows[-1][5] = self.rows[-1][6] = ""  # ratios of match rates mean nothing
+        n = len(self.servers)
+        self.rows[-1][n + 1] = self.rows[-1][n + 2] = ""  # ratios of match rates mean nothing
 
     def markdown(self):
-        head = ["measurement (median)", "triserve", "nginx", "Go", "canned", "triserve/nginx",
-                "triserve/Go", "target", "met"]
-        lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * 6 + ["---", "---"]) + "|"]
+        head = (["measurement (median)"] + [TITLES[s] for s in self.servers] +
+                ["triserve/nginx", "triserve/Go", "target", "met"])
+        lines = ["| " + " | ".join(head) + " |",
+                 "|" + "|".join(["---"] + ["---:"] * (len(self.servers) + 2) + ["---", "---"]) + "|"]
         lines += ["| " + " | ".join(r) + " |" for r in self.rows]
         return "\n".join(lines)
 
@@ -172,6 +185,151 @@ def build_table(values):
     return t
 
 
+def build_tls_table(values, meta):
+    t = Table(values, TLS_SERVERS)
+    c = meta.get("handshake_conns", "16")
+    t.row("TLS keep-alive hello, 64 conns: req/s", "tls-hello-c64", "rps", "int",
+          ("≥ nginx", lambda tr, n, g: tr >= n))
+    t.row("TLS keep-alive hello, 64 conns: p99 latency (ms)", "tls-hello-c64", "p99_ms", "ms")
+    t.row("TLS keep-alive hello, 64 conns: server CPU per request (µs)", "tls-hello-c64", "cpu_us_per_req", "us",
+          ("≤ nginx", lambda tr, n, g: tr <= n))
+    t.row("… server CPU busy (% of one CPU)", "tls-hello-c64", "server_cpu_pct", "pct")
+    t.row("… wrk's CPU busy (% of one CPU)", "tls-hello-c64", "client_cpu_pct", "pct")
+    t.row(f"full TLS handshakes (ab, a new connection per request, {c} at once): per second", "tls-handshake",
+          "handshakes_per_s", "int", ("≥ 0.9× nginx", lambda tr, n, g: tr >= 0.9 * n))
+    t.row("… server CPU per handshake and request (µs)", "tls-handshake", "cpu_us_per_handshake", "us")
+    t.row("… server CPU busy (% of one CPU)", "tls-handshake", "server_cpu_pct", "pct")
+    t.row("… ab's CPU busy (% of one CPU)", "tls-handshake", "client_cpu_pct", "pct")
+    counted, requests = t.median("triserve", "tls-handshake", "handshakes_counted"), t.median(
+        "triserve", "tls-handshake", "requests")
+    t.add("… handshakes triserve counted ÷ requests ab completed", {
+        "triserve": counted / requests if counted is not None and requests else None}, "ratio")
+    mib = int(meta.get("echo_mib", "1024"))
+    size = "1 GiB" if mib == 1024 else f"{mib} MiB"
+    for w, title in [("tls-echo", "OpenSSL's default offer"), ("tls-echo-aes128", "AES-128-GCM for all")]:
+        t.row(f"echo {size} over TLS, {title}: MB/s", w, "gbps", "int", ("≥ Go", lambda tr, n, g: tr >= g),
+              scale=1000)
+        t.row(f"echo {size} over TLS, {title}: server CPU (s per GiB)", w, "server_cpu_s_per_gib", "us")
+        t.row(f"echo {size} over TLS, {title}: echo client's CPU (s)", w, "client_cpu_s", "us")
+        t.row(f"echo {size} over TLS, {title}: server peak RSS (MiB)", w, "peak_rss_kb", "mib",
+              ("< 16 MiB", lambda tr, n, g: tr < 16384))
+        t.matched(f"echo {size} over TLS, {title}: bytes matched (response framing)", w)
+    t.row("idle RSS right after start, TLS addresses (MiB)", "tls-idle", "rss_start_kb", "mib")
+    t.row(f"memory per idle TLS keep-alive connection, {meta.get('idle_conns', '10000')} conns (bytes)",
+          "tls-idle", "per_conn_bytes", "int", ("≤ nginx", lambda tr, n, g: tr <= n))
+    return t
+
+
+def tls_markdown(args, meta):
+    values = load(args.tls_csv)
+    commands = read_commands(args.tls_commands)
+    facts = dict(line.rstrip("\n").split("=", 1) for line in open(args.tls_facts) if "=" in line)
+    t = build_tls_table(values, meta)
+    table = t.markdown()
+    print(table)
+    rounds = int(meta["rounds"])
+    elapsed = int(meta.get("tls_elapsed_s", "0"))
+    other = sorted(x for (s, w, m), v in values.items() if m == "cpu1_other_pct" for _, x in v)
+    runs = {(s, w, r) for (s, w, m), v in values.items() if m.endswith("_other_pct") for r, _ in v}
+    disturbed = sum(1 for s, w, r in runs if t.disturbed(s, w, r))
+    contention = (f"Other processes used a median {statistics.median(other):.1f}% of CPU 1 during the measured "
+                  f"runs, {other[-1]:.1f}% at worst; {disturbed} of {len(runs)} runs were disturbed (more than "
+                  f"{CLEAN_PCT:.0f}% of CPU 0 or CPU 1): † and ‡ as above." if other else "")
+
+    def negotiated(prefix):
+        return "; ".join(f"{TITLES[s]} {facts[f'{prefix}.{s}']}" for s in TLS_SERVERS if f"{prefix}.{s}" in facts)
+
+    def echo_cipher(w):
+        return "; ".join(f"{TITLES[s]} {facts.get(f'{w}.{s}.tls', '?')} {facts.get(f'{w}.{s}.cipher', '?')} "
+                         f"{facts.get(f'{w}.{s}.group', '?')}" for s in TLS_SERVERS)
+
+    full = sum(x for _, x in values.get(("nginx", "resumption-check", "ab_full_handshakes"), []))
+    resumed = sum(x for _, x in values.get(("nginx", "resumption-check", "ab_resumed"), []))
+    control = facts.get("resumption.control", "?")
+    return f"""{TLS_BEGIN}
+## TLS
+
+<!-- Generated by bench/run.sh's TLS part ({meta['mode']} run): do not edit by hand, rerun it
+     (bench/run.sh --only tls regenerates this section alone). -->
+
+The same three servers with every address speaking TLS, one certificate for all: triserve
+(`tls://` addresses, `--tls-cert`/`--tls-key`), nginx (`listen ... ssl`, one worker) and Go
+(`ListenAndServeTLS`), measured in the same run, interleaved as above; the ratios are
+triserve's median over the other's. {contention}
+
+- **Run**: {meta.get('tls_date', '?')}, {meta['mode']} ({rounds} round{'s' if rounds > 1 else ''},
+  {meta['duration']} s per wrk and ab run), took {elapsed // 60} min {elapsed % 60} s.
+  Command: `{('bench/run.sh ' + meta.get('args', '')).strip()}`.
+- **Certificate**: made for the run with the `openssl` CLI in a private temp dir (no key is kept):
+  an ECDSA P-256 CA and a P-256 leaf for `IP:127.0.0.1` that it signed (ecdsa-with-SHA256); every
+  server sends the leaf alone, clients that verify trust the CA.
+- **Software**: {meta['triserve']} (release preset), {meta.get('openssl', 'OpenSSL')} (triserve
+  and nginx link Debian's libssl3), Go's
+  own crypto/tls ({meta['go'].split()[2]}), ApacheBench {meta.get('ab', '?')}, wrk (OpenSSL too).
+- **Negotiated** with an OpenSSL client's defaults (`openssl s_client`; wrk, ab and echo_bytes
+  offer the same): {negotiated('negotiated')}.
+
+{table}
+
+### How each row is measured
+
+- **Keep-alive hello**: `wrk -t1 -c64 -d{meta['duration']}s --latency` over `https://`, as the
+  cleartext rows (wrk does not verify the certificate; each of its 64 connections makes one full
+  handshake, then only requests). Server CPU per request: utime + stime from `/proc/PID/stat`
+  (nginx: master + worker) over the requests wrk completed.
+- **Full handshakes**: `ab -q -r -c {meta.get('handshake_conns', '16')} -t {meta['duration']}`:
+  ab sends HTTP/1.0 requests without keep-alive, so every request is a new TCP connection, a new
+  TLS handshake and one response; per second = completed requests over ab's time. ab negotiated:
+  {negotiated('tls-handshake') or '?'}.
+  **No resumption**, checked two ways. (1) nginx's fourth server (a check port,
+  not measured) logs `$ssl_session_reused` per request: first a control, `bench/clients/tls_resume.py`,
+  which offers its first connection's session on its second, must show `.` then `r` (it saw
+  `{control}`); then `ab -n 200 -c 4` against it logged {full:.0f} full handshakes and
+  {resumed:.0f} resumed. (2) triserve's `/metrics` counter
+  `triserve_tls_handshakes_total{{server="hello",result="ok"}}` (its admin server, cleartext, on
+  BENCH_PORT_BASE+13) grew by one per request ab completed, in every round (the row "handshakes
+  triserve counted ÷ requests"; it may exceed 1 by the connections ab had open when its time ran
+  out). ab's source agrees: it makes a new `SSL` object per connection
+  (`SSL_new` in `start_connect`) and never offers a session (no `SSL_set_session`). Whether the server or ab was the limit shows in the two "CPU busy"
+  rows: ab makes the client's half of every handshake on CPU 0 alone.
+- **Echo**: `echo_bytes --tls CA`: one connection, a {size_text(meta)} Content-Length upload and
+  its echo, every byte verified, certificate verified; MB/s = 10⁶ bytes of body per second from
+  connect to the last byte checked. OpenSSL's default offer puts TLS_AES_256_GCM_SHA384 first, and
+  the suites came out as: {echo_cipher('tls-echo')}. "AES-128-GCM for all" offers
+  TLS_AES_128_GCM_SHA256 alone, the same cipher for the three: {echo_cipher('tls-echo-aes128')}.
+  Peak RSS: the server's VmHWM after the echo (a fresh server for each). The client encrypts and
+  decrypts as much as the server does, on its own CPU: near 100% busy it is the limit, and the
+  server's CPU per GiB is the fairer comparison.
+- **Idle connections**: `idle_conns.py --tls CA`: as the cleartext row, but each of the
+  {meta.get('idle_conns', '10000')} connections completes a verified full handshake (Python's `ssl`,
+  no session offered) and one request, then stays idle; (VmRSS with − VmRSS before) / connections.
+- **The peers' settings**: nginx (`bench/nginx/nginx-tls.conf.in`) sets `ssl_certificate`,
+  `ssl_certificate_key` and `ssl_protocols TLSv1.2 TLSv1.3` beyond the cleartext config's settings
+  (one worker, `access_log off`, `keepalive_timeout 60s`, `keepalive_requests` lifted, backlog
+  4096): nginx 1.22's default protocols stop at TLS 1.2 (1.3 joined them in 1.23.4), and every
+  client here would have compared its TLS 1.2 with the others' 1.3. Its other TLS defaults stay:
+  `HIGH:!aNULL:!MD5`, the client's order of suites, tickets on, no session cache, 16 KiB
+  records, `SSL_MODE_RELEASE_BUFFERS`. Go (`bench/go/main.go --tls-cert --tls-key`) is
+  `ListenAndServeTLS` with Go's defaults (it also offers `h2` by ALPN; none of these clients asks
+  for it). triserve runs its defaults (TLS 1.2 and 1.3, ECDHE with AEAD, tickets, the server's
+  order of suites, which for TLS 1.3 is OpenSSL's: AES-256-GCM first). triserve is started with
+  SIGPIPE ignored (`trap '' PIPE` before `exec`, inherited), as nginx and Go ignore it themselves:
+  builds up to ed552ee let OpenSSL write with write(2) without ignoring SIGPIPE, and a TLS client
+  resetting its connection (wrk and ab do at their end) killed the daemon (fixed by 9718588).
+
+### Commands
+
+```sh
+{chr(10).join(commands)}
+```
+{TLS_END}"""
+
+
+def size_text(meta):
+    mib = int(meta.get("echo_mib", "1024"))
+    return "1 GiB" if mib == 1024 else f"{mib} MiB"
+
+
 def plot(values, t, gp, png, workdir):
     data = os.path.join(workdir, "connections.dat")
     with open(data, "w") as f:
@@ -185,18 +343,54 @@ def plot(values, t, gp, png, workdir):
     subprocess.run(["gnuplot", "-e", f"datafile='{data}'; outfile='{png}'", gp], check=True)
 
 
+def read_commands(path):
+    """The commands as run, with the checkout's path and the temp dir's random name taken out."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return [re.sub(r"/tmp/triserve-bench\.\w+", "/tmp/triserve-bench.XXXXXX", line.rstrip("\n").replace(root + "/", ""))
+            for line in open(path) if line.strip()]
+
+
+TLS_BEGIN = "<!-- tls: begin -->"
+TLS_END = "<!-- tls: end -->"
+
+
+def split_markdown(path):
+    """(the cleartext part, the TLS section) of an existing docs/BENCHMARKS.md ("" when missing)."""
+    try:
+        text = open(path).read()
+    except FileNotFoundError:
+        return "", ""
+    begin, end = text.find(TLS_BEGIN), text.find(TLS_END)
+    if begin < 0 or end < begin:
+        return text, ""
+    return text[:begin].rstrip("\n") + "\n", text[begin:end + len(TLS_END)] + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name in ["csv", "meta", "commands", "markdown", "png", "plot", "workdir"]:
+    for name in ["meta", "markdown", "workdir"]:
         ap.add_argument("--" + name, required=True)
+    for name in ["csv", "commands", "png", "plot", "tls-csv", "tls-commands", "tls-facts"]:
+        ap.add_argument("--" + name)
     args = ap.parse_args()
+    if args.csv and not (args.commands and args.png and args.plot):
+        ap.error("--csv needs --commands, --png and --plot")
+    if args.tls_csv and not (args.tls_commands and args.tls_facts):
+        ap.error("--tls-csv needs --tls-commands and --tls-facts")
 
-    values = load(args.csv)
     meta = dict(line.rstrip("\n").split("=", 1) for line in open(args.meta) if "=" in line)
-    commands = [line.rstrip("\n") for line in open(args.commands) if line.strip()]
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    commands = [re.sub(r"/tmp/triserve-bench\.\w+", "/tmp/triserve-bench.XXXXXX", c.replace(root + "/", ""))
-                for c in commands]
+    cleartext, tls = split_markdown(args.markdown)
+    if args.csv:
+        cleartext = cleartext_markdown(args, meta)
+    if args.tls_csv:
+        tls = tls_markdown(args, meta)
+    with open(args.markdown, "w") as f:
+        f.write(cleartext + ("\n" + tls if tls else ""))
+
+
+def cleartext_markdown(args, meta):
+    values = load(args.csv)
+    commands = read_commands(args.commands)
     software = ", ".join([
         meta["triserve"] + " (release preset)",
         meta["nginx"].replace("nginx version: ", ""),
@@ -232,11 +426,14 @@ def main():
 triserve against **nginx** ({meta['nginx'].replace('nginx version: ', '')}, one worker), **Go**
 (the program triserve re-creates, `bench/go/main.go`, {meta['go'].split()[2]}) and **canned**
 (`bench/peers/canned.c`, a bare epoll loop that writes canned bytes for every `\\r\\n\\r\\n`
-it reads: the ceiling for the hello workloads). Regenerate with one command, as root on Debian 12:
+it reads: the ceiling for the hello workloads); the same servers over TLS are in [their own
+section](#tls), measured in a run of their own or of both parts. Regenerate with one command, as
+root on Debian 12:
 
 ```sh
-bench/run.sh          # {'this run' if meta['mode'] == 'full' else 'full run'}: 3 rounds, 10 s per wrk run
-bench/run.sh --quick  # 1 round, 3 s per wrk run
+bench/run.sh                   # {'this run: ' if meta['mode'] == 'full' else ''}3 rounds, 10 s per wrk run, both parts
+bench/run.sh --quick           # 1 round, 3 s per wrk run
+bench/run.sh --only cleartext  # this part alone (--only tls: the TLS section alone)
 ```
 
 - **Run**: {meta['date']}, {meta['mode']} ({rounds} round{'s' if rounds > 1 else ''}, {meta['duration']} s per wrk
@@ -330,8 +527,7 @@ The servers (ports from `BENCH_PORT_BASE`, default 17100), then every client com
 {chr(10).join(commands)}
 ```
 """
-    with open(args.markdown, "w") as f:
-        f.write(md)
+    return md
 
 
 if __name__ == "__main__":

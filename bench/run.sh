@@ -1,27 +1,35 @@
 #!/usr/bin/env bash
 # triserve's benchmark, in one command: triserve against nginx 1.22 (one worker), the Go program
-# it re-creates, and a canned-bytes epoll loop (the ceiling), each on its own loopback ports.
+# it re-creates, and a canned-bytes epoll loop (the ceiling), each on its own loopback ports; then
+# the same three servers over TLS (one ECDSA P-256 certificate made for the run).
 #
-#   bench/run.sh            full run: 3 rounds, 10 s per wrk run (~15 minutes)
-#   bench/run.sh --quick    1 round, 3 s per wrk run (~2 minutes), for development
+#   bench/run.sh              full run: 3 rounds, 10 s per wrk run (~27 minutes: TLS ~10 of them)
+#   bench/run.sh --quick      1 round, 3 s per wrk run (~5 minutes), for development
+#   bench/run.sh --only tls   the TLS part alone (--only cleartext: the rest alone)
 #
 # Every measurement runs for every server in turn (round 1: triserve, nginx, go, canned; round 2:
 # ...), the servers pinned to CPU 1 and the load generators to CPU 0; the report gives medians
 # over the rounds and triserve's ratio to nginx and to Go, because on a shared machine the ratio
 # of interleaved runs is steadier than any absolute number.
 #
-# Writes bench/results/latest.csv (every raw number), bench/results/logs/ (wrk and server
-# output of the last run), docs/BENCHMARKS.md and docs/bench-connections.png, and prints the
-# table. Installs its Debian packages when some are missing (run as root, or with sudo at hand).
+# Writes bench/results/latest.csv (every raw number of the cleartext part), bench/results/tls.csv
+# (the TLS part's), bench/results/logs/ (wrk and server output of the last run), docs/BENCHMARKS.md
+# and docs/bench-connections.png, and prints the tables. A run of one part leaves the other's CSV
+# and its section of docs/BENCHMARKS.md as they were. Installs its Debian packages when some are missing (run as root, or with sudo at hand).
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: bench/run.sh [--quick] [--rounds N] [--duration SECONDS] [--nice N] [--rebuild] [--no-install]
+usage: bench/run.sh [--quick] [--only cleartext|tls] [--rounds N] [--duration SECONDS] [--nice N]
+                    [--idle-conns N] [--echo-mib N] [--rebuild] [--no-install]
 
   --quick            1 round, 3 s per wrk run (the default is 3 rounds, 10 s per run)
+  --only PART        run one part: cleartext (the original benchmark) or tls (the three servers
+                     over TLS); the other part's CSV and report section stay as they were
   --rounds N         rounds of every measurement (median reported)
-  --duration S       seconds per wrk run
+  --duration S       seconds per wrk (and ab) run
+  --idle-conns N     idle connections to measure memory with (default 10000; fewer for a smoke test)
+  --echo-mib N       MiB echoed (default 1024; less for a smoke test)
   --nice N           run servers and load generators at this niceness (e.g. -10, as root): on
                      a machine others are using, they then take less of the benchmark's CPUs
                      (and the benchmark more of theirs); off by default
@@ -29,7 +37,8 @@ usage: bench/run.sh [--quick] [--rounds N] [--duration SECONDS] [--nice N] [--re
   --no-install       never call apt-get; fail if a tool is missing
 
 environment: BENCH_PORT_BASE (default 17100): triserve listens on BASE..BASE+2, nginx on
-BASE+100.., Go on BASE+200.., canned on BASE+300.
+BASE+100.., Go on BASE+200.., canned on BASE+300; over TLS, triserve on BASE+10..BASE+12 (its
+admin server on BASE+13), nginx on BASE+110..BASE+113, Go on BASE+210..BASE+212.
 EOF
 }
 
@@ -42,9 +51,20 @@ mode=full
 rebuild=0
 install=1
 niceness=""
+parts="cleartext tls"
+idle_conns_wanted=10000
+echo_mib=1024
 while (($#)); do
   case $1 in
     --quick) mode=quick rounds=1 duration=3 ;;
+    --only)
+      case ${2:-} in
+        cleartext | tls) parts=$2 ;;
+        *) echo "bench/run.sh: --only takes cleartext or tls" >&2; exit 2 ;;
+      esac
+      shift ;;
+    --idle-conns) idle_conns_wanted=${2:?--idle-conns needs a number}; shift ;;
+    --echo-mib) echo_mib=${2:?--echo-mib needs a number}; shift ;;
     --rounds) rounds=${2:?--rounds needs a number}; shift ;;
     --duration) duration=${2:?--duration needs seconds}; shift ;;
     --nice) niceness=${2:?--nice needs a number}; shift ;;
@@ -58,6 +78,9 @@ done
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: --rounds must be a positive integer" >&2; exit 2; }
 [[ $duration =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: --duration must be whole seconds" >&2; exit 2; }
 [[ -z $niceness || $niceness =~ ^-?[0-9]+$ ]] || { echo "bench/run.sh: --nice must be an integer" >&2; exit 2; }
+[[ $idle_conns_wanted =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: --idle-conns must be a positive integer" >&2; exit 2; }
+[[ $echo_mib =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: --echo-mib must be a positive integer" >&2; exit 2; }
+runs() { [[ " $parts " == *" $1 "* ]]; } # PART: whether this run measures it
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { printf 'bench/run.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -66,13 +89,16 @@ die() { printf 'bench/run.sh: error: %s\n' "$*" >&2; exit 1; }
 # Tools
 # ---------------------------------------------------------------------------------------------
 echo_module=/usr/lib/nginx/modules/ngx_http_echo_module.so
-packages=(wrk nginx-light libnginx-mod-http-echo golang-go gnuplot-nox python3)
+# ab (apache2-utils) makes a full TLS handshake per request; openssl makes the certificate;
+# libssl-dev lets echo_bytes speak TLS.
+packages=(wrk nginx-light libnginx-mod-http-echo golang-go gnuplot-nox python3 apache2-utils openssl libssl-dev)
 have_all_tools() {
   command -v wrk && command -v nginx && [[ -f $echo_module ]] && command -v go &&
-    command -v gnuplot && command -v python3 && command -v cc && command -v taskset
+    command -v gnuplot && command -v python3 && command -v cc && command -v taskset &&
+    command -v ab && command -v openssl && [[ -f /usr/include/openssl/ssl.h ]]
 } >/dev/null
 if ! have_all_tools; then
-  ((install)) || die "missing tools (wrk, nginx, its echo module, go, gnuplot, python3, cc, taskset) and --no-install was given"
+  ((install)) || die "missing tools (wrk, nginx, its echo module, go, gnuplot, python3, cc, taskset, ab, openssl, libssl-dev) and --no-install was given"
   sudo=()
   [[ $(id -u) -eq 0 ]] || sudo=(sudo)
   extra=()
@@ -111,7 +137,7 @@ build_c() { # NAME SOURCE [FLAGS...]: rebuild when the source is newer
   fi
 }
 build_c canned "$here/peers/canned.c"
-build_c echo_bytes "$here/clients/echo_bytes.c" -pthread
+build_c echo_bytes "$here/clients/echo_bytes.c" -pthread -lssl -lcrypto
 goserver=$bin/goserver
 if [[ ! -x $goserver || $here/go/main.go -nt $goserver ]]; then
   log "building $goserver (standard library only, offline)"
@@ -134,10 +160,10 @@ ulimit -Hn 65536 2>/dev/null || true
 ulimit -Sn "$(ulimit -Hn)"
 nofile=$(ulimit -n)
 [[ $nofile == unlimited ]] && nofile=1048576
-idle_conns=10000
+idle_conns=$idle_conns_wanted
 if ((nofile < idle_conns + 200)); then
   idle_conns=$((nofile - 200))
-  log "warning: only $nofile file descriptors: measuring $idle_conns idle connections, not 10000"
+  log "warning: only $nofile file descriptors: measuring $idle_conns idle connections, not $idle_conns_wanted"
 fi
 ((nofile >= 1100)) || die "need at least 1100 file descriptors for wrk's 1024 connections (ulimit -n is $nofile)"
 (($(nproc) >= 2)) || die "need 2 CPUs (server on CPU 1, load on CPU 0); nproc says $(nproc)"
@@ -145,28 +171,43 @@ fi
 base=${BENCH_PORT_BASE:-17100}
 [[ $base =~ ^[0-9]+$ ]] && ((base >= 1024 && base <= 65000)) || die "BENCH_PORT_BASE must be a port number in 1024..65000"
 servers=(triserve nginx go canned)
-declare -A hello_port=([triserve]=$base [nginx]=$((base + 100)) [go]=$((base + 200)) [canned]=$((base + 300)))
-declare -A name_port=([triserve]=$((base + 1)) [nginx]=$((base + 101)) [go]=$((base + 201)))
-declare -A echo_port=([triserve]=$((base + 2)) [nginx]=$((base + 102)) [go]=$((base + 202)))
+# The TLS part's servers: the same programs on their own ports, every address speaking TLS.
+# In the CSV they are triserve, nginx and go again (bench/results/tls.csv holds only them).
+tls_servers=(triserve-tls nginx-tls go-tls)
+declare -A hello_port=([triserve]=$base [nginx]=$((base + 100)) [go]=$((base + 200)) [canned]=$((base + 300))
+  [triserve-tls]=$((base + 10)) [nginx-tls]=$((base + 110)) [go-tls]=$((base + 210)))
+declare -A name_port=([triserve]=$((base + 1)) [nginx]=$((base + 101)) [go]=$((base + 201))
+  [triserve-tls]=$((base + 11)) [nginx-tls]=$((base + 111)) [go-tls]=$((base + 211)))
+declare -A echo_port=([triserve]=$((base + 2)) [nginx]=$((base + 102)) [go]=$((base + 202))
+  [triserve-tls]=$((base + 12)) [nginx-tls]=$((base + 112)) [go-tls]=$((base + 212)))
+admin_port=$((base + 13))       # triserve's admin server (cleartext): its handshake counter
+check_port=$((base + 113))      # nginx's resumption-check server (TLS)
 host=127.0.0.1
 
 port_taken() { (exec 3<>"/dev/tcp/$host/$1") 2>/dev/null; }
-for s in "${servers[@]}"; do
+for s in "${servers[@]}" "${tls_servers[@]}"; do
   for p in ${hello_port[$s]} ${name_port[$s]:-} ${echo_port[$s]:-}; do
     ! port_taken "$p" || die "port $p ($s) is already in use: stop what listens there or set BENCH_PORT_BASE"
   done
+done
+for p in $admin_port $check_port; do
+  ! port_taken "$p" || die "port $p is already in use: stop what listens there or set BENCH_PORT_BASE"
 done
 
 results=$here/results
 logs=$results/logs
 rm -rf "$logs"
 mkdir -p "$logs"
-csv=$results/latest.csv.partial
-echo "round,server,workload,metric,value" >"$csv"
-record() { echo "$1,$2,$3,$4,$5" >>"$csv"; } # round server workload metric value
+csv=$results/latest.csv.partial # the TLS part switches to tls.csv.partial
+# round server workload metric value; a TLS server (nginx-tls) is recorded by its program's name
+record() { echo "$1,${2%-tls},$3,$4,$5" >>"$csv"; }
+facts=$logs/tls-facts.env # what is not a number: the TLS versions, suites and groups negotiated
+: >"$facts"
+fact() { echo "$1=$2" >>"$facts"; } # KEY VALUE
 tmp=$(mktemp -d /tmp/triserve-bench.XXXXXX)
-commands=$logs/commands.txt
-: >"$commands"
+commands=$logs/commands.txt # the TLS part switches to tls-commands.txt
+: >"$logs/commands.txt"
+: >"$logs/tls-commands.txt"
 note_command() { # ARGS...: remembers a command line for the report, quoted for a shell
   local arg line=""
   for arg; do
@@ -194,28 +235,57 @@ cleanup() {
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
-nginx_prefix=$tmp/nginx
-make_nginx_conf() {
-  mkdir -p "$nginx_prefix"
-  # Enough for the idle-connection test and no more: nginx allocates a connection and two
-  # events for each of them at start, which its idle RSS shows. Enough means 1/16 spare:
-  # below that nginx starts closing idle keep-alive connections to make room.
-  local w worker_connections=$(((w = idle_conns + idle_conns / 8 + 256) < nofile ? w : nofile))
-  sed -e "s|@PREFIX@|$nginx_prefix|g" -e "s|@USER@|$(id -un)|g" -e "s|@GROUP@|$(id -gn)|g" \
+declare -A nginx_prefix=([nginx]=$tmp/nginx [nginx-tls]=$tmp/nginx-tls)
+declare -A nginx_template=([nginx]=$here/nginx/nginx.conf.in [nginx-tls]=$here/nginx/nginx-tls.conf.in)
+make_nginx_conf() { # nginx|nginx-tls
+  local s=$1 prefix=${nginx_prefix[$1]}
+  mkdir -p "$prefix"
+  # Enough for the idle-connection test (and wrk's 1024) and no more: nginx allocates a
+  # connection and two events for each of them at start, which its idle RSS shows. Enough means
+  # 1/16 spare: below that nginx starts closing idle keep-alive connections to make room.
+  local w=$((idle_conns + idle_conns / 8 + 256))
+  ((w >= 1024 + 256)) || w=$((1024 + 256))
+  local worker_connections=$((w < nofile ? w : nofile))
+  sed -e "s|@PREFIX@|$prefix|g" -e "s|@USER@|$(id -un)|g" -e "s|@GROUP@|$(id -gn)|g" \
     -e "s|@NOFILE@|$nofile|g" -e "s|@WORKER_CONNECTIONS@|$worker_connections|g" -e "s|@HOST@|$host|g" \
-    -e "s|@HELLO_PORT@|${hello_port[nginx]}|g" -e "s|@HELLO_NAME_PORT@|${name_port[nginx]}|g" \
-    -e "s|@ECHO_PORT@|${echo_port[nginx]}|g" -e "s|@ERROR_LOG@|$logs/nginx-error.log|g" \
-    "$here/nginx/nginx.conf.in" >"$nginx_prefix/nginx.conf"
-  nginx -t -p "$nginx_prefix/" -c "$nginx_prefix/nginx.conf" -e "$logs/nginx-error.log" >"$logs/nginx-t.log" 2>&1 ||
-    die "nginx rejects the generated config: $(cat "$logs/nginx-t.log")"
+    -e "s|@HELLO_PORT@|${hello_port[$s]}|g" -e "s|@HELLO_NAME_PORT@|${name_port[$s]}|g" \
+    -e "s|@ECHO_PORT@|${echo_port[$s]}|g" -e "s|@ERROR_LOG@|$logs/$s-error.log|g" \
+    -e "s|@TLS_CERT@|$tls_dir/server.pem|g" -e "s|@TLS_KEY@|$tls_dir/server.key|g" \
+    -e "s|@CHECK_PORT@|$check_port|g" -e "s|@CHECK_LOG@|$logs/nginx-tls-resumption.log|g" \
+    "${nginx_template[$s]}" >"$prefix/nginx.conf"
+  nginx -t -p "$prefix/" -c "$prefix/nginx.conf" -e "$logs/$s-error.log" >"$logs/$s-t.log" 2>&1 ||
+    die "nginx rejects the generated config: $(cat "$logs/$s-t.log")"
+}
+
+# The TLS part's certificate, the same for every server: an ECDSA P-256 CA and a leaf for
+# 127.0.0.1 that it signed, made for this run in the private temp dir (no key is ever kept).
+tls_dir=$tmp/tls
+make_certificate() {
+  mkdir -p "$tls_dir"
+  (
+    cd "$tls_dir"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+      -days 2 -subj "/CN=triserve bench CA" &&
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr \
+        -subj "/CN=$host" &&
+      printf '%s\n' "subjectAltName=IP:$host" "basicConstraints=critical,CA:FALSE" \
+        "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >server.ext &&
+      openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+        -extfile server.ext -out server.pem
+  ) >"$logs/certificate.log" 2>&1 || die "cannot make the TLS certificate: $(tail -3 "$logs/certificate.log")"
 }
 
 server_command() { # SERVER -> the command line, in the array "cmd"
-  case $1 in
-    triserve) cmd=("$triserve" --hello "$host:${hello_port[triserve]}" --hello-name "$host:${name_port[triserve]}" --echo "$host:${echo_port[triserve]}") ;;
-    go) cmd=("$goserver" --hello "$host:${hello_port[go]}" --hello-name "$host:${name_port[go]}" --echo "$host:${echo_port[go]}") ;;
-    nginx) cmd=(nginx -p "$nginx_prefix/" -c "$nginx_prefix/nginx.conf" -e "$logs/nginx-error.log" -g "daemon off;") ;;
-    canned) cmd=("$bin/canned" "$host:${hello_port[canned]}") ;;
+  local s=$1 tls_cert=$tls_dir/server.pem tls_key=$tls_dir/server.key t=tls://
+  case $s in
+    triserve) cmd=("$triserve" --hello "$host:${hello_port[$s]}" --hello-name "$host:${name_port[$s]}" --echo "$host:${echo_port[$s]}") ;;
+    go) cmd=("$goserver" --hello "$host:${hello_port[$s]}" --hello-name "$host:${name_port[$s]}" --echo "$host:${echo_port[$s]}") ;;
+    nginx | nginx-tls) cmd=(nginx -p "${nginx_prefix[$s]}/" -c "${nginx_prefix[$s]}/nginx.conf" -e "$logs/$s-error.log" -g "daemon off;") ;;
+    canned) cmd=("$bin/canned" "$host:${hello_port[$s]}") ;;
+    triserve-tls) cmd=("$triserve" --hello "$t$host:${hello_port[$s]}" --hello-name "$t$host:${name_port[$s]}"
+      --echo "$t$host:${echo_port[$s]}" --admin "$host:$admin_port" --tls-cert "$tls_cert" --tls-key "$tls_key") ;;
+    go-tls) cmd=("$goserver" --hello "$host:${hello_port[$s]}" --hello-name "$host:${name_port[$s]}"
+      --echo "$host:${echo_port[$s]}" --tls-cert "$tls_cert" --tls-key "$tls_key") ;;
   esac
 }
 
@@ -228,7 +298,14 @@ start_server() { # SERVER TAG [CPUS [EXTRA ARGS...]]: a fresh instance on CPU 1 
   server_command "$s"
   cmd+=("$@")
   note_command taskset -c "$cpus" "${cmd[@]}"
-  taskset -c "$cpus" "${cmd[@]}" >"$logs/$s.$tag.log" 2>&1 &
+  if [[ $s == triserve-tls ]]; then
+    # triserve up to ed552ee let OpenSSL write to its sockets with write(2) and did not ignore
+    # SIGPIPE: a TLS client that reset its connection (wrk and ab do, at their end) killed it
+    # (fixed by 9718588). Started with SIGPIPE ignored (inherited), older builds can be measured.
+    (trap '' PIPE && exec taskset -c "$cpus" "${cmd[@]}") >"$logs/$s.$tag.log" 2>&1 &
+  else
+    taskset -c "$cpus" "${cmd[@]}" >"$logs/$s.$tag.log" 2>&1 &
+  fi
   pid[$s]=$!
   for p in ${hello_port[$s]} ${name_port[$s]:-} ${echo_port[$s]:-}; do
     local deadline=$((SECONDS + 10))
@@ -238,9 +315,9 @@ start_server() { # SERVER TAG [CPUS [EXTRA ARGS...]]: a fresh instance on CPU 1 
       sleep 0.01
     done
   done
-  if [[ $s == nginx ]]; then # wait for the worker too
+  if [[ $s == nginx* ]]; then # wait for the worker too
     local deadline=$((SECONDS + 10))
-    until [[ -n $(server_pids nginx | cut -s -d' ' -f2) ]]; do
+    until [[ -n $(server_pids "$s" | cut -s -d' ' -f2) ]]; do
       ((SECONDS < deadline)) || die "nginx started no worker"
       sleep 0.01
     done
@@ -265,7 +342,7 @@ stop_server() { # SERVER: SIGTERM, then SIGKILL after 10 s
 
 server_pids() { # SERVER -> the PIDs whose CPU and memory count (nginx: master and workers)
   local p=${pid[$1]}
-  if [[ $1 == nginx ]]; then
+  if [[ $1 == nginx* ]]; then
     echo "$p" $(cat "/proc/$p/task/$p/children" 2>/dev/null)
   else
     echo "$p"
@@ -277,7 +354,8 @@ cpu_ticks() { # PIDS... -> utime+stime summed, in clock ticks
   local -a f
   for p in "$@"; do
     if ! stat=$(cat "/proc/$p/stat" 2>/dev/null); then
-      log "warning: server process $p is gone (its CPU time is lost): $(ps -o pid=,args= --ppid "${pid[nginx]:-1}" 2>/dev/null | tr '\n' ';')"
+      local master=${pid[nginx]:-${pid[nginx-tls]:-}}
+      log "warning: server process $p is gone (its CPU time is lost)${master:+: the children of nginx now: $(ps -o pid=,args= --ppid "$master" 2>/dev/null | tr '\n' ';')}"
       continue
     fi
     read -r -a f <<<"${stat##*) }" # fields from the 3rd on: utime is the 14th, stime the 15th
@@ -337,21 +415,24 @@ status_kb() { # FIELD PIDS... -> VmRSS / VmHWM summed, in KiB
 # Measurements
 # ---------------------------------------------------------------------------------------------
 wrk_run() { # ROUND SERVER WORKLOAD CONNECTIONS PATH SCRIPT [record: 1|0]
-  local round=$1 s=$2 workload=$3 conns=$4 path=$5 script=$6 keep=${7:-1} port
+  local round=$1 s=$2 workload=$3 conns=$4 path=$5 script=$6 keep=${7:-1} port scheme=http
   [[ $workload == name-* ]] && port=${name_port[$s]} || port=${hello_port[$s]}
-  local url="http://$host:$port$path" out=$logs/wrk.$workload.$s.r$round.log
+  [[ $s != *-tls ]] || scheme=https # wrk does not verify the certificate
+  local url="$scheme://$host:$port$path" out=$logs/wrk.$workload.$s.r$round.log
   local -a pids
   read -r -a pids <<<"$(server_pids "$s")"
   local wrk_cmd=(taskset -c 0 wrk -t1 -c"$conns" -d"${duration}s" --latency -s "$script" "$url")
   ((keep)) || wrk_cmd=(taskset -c 0 wrk -t1 -c"$conns" -d1s -s "$script" "$url")
   ((keep)) && note_command "${wrk_cmd[@]}"
-  local t0 t1
+  local t0 t1 k0
   t0=$(cpu_ticks "${pids[@]}")
   contention_begin "$t0"
+  k0=${contention0[5]}
   "${wrk_cmd[@]}" >"$out" 2>&1 || die "wrk failed against $s ($url): $(tail -3 "$out")"
   t1=$(cpu_ticks "${pids[@]}")
   ((keep)) || return 0
   contention_record "$round" "$s" "$workload" "$t1"
+  local k1=$kids_ticks # wrk's CPU time, once reaped (contention_record read it)
   local line
   line=$(grep '^BENCH ' "$out") || die "no summary from wrk against $s: $(tail -3 "$out")"
   local requests duration_us p50_us p99_us errors=0 kv
@@ -371,10 +452,141 @@ wrk_run() { # ROUND SERVER WORKLOAD CONNECTIONS PATH SCRIPT [record: 1|0]
   record "$round" "$s" "$workload" p99_ms "$(awk -v v="$p99_us" 'BEGIN { printf "%.3f", v / 1000 }')"
   record "$round" "$s" "$workload" cpu_us_per_req "$(awk -v t=$((t1 - t0)) -v hz="$clk_tck" -v r="$requests" 'BEGIN { printf "%.3f", t / hz * 1e6 / r }')"
   record "$round" "$s" "$workload" errors "$errors"
+  # Which side was the limit: the server's and wrk's CPU time over the run's wall time.
+  record "$round" "$s" "$workload" server_cpu_pct "$(awk -v t=$((t1 - t0)) -v hz="$clk_tck" -v d="$duration_us" 'BEGIN { printf "%.1f", t / hz / (d / 1e6) * 100 }')"
+  record "$round" "$s" "$workload" client_cpu_pct "$(awk -v t=$((k1 - k0)) -v hz="$clk_tck" -v d="$duration_us" 'BEGIN { printf "%.1f", t / hz / (d / 1e6) * 100 }')"
   ((errors == 0)) || log "warning: wrk saw $errors socket/status errors against $s in $workload"
   local p99_text=", p99 $((p99_us / 1000)).$(printf '%03d' $((p99_us % 1000))) ms"
   [[ $workload != *pipe* ]] || p99_text="" # wrk's p99 is meaningless there (see report.py)
   log "  $workload $s: $(awk -v r="$requests" -v d="$duration_us" 'BEGIN { printf "%.0f req/s", r / (d / 1e6) }')$p99_text"
+}
+
+idle_run() { # ROUND SERVER WORKLOAD [CLIENT ARGS...]: memory per idle keep-alive connection, a fresh server
+  local round=$1 s=$2 workload=$3 p kv out=$logs/$3.$2.r$1.log
+  shift 3
+  local -a pids pid_args=()
+  start_server "$s" "$workload.r$round"
+  read -r -a pids <<<"$(server_pids "$s")"
+  for p in "${pids[@]}"; do pid_args+=(--pid "$p"); done
+  note_command taskset -c 0 "$python" bench/clients/idle_conns.py --port "${hello_port[$s]}" --conns "$idle_conns" "$@" "${pid_args[@]//[0-9]*/PID}"
+  taskset -c 0 "$python" "$here/clients/idle_conns.py" --port "${hello_port[$s]}" --conns "$idle_conns" "$@" "${pid_args[@]}" >"$out" 2>&1 ||
+    die "idle-connection measurement of $s failed: $(tail -3 "$out")"
+  for kv in $(tail -1 "$out"); do
+    record "$round" "$s" "$workload" "${kv%%=*}" "${kv#*=}"
+  done
+  log "  $workload $s: $(tail -1 "$out")"
+  stop_server "$s"
+}
+
+echo_run() { # ROUND SERVER WORKLOAD cl|chunked [CLIENT OPTIONS...]: the echo of one body, a fresh server
+  local round=$1 s=$2 workload=$3 upload=$4 rc=0 t0 t1 hwm kv out=$logs/$3.$2.r$1.log
+  shift 4
+  local -a pids
+  start_server "$s" "$workload.r$round"
+  read -r -a pids <<<"$(server_pids "$s")"
+  note_command taskset -c 0 bench/.cache/bin/echo_bytes "$@" "$host" "${echo_port[$s]}" "$echo_bytes_total" "$upload"
+  t0=$(cpu_ticks "${pids[@]}")
+  contention_begin "$t0"
+  taskset -c 0 "$bin/echo_bytes" "$@" "$host" "${echo_port[$s]}" "$echo_bytes_total" "$upload" >"$out" 2>&1 || rc=$?
+  t1=$(cpu_ticks "${pids[@]}")
+  contention_record "$round" "$s" "$workload" "$t1"
+  # The client costs about what the server does: when it is the limit, GB/s says little and
+  # the server's CPU time per GiB tells the servers apart.
+  record "$round" "$s" "$workload" server_cpu_s_per_gib "$(awk -v t=$((t1 - t0)) -v hz="$clk_tck" -v b="$echo_bytes_total" 'BEGIN { printf "%.3f", t / hz / (b / 1073741824) }')"
+  ((rc <= 1)) || log "warning: echo client error against $s ($workload): $(tail -1 "$out")"
+  hwm=$(status_kb VmHWM "${pids[@]}")
+  stop_server "$s"
+  for kv in $(tail -1 "$out"); do
+    case $kv in
+      gbps=* | seconds=* | client_cpu_s=* | received=*) record "$round" "$s" "$workload" "${kv%%=*}" "${kv#*=}" ;;
+      matched=*) record "$round" "$s" "$workload" matched "$([[ ${kv#*=} == yes ]] && echo 1 || echo 0)" ;;
+      response=*) record "$round" "$s" "$workload" "response_${kv#*=}" 1 ;;
+      tls=* | cipher=* | group=*) fact "$workload.${s%-tls}.${kv%%=*}" "${kv#*=}" ;;
+    esac
+  done
+  record "$round" "$s" "$workload" peak_rss_kb "$hwm"
+  log "  $workload $s: $(tail -1 "$out" | cut -d' ' -f3-10), VmHWM ${hwm} KiB"
+}
+
+# --- TLS measurements ---
+# ab's concurrency for full handshakes: enough that the server never waits for a new connection.
+handshake_conns=16
+
+triserve_handshakes() { # -> successful TLS handshakes of triserve's hello server so far (its /metrics)
+  (
+    exec 3<>"/dev/tcp/$host/$admin_port" || exit 1
+    printf 'GET /metrics HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n\r\n' "$host" "$admin_port" >&3
+    awk '$1 == "triserve_tls_handshakes_total{server=\"hello\",result=\"ok\"}" { print $2 }' <&3
+  )
+}
+
+ab_run() { # ROUND SERVER WORKLOAD CONNECTIONS: full TLS handshakes per second, one connection per request
+  local round=$1 s=$2 workload=$3 conns=$4 out=$logs/ab.$3.$2.r$1.log t0 t1 k0 k1 hs0 hs1
+  local -a pids
+  read -r -a pids <<<"$(server_pids "$s")"
+  # ab stops at -t seconds or -n requests: -n only bounds the table of samples it allocates.
+  local ab_cmd=(taskset -c 0 ab -q -r -t "$duration" -n $((duration * 20000)) -c "$conns" "https://$host:${hello_port[$s]}/")
+  note_command "${ab_cmd[@]}"
+  [[ $s != triserve* ]] || hs0=$(triserve_handshakes)
+  t0=$(cpu_ticks "${pids[@]}")
+  contention_begin "$t0"
+  k0=${contention0[5]}
+  "${ab_cmd[@]}" >"$out" 2>&1 || die "ab failed against $s: $(tail -3 "$out")"
+  t1=$(cpu_ticks "${pids[@]}")
+  contention_record "$round" "$s" "$workload" "$t1"
+  k1=$kids_ticks
+  [[ $s != triserve* ]] || hs1=$(triserve_handshakes)
+  local complete failed seconds
+  complete=$(awk '/^Complete requests:/ { print $3 }' "$out")
+  failed=$(awk '/^Failed requests:/ { print $3 }' "$out")
+  seconds=$(awk '/^Time taken for tests:/ { print $5 }' "$out")
+  [[ -n $complete && $complete -gt 0 ]] || die "ab completed no request against $s: $(tail -3 "$out")"
+  record "$round" "$s" "$workload" requests "$complete"
+  record "$round" "$s" "$workload" failed "$failed"
+  record "$round" "$s" "$workload" handshakes_per_s "$(awk -v r="$complete" -v d="$seconds" 'BEGIN { printf "%.0f", r / d }')"
+  record "$round" "$s" "$workload" cpu_us_per_handshake "$(awk -v t=$((t1 - t0)) -v hz="$clk_tck" -v r="$complete" 'BEGIN { printf "%.1f", t / hz * 1e6 / r }')"
+  # Which side was the limit: the server's and ab's CPU time over the wall time.
+  record "$round" "$s" "$workload" server_cpu_pct "$(awk -v t=$((t1 - t0)) -v hz="$clk_tck" -v d="$seconds" 'BEGIN { printf "%.1f", t / hz / d * 100 }')"
+  record "$round" "$s" "$workload" client_cpu_pct "$(awk -v t=$((k1 - k0)) -v hz="$clk_tck" -v d="$seconds" 'BEGIN { printf "%.1f", t / hz / d * 100 }')"
+  [[ -z ${hs0:-} || -z ${hs1:-} ]] || record "$round" "$s" "$workload" handshakes_counted $((hs1 - hs0))
+  fact "$workload.${s%-tls}" "$(awk -F': *' '/^SSL\/TLS Protocol:/ { p = $2 } /^Server Temp Key:/ { k = $2 } END { print p " " k }' "$out")"
+  ((failed == 0)) || log "warning: ab saw $failed failed requests against $s"
+  log "  $workload $s: $(awk -v r="$complete" -v d="$seconds" 'BEGIN { printf "%.0f handshakes/s", r / d }'), server CPU $((t1 - t0)) ticks"
+}
+
+negotiated() { # SERVER: the version, suite and group that an OpenSSL client with its defaults (wrk's, ab's) gets
+  local s=$1 out=$logs/negotiated.$1.log
+  openssl s_client -connect "$host:${hello_port[$s]}" -CAfile "$ca" -verify_return_error </dev/null >"$out" 2>&1 ||
+    die "openssl s_client cannot complete a verified handshake with $s: $(tail -3 "$out")"
+  fact "negotiated.${s%-tls}" "$(awk '/^New, / { v = $2; c = $5 } /^Server Temp Key:/ { k = $4 } END { sub(",", "", v); sub(",", "", k); print v " " c " " k }' "$out")"
+}
+
+resumption_check() { # does ab resume TLS sessions? nginx's check server logs "." (full) or "r" (resumed) per request
+  local log_file=$logs/nginx-tls-resumption.log out=$logs/resumption-check.log control
+  # The control: a client that resumes must be seen resuming ("." then "r"), or the log tells nothing.
+  : >"$log_file"
+  note_command taskset -c 0 "$python" bench/clients/tls_resume.py --port "$check_port" --tls "$ca"
+  control=$(taskset -c 0 "$python" "$here/clients/tls_resume.py" --port "$check_port" --tls "$ca" 2>&1) ||
+    die "the resumption control failed: $control"
+  sleep 0.2 # nginx writes its log line after the response
+  local seen
+  seen=$(cut -d' ' -f1 "$log_file" | tr -d '\n')
+  [[ $seen == .r && $control == resumed=1* ]] ||
+    die "the resumption check cannot tell resumed handshakes: the control saw '$control', nginx logged '$seen'"
+  : >"$log_file"
+  note_command taskset -c 0 ab -q -n 200 -c 4 "https://$host:$check_port/"
+  taskset -c 0 ab -q -n 200 -c 4 "https://$host:$check_port/" >"$out" 2>&1 || die "ab failed against nginx's check server: $(tail -3 "$out")"
+  sleep 0.2
+  local full resumed
+  full=$(awk '$1 == "." { n++ } END { print n + 0 }' "$log_file")
+  resumed=$(awk '$1 == "r" { n++ } END { print n + 0 }' "$log_file")
+  record 1 nginx resumption-check ab_full_handshakes "$full"
+  record 1 nginx resumption-check ab_resumed "$resumed"
+  record 1 nginx resumption-check control_resumed "${control:8:1}"
+  fact "resumption.ab" "$(sort "$log_file" | uniq -c | sed 's/^ *//' | tr '\n' ';')"
+  fact "resumption.control" "$control"
+  log "  resumption check: ab made $full full handshakes and resumed $resumed (the control resumed its second)"
+  ((resumed == 0)) || log "warning: ab resumed $resumed TLS sessions: its handshake rate is not that of full handshakes"
 }
 
 report=$here/wrk/report.lua
@@ -391,99 +603,101 @@ workloads=(
 )
 serves() { [[ $1 != canned || $2 == hello-* ]]; } # SERVER WORKLOAD
 
-make_nginx_conf
-echo_bytes_total=$((1 << 30))
+echo_bytes_total=$((echo_mib << 20))
 start_time=$(date -u '+%Y-%m-%d %H:%M UTC')
 t_start=$SECONDS
-log "$mode run: $rounds round(s), ${duration}s per wrk run; servers on CPU 1, load on CPU 0${niceness:+, niceness $niceness}; logs in ${logs#"$root"/}"
+log "$mode run ($parts): $rounds round(s), ${duration}s per wrk run; servers on CPU 1, load on CPU 0${niceness:+, niceness $niceness}; logs in ${logs#"$root"/}"
 
-for ((round = 1; round <= rounds; round++)); do
-  log "round $round/$rounds: request rates (wrk)"
-  for s in "${servers[@]}"; do start_server "$s" "r$round"; done
-  for s in "${servers[@]}"; do wrk_run "$round" "$s" warmup 64 / "$report" 0; done
-  for w in "${workloads[@]}"; do
-    read -r workload conns path script <<<"$w"
-    for s in "${servers[@]}"; do
-      serves "$s" "$workload" || continue
-      wrk_run "$round" "$s" "$workload" "$conns" "$path" "$script"
-    done
-  done
-  for s in "${servers[@]}"; do stop_server "$s"; done
-
-  # Whether a second thread helps on this box: it can only run on the CPU wrk uses.
-  log "round $round/$rounds: triserve --threads 2 on both CPUs (wrk still on CPU 0)"
-  start_server triserve "threads2.r$round" 0,1 --threads 2
-  wrk_run "$round" triserve warmup 64 / "$report" 0
-  for conns in 64 1024; do wrk_run "$round" triserve "threads2-hello-c$conns" "$conns" / "$report"; done
-  stop_server triserve
-
-  log "round $round/$rounds: start-up and exit times"
-  for s in triserve nginx go; do
-    server_command "$s"
-    out=$logs/lifecycle.$s.r$round.log
-    note_command taskset -c 0 "$python" bench/clients/lifecycle.py --cpu 1 --reps 5 --ports "${hello_port[$s]},${name_port[$s]},${echo_port[$s]}" -- "${cmd[@]}"
-    taskset -c 0 "$python" "$here/clients/lifecycle.py" --cpu 1 --reps 5 \
-      --ports "${hello_port[$s]},${name_port[$s]},${echo_port[$s]}" -- "${cmd[@]}" >"$out" 2>&1 ||
-      die "start-up/exit measurement of $s failed: $(tail -3 "$out")"
-    while read -r line; do
-      for kv in $line; do
-        case $kv in
-          start_ms=* | exit_ms=* | idle_rss_kb=* | exit_code=*) record "$round" "$s" lifecycle "${kv%%=*}" "${kv#*=}" ;;
-        esac
+if runs cleartext; then
+  make_nginx_conf nginx
+  csv=$results/latest.csv.partial
+  echo "round,server,workload,metric,value" >"$csv"
+  commands=$logs/commands.txt
+  for ((round = 1; round <= rounds; round++)); do
+    log "round $round/$rounds: request rates (wrk)"
+    for s in "${servers[@]}"; do start_server "$s" "r$round"; done
+    for s in "${servers[@]}"; do wrk_run "$round" "$s" warmup 64 / "$report" 0; done
+    for w in "${workloads[@]}"; do
+      read -r workload conns path script <<<"$w"
+      for s in "${servers[@]}"; do
+        serves "$s" "$workload" || continue
+        wrk_run "$round" "$s" "$workload" "$conns" "$path" "$script"
       done
-    done <"$out"
-  done
-
-  log "round $round/$rounds: memory per idle keep-alive connection ($idle_conns connections)"
-  for s in "${servers[@]}"; do
-    start_server "$s" "idle.r$round"
-    read -r -a pids <<<"$(server_pids "$s")"
-    out=$logs/idle.$s.r$round.log
-    pid_args=()
-    for p in "${pids[@]}"; do pid_args+=(--pid "$p"); done
-    note_command taskset -c 0 "$python" bench/clients/idle_conns.py --port "${hello_port[$s]}" --conns "$idle_conns" "${pid_args[@]//[0-9]*/PID}"
-    taskset -c 0 "$python" "$here/clients/idle_conns.py" --port "${hello_port[$s]}" --conns "$idle_conns" "${pid_args[@]}" >"$out" 2>&1 ||
-      die "idle-connection measurement of $s failed: $(tail -3 "$out")"
-    for kv in $(tail -1 "$out"); do
-      record "$round" "$s" idle "${kv%%=*}" "${kv#*=}"
     done
-    log "  idle $s: $(tail -1 "$out")"
-    stop_server "$s"
-  done
+    for s in "${servers[@]}"; do stop_server "$s"; done
 
-  log "round $round/$rounds: echo of a 1 GiB body"
-  for upload in cl chunked; do
+    # Whether a second thread helps on this box: it can only run on the CPU wrk uses.
+    log "round $round/$rounds: triserve --threads 2 on both CPUs (wrk still on CPU 0)"
+    start_server triserve "threads2.r$round" 0,1 --threads 2
+    wrk_run "$round" triserve warmup 64 / "$report" 0
+    for conns in 64 1024; do wrk_run "$round" triserve "threads2-hello-c$conns" "$conns" / "$report"; done
+    stop_server triserve
+
+    log "round $round/$rounds: start-up and exit times"
     for s in triserve nginx go; do
-      start_server "$s" "echo-$upload.r$round"
-      read -r -a pids <<<"$(server_pids "$s")"
-      out=$logs/echo-$upload.$s.r$round.log
-      note_command taskset -c 0 bench/.cache/bin/echo_bytes "$host" "${echo_port[$s]}" "$echo_bytes_total" "$upload"
-      rc=0
-      t0=$(cpu_ticks "${pids[@]}")
-      contention_begin "$t0"
-      taskset -c 0 "$bin/echo_bytes" "$host" "${echo_port[$s]}" "$echo_bytes_total" "$upload" >"$out" 2>&1 || rc=$?
-      t1=$(cpu_ticks "${pids[@]}")
-      contention_record "$round" "$s" "echo-$upload" "$t1"
-      # The client costs about what the server does: when it is the limit, GB/s says little and
-      # the server's CPU time per GiB tells the servers apart.
-      record "$round" "$s" "echo-$upload" server_cpu_s_per_gib "$(awk -v t=$((t1 - t0)) -v hz="$clk_tck" -v b="$echo_bytes_total" 'BEGIN { printf "%.3f", t / hz / (b / 1073741824) }')"
-      ((rc <= 1)) || log "warning: echo client error against $s ($upload): $(tail -1 "$out")"
-      hwm=$(status_kb VmHWM "${pids[@]}")
-      stop_server "$s"
-      for kv in $(tail -1 "$out"); do
-        case $kv in
-          gbps=* | seconds=* | client_cpu_s=* | received=*) record "$round" "$s" "echo-$upload" "${kv%%=*}" "${kv#*=}" ;;
-          matched=*) record "$round" "$s" "echo-$upload" matched "$([[ ${kv#*=} == yes ]] && echo 1 || echo 0)" ;;
-          response=*) record "$round" "$s" "echo-$upload" "response_${kv#*=}" 1 ;;
-        esac
-      done
-      record "$round" "$s" "echo-$upload" peak_rss_kb "$hwm"
-      log "  echo-$upload $s: $(tail -1 "$out" | cut -d' ' -f3-10), VmHWM ${hwm} KiB"
+      server_command "$s"
+      out=$logs/lifecycle.$s.r$round.log
+      note_command taskset -c 0 "$python" bench/clients/lifecycle.py --cpu 1 --reps 5 --ports "${hello_port[$s]},${name_port[$s]},${echo_port[$s]}" -- "${cmd[@]}"
+      taskset -c 0 "$python" "$here/clients/lifecycle.py" --cpu 1 --reps 5 \
+        --ports "${hello_port[$s]},${name_port[$s]},${echo_port[$s]}" -- "${cmd[@]}" >"$out" 2>&1 ||
+        die "start-up/exit measurement of $s failed: $(tail -3 "$out")"
+      while read -r line; do
+        for kv in $line; do
+          case $kv in
+            start_ms=* | exit_ms=* | idle_rss_kb=* | exit_code=*) record "$round" "$s" lifecycle "${kv%%=*}" "${kv#*=}" ;;
+          esac
+        done
+      done <"$out"
+    done
+
+    log "round $round/$rounds: memory per idle keep-alive connection ($idle_conns connections)"
+    for s in "${servers[@]}"; do idle_run "$round" "$s" idle; done
+
+    log "round $round/$rounds: echo of a 1 GiB body"
+    for upload in cl chunked; do
+      for s in triserve nginx go; do echo_run "$round" "$s" "echo-$upload" "$upload"; done
     done
   done
-done
+  mv "$csv" "$results/latest.csv"
+  cleartext_elapsed=$((SECONDS - t_start))
+fi
+
+if runs tls; then
+  tls_start_time=$(date -u '+%Y-%m-%d %H:%M UTC')
+  t_tls=$SECONDS
+  make_certificate
+  make_nginx_conf nginx-tls
+  csv=$results/tls.csv.partial
+  echo "round,server,workload,metric,value" >"$csv"
+  commands=$logs/tls-commands.txt
+  ca=$tls_dir/ca.pem
+  log "TLS part: the certificate is ECDSA P-256 ($(openssl x509 -in "$tls_dir/server.pem" -noout -subject))"
+
+  for ((round = 1; round <= rounds; round++)); do
+    log "TLS round $round/$rounds: keep-alive hello (wrk over https) and full handshakes (ab)"
+    for s in "${tls_servers[@]}"; do start_server "$s" "r$round"; done
+    if ((round == 1)); then
+      for s in "${tls_servers[@]}"; do negotiated "$s"; done
+      resumption_check
+    fi
+    for s in "${tls_servers[@]}"; do wrk_run "$round" "$s" warmup 64 / "$report" 0; done
+    for s in "${tls_servers[@]}"; do wrk_run "$round" "$s" tls-hello-c64 64 / "$report"; done
+    for s in "${tls_servers[@]}"; do ab_run "$round" "$s" tls-handshake "$handshake_conns"; done
+    for s in "${tls_servers[@]}"; do stop_server "$s"; done
+
+    log "TLS round $round/$rounds: memory per idle TLS keep-alive connection ($idle_conns connections)"
+    for s in "${tls_servers[@]}"; do idle_run "$round" "$s" tls-idle --tls "$ca"; done
+
+    log "TLS round $round/$rounds: echo of a $echo_mib MiB body over TLS"
+    for s in "${tls_servers[@]}"; do echo_run "$round" "$s" tls-echo cl --tls "$ca"; done
+    for s in "${tls_servers[@]}"; do
+      echo_run "$round" "$s" tls-echo-aes128 cl --tls "$ca" --ciphersuites TLS_AES_128_GCM_SHA256
+    done
+  done
+  mv "$csv" "$results/tls.csv"
+  tls_elapsed=$((SECONDS - t_tls))
+fi
 elapsed=$((SECONDS - t_start))
-mv "$csv" "$results/latest.csv"
 
 # ---------------------------------------------------------------------------------------------
 # Report
@@ -494,7 +708,7 @@ meta=$logs/meta.env
   echo "args=$args"
   echo "rounds=$rounds"
   echo "duration=$duration"
-  echo "elapsed_s=$elapsed"
+  echo "elapsed_s=${cleartext_elapsed:-$elapsed}" # of the cleartext part
   echo "date=$start_time"
   echo "cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
   echo "nproc=$(nproc)"
@@ -508,10 +722,26 @@ meta=$logs/meta.env
   echo "idle_conns=$idle_conns"
   echo "nofile=$nofile"
   echo "base_port=$base"
-  echo "nginx_worker_connections=$(grep -o 'worker_connections [0-9]*' "$nginx_prefix/nginx.conf" | cut -d' ' -f2)"
+  for s in nginx nginx-tls; do # the same number in both
+    [[ -f ${nginx_prefix[$s]}/nginx.conf ]] || continue
+    echo "nginx_worker_connections=$(grep -o 'worker_connections [0-9]*' "${nginx_prefix[$s]}/nginx.conf" | cut -d' ' -f2)"
+    break
+  done
   echo "niceness=$(ps -o ni= -p $$ | tr -d ' ')"
+  echo "parts=$parts"
+  if runs tls; then
+    echo "tls_date=$tls_start_time"
+    echo "tls_elapsed_s=$tls_elapsed"
+    echo "openssl=$(openssl version | cut -d' ' -f1-2)"
+    echo "ab=$(ab -V | awk '/^This is ApacheBench/ { print $5 }')"
+    echo "echo_mib=$echo_mib"
+    echo "handshake_conns=$handshake_conns"
+    echo "certificate=$(openssl x509 -in "$tls_dir/server.pem" -noout -text | awk '/Public Key Algorithm|NIST CURVE|Signature Algorithm/ { sub(/^ */, ""); print }' | sort -u | tr '\n' ';')"
+  fi
 } >"$meta"
-"$python" "$here/report.py" --csv "$results/latest.csv" --meta "$meta" --commands "$commands" \
-  --markdown "$root/docs/BENCHMARKS.md" --png "$root/docs/bench-connections.png" --plot "$here/plot.gp" \
-  --workdir "$tmp"
-log "done in $((elapsed / 60)) min $((elapsed % 60)) s: docs/BENCHMARKS.md, docs/bench-connections.png, bench/results/latest.csv"
+report_args=(--meta "$meta" --markdown "$root/docs/BENCHMARKS.md" --workdir "$tmp")
+runs cleartext && report_args+=(--csv "$results/latest.csv" --commands "$logs/commands.txt"
+  --png "$root/docs/bench-connections.png" --plot "$here/plot.gp")
+runs tls && report_args+=(--tls-csv "$results/tls.csv" --tls-commands "$logs/tls-commands.txt" --tls-facts "$facts")
+"$python" "$here/report.py" "${report_args[@]}"
+log "done in $((elapsed / 60)) min $((elapsed % 60)) s: docs/BENCHMARKS.md$(runs cleartext && echo ", docs/bench-connections.png, bench/results/latest.csv")$(runs tls && echo ", bench/results/tls.csv")"

@@ -4,7 +4,9 @@
 Reads the server's resident memory (VmRSS, summed over --pid, e.g. nginx's master and worker),
 makes one warm-up request, reads it again, then opens N keep-alive connections to the hello port,
 makes one request on each (answers checked: 200 and a complete body), leaves them all open and
-idle, waits a moment and reads VmRSS once more. Prints one line of key=value pairs:
+idle, waits a moment and reads VmRSS once more. With --tls CA_FILE every connection speaks TLS:
+it completes a full handshake (no resumption: Python's ssl module resumes only when handed a
+session), then makes its one request. Prints one line of key=value pairs:
 
   rss_start_kb   right after start (before any request)
   anon_start_kb  the anonymous part of it (RssAnon: heap, stacks; the rest is mapped files)
@@ -15,6 +17,7 @@ idle, waits a moment and reads VmRSS once more. Prints one line of key=value pai
 import argparse
 import resource
 import socket
+import ssl
 import sys
 import time
 
@@ -62,7 +65,13 @@ def main():
     ap.add_argument("--conns", type=int, default=10000)
     ap.add_argument("--batch", type=int, default=250, help="connections opened before reading their answers")
     ap.add_argument("--settle", type=float, default=1.0, help="seconds to wait before reading VmRSS")
+    ap.add_argument("--tls", metavar="CA_FILE", help="speak TLS, verifying the server against CA_FILE")
     args = ap.parse_args()
+    context = ssl.create_default_context(cafile=args.tls) if args.tls else None
+
+    def connect():
+        s = socket.create_connection((args.host, args.port), timeout=10)
+        return context.wrap_socket(s, server_hostname=args.host) if context else s
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < args.conns + 64:
@@ -77,7 +86,7 @@ def main():
     rss_start = rss_kb(args.pid)
     anon_start = rss_kb(args.pid, "RssAnon")
 
-    with socket.create_connection((args.host, args.port), timeout=10) as s:
+    with connect() as s:
         s.sendall(request)
         read_response(s)
     time.sleep(args.settle / 2)
@@ -88,7 +97,7 @@ def main():
     for first in range(0, args.conns, args.batch):
         batch = []
         for _ in range(min(args.batch, args.conns - first)):
-            s = socket.create_connection((args.host, args.port), timeout=10)
+            s = connect()
             s.sendall(request)
             batch.append(s)
         for s in batch:
@@ -106,7 +115,7 @@ def main():
         try:
             if s.recv(1) == b"":
                 sys.exit("idle_conns: the server closed an idle connection during the measurement")
-        except BlockingIOError:
+        except (BlockingIOError, ssl.SSLWantReadError):
             pass
     for s in conns:
         s.close()

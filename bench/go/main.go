@@ -2,6 +2,9 @@
 // net/http servers (hello, hello-name, echo) shut down together, gracefully, on SIGINT or
 // SIGTERM with one 5-second deadline. The original uses golang.org/x/sync/errgroup; this copy
 // uses a sync.WaitGroup so that it builds offline with the standard library alone.
+//
+// With --tls-cert and --tls-key, all three serve TLS instead (ListenAndServeTLS, Go's default
+// TLS settings), the TLS peer of the benchmark.
 package main
 
 import (
@@ -23,7 +26,16 @@ func main() {
 	helloAddr := flag.String("hello", ":7000", "address of the hello server")
 	helloNameAddr := flag.String("hello-name", ":8000", "address of the hello-name server")
 	echoAddr := flag.String("echo", ":9000", "address of the echo server")
+	tlsCert := flag.String("tls-cert", "", "PEM certificate: with --tls-key, every server speaks TLS")
+	tlsKey := flag.String("tls-key", "", "PEM private key of --tls-cert")
 	flag.Parse()
+	if (*tlsCert == "") != (*tlsKey == "") {
+		log.Fatal("--tls-cert and --tls-key go together")
+	}
+	serve := func(s *http.Server) error { return s.ListenAndServe() }
+	if *tlsCert != "" {
+		serve = func(s *http.Server) error { return s.ListenAndServeTLS(*tlsCert, *tlsKey) }
+	}
 
 	servers := []*http.Server{
 		{Addr: *helloAddr, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -56,7 +68,7 @@ func main() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := serve(s); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				fail(err)
 			}
 		}()
