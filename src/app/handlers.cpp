@@ -18,11 +18,7 @@ asio::awaitable<void> hello_name(server::exchange& ex) {
 }
 
 asio::awaitable<void> echo(server::exchange& ex) {
-  const auto& request = ex.request();
-  std::optional<std::uint64_t> length;
-  if (request.framing == http::body_framing::content_length) length = request.content_length;
-  if (request.framing == http::body_framing::none) length = 0;
-  ex.begin_response(200, length);
+  ex.begin_response(200, ex.body_length());
   for (;;) {
     const std::string_view piece = co_await ex.read_body_some();
     if (piece.empty()) break;

@@ -10,7 +10,7 @@
 #include "triserve/http/status.hpp"
 #include "triserve/server/access_log.hpp"
 #include "triserve/server/body_pieces.hpp"
-#include "triserve/server/exchange.hpp"
+#include "triserve/server/http1_exchange.hpp"
 #include "triserve/server/server.hpp"
 
 namespace triserve::server {
@@ -329,7 +329,7 @@ asio::awaitable<bool> connection::answer(bool& keep_alive) {
   // workspace from one request to the next.
   work_->receive_pace.restart();
   work_->send_pace.restart();
-  exchange ex{*this, work_->request};
+  http1_exchange ex{*this, work_->request};
   // A handler's exception fails its request, not the server: Go's net/http recovers a handler's
   // panic the same way. Handled past the catch block, where co_await is allowed.
   std::exception_ptr fault;
@@ -342,7 +342,7 @@ asio::awaitable<bool> connection::answer(bool& keep_alive) {
     // A 500 while nothing of the response has left; once some has, only the close tells.
     const bool answered = ex.withdraw_response();
     if (answered)
-      queue_error(500, "the handler failed");
+      queue_error(exchange::handler_fault.status, exchange::handler_fault.reason);
     else
       log_cut_short(ex, started);
     server_.handler_failed(work_->request, transport_.peer(), fault, answered);
@@ -350,26 +350,10 @@ asio::awaitable<bool> connection::answer(bool& keep_alive) {
     co_return false;
   }
   if (!ex.responded()) {
-    switch (ex.failure_kind()) {
-      // Once a response head has left, an error response would corrupt it: closing is all
-      // that is left, and the truncated body tells the client.
-      case exchange::failure::bad_body:
-        if (!ex.head_queued()) queue_error(400, "malformed chunked body");
-        break;
-      case exchange::failure::body_timeout:
-        if (!ex.head_queued()) queue_error(408, "timed out reading the request body");
-        break;
-      case exchange::failure::body_too_slow:
-        if (!ex.head_queued()) queue_error(408, "request body arrived below the minimum rate");
-        break;
-      case exchange::failure::none:
-      case exchange::failure::handler_bug:
-        if (!ex.head_queued()) queue_error(500, "the handler did not answer");
-        break;
-      case exchange::failure::disconnected:
-      case exchange::failure::write_failed:
-        break;
-    }
+    // Once a response head has left, an error response would corrupt it: closing is all that is
+    // left, and the truncated body tells the client.
+    const auto error = exchange::answer_for(ex.failure_kind());
+    if (error && !ex.head_queued()) queue_error(error->status, error->reason);
     // An answer that was cut short (its head already sent) would otherwise leave no trace.
     if (ex.head_queued()) log_cut_short(ex, started);
     co_await finish_and_close();
@@ -559,7 +543,7 @@ void connection::count_too_slow(transfer_direction direction) {
       std::chrono::duration<double>(options.min_rate_grace).count());
 }
 
-void connection::log_cut_short(const exchange& ex, clock::time_point started) {
+void connection::log_cut_short(const http1_exchange& ex, clock::time_point started) {
   server_.traffic().count_response(ex.status());
   log_request(ex.status(), ex.body_bytes_sent(), started, "aborted");
 }

@@ -22,7 +22,7 @@
 namespace triserve::server {
 
 class body_pieces;
-class exchange;
+class http1_exchange;
 class server;
 
 /// One accepted connection and the HTTP/1.1 requests it carries, answered one after another, over
@@ -71,7 +71,7 @@ class connection {
   void enforce_deadline(clock::time_point now);
 
  private:
-  friend class exchange;
+  friend class http1_exchange;
 
   /// How the next request will come: already received, after a wait for readability, or not.
   enum class next_request { buffered, awaited, none };
@@ -124,7 +124,7 @@ class connection {
   /// Counts and logs (at debug level) a client cut for moving data below a minimum rate.
   void count_too_slow(transfer_direction direction);
   /// Counts and logs a response that was cut short after its head had left.
-  void log_cut_short(const exchange& ex, clock::time_point started);
+  void log_cut_short(const http1_exchange& ex, clock::time_point started);
   /// One access-log line (at debug level when the access log is off), `note` saying why a
   /// request was rejected or aborted.
   void log_request(int status, std::uint64_t body_bytes, clock::time_point started,

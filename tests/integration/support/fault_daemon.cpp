@@ -37,10 +37,7 @@ handler with_faults(handler product) {
       throw std::bad_alloc();
     }
     if (fault == "mid-body") {
-      std::optional<std::uint64_t> length;
-      if (ex.request().framing == triserve::http::body_framing::content_length)
-        length = ex.request().content_length;
-      ex.begin_response(200, length);
+      ex.begin_response(200, ex.body_length());
       co_await ex.write_body(co_await ex.read_body_some());
       throw std::bad_alloc();
     }
