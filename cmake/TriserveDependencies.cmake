@@ -33,6 +33,30 @@ triserve_require_package(fmt libfmt-dev)
 triserve_require_package(spdlog libspdlog-dev)
 triserve_require_package(CLI11 libcli11-dev)
 triserve_require_package(OpenSSL libssl-dev 3)
+
+# libnghttp2 ships no CMake package (and pkg-config is not installed with it): find its header and
+# library. The flood limits need Debian's security updates of 1.52 (deb12u1: the stream reset rate
+# limit, CVE-2023-44487; deb12u2: the CONTINUATION limit, CVE-2024-28182).
+find_path(TRISERVE_NGHTTP2_INCLUDE_DIR nghttp2/nghttp2.h)
+find_library(TRISERVE_NGHTTP2_LIBRARY nghttp2)
+if(NOT TRISERVE_NGHTTP2_INCLUDE_DIR OR NOT TRISERVE_NGHTTP2_LIBRARY)
+  message(FATAL_ERROR "libnghttp2 not found: install the Debian package libnghttp2-dev")
+endif()
+include(CheckSymbolExists)
+set(CMAKE_REQUIRED_INCLUDES ${TRISERVE_NGHTTP2_INCLUDE_DIR})
+set(CMAKE_REQUIRED_LIBRARIES ${TRISERVE_NGHTTP2_LIBRARY})
+check_symbol_exists(nghttp2_option_set_max_continuations nghttp2/nghttp2.h
+                    TRISERVE_NGHTTP2_HAS_FLOOD_LIMITS)
+unset(CMAKE_REQUIRED_INCLUDES)
+unset(CMAKE_REQUIRED_LIBRARIES)
+if(NOT TRISERVE_NGHTTP2_HAS_FLOOD_LIMITS)
+  message(FATAL_ERROR "libnghttp2 lacks nghttp2_option_set_max_continuations (CVE-2024-28182): "
+                      "install Debian 12's libnghttp2-dev 1.52.0-1+deb12u2 or later")
+endif()
+add_library(triserve_nghttp2 INTERFACE)
+target_include_directories(triserve_nghttp2 SYSTEM INTERFACE ${TRISERVE_NGHTTP2_INCLUDE_DIR})
+target_link_libraries(triserve_nghttp2 INTERFACE ${TRISERVE_NGHTTP2_LIBRARY})
+
 # spdlog and fmt compiled into triserve from their headers: the shared libspdlog and libfmt would
 # each pull in the shared libstdc++, whose pages alone are a third of an idle daemon's RSS.
 add_library(triserve_logging INTERFACE)
