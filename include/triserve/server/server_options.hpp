@@ -41,6 +41,12 @@ struct server_options {
   /// Unread request body we discard to keep the connection; beyond this we close instead.
   /// Go's server uses the same 256 KiB.
   std::size_t max_discard_bytes = 256 * 1024;
+  /// Serve HTTP/2 as well as HTTP/1.1: by the h2c preface on cleartext listeners and by ALPN
+  /// (`h2`) on TLS ones. Go's net/http and nginx (`http2 on`) both do.
+  bool http2 = true;
+  /// Streams one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
+  /// RFC 9113 §6.5.2 recommends no fewer than 100; nginx and nghttpx use 128, Go 250.
+  std::uint32_t h2_max_streams = 128;
   /// Log one line per request.
   bool access_log = false;
   /// Logs are JSON lines: access-log lines go to the access logger as members (access_log.hpp).
