@@ -205,7 +205,7 @@ command_line parse_command_line(int argc, const char* const* argv,
                                 const environment_lookup& environment) {
   config result;
   CLI::App cli{
-      "triserve: three HTTP/1.1 servers (hello, hello-name, echo) in one process, "
+      "triserve: three HTTP servers (hello, hello-name, echo) in one process, "
       "drained together on SIGINT/SIGTERM.",
       "triserve"};
   cli.get_formatter()->column_width(34);
@@ -233,6 +233,8 @@ command_line parse_command_line(int argc, const char* const* argv,
   std::string max_request_line = std::to_string(result.server.max_request_line);
   std::string max_header_fields = std::to_string(result.server.max_header_fields);
   std::string threads = std::to_string(result.threads);
+  std::string http2 = result.server.http2 ? "on" : "off";
+  std::string h2_max_streams = std::to_string(result.server.h2_max_streams);
   bool show_version = false;
 
   add_address_option(cli, "--hello", hello, "Address of the hello server");
@@ -288,6 +290,12 @@ command_line parse_command_line(int argc, const char* const* argv,
       ->capture_default_str();
   cli.add_option("--min-rate-grace", min_rate_grace,
                  "How far behind the minimum rates a client may fall (at least 1s)")
+      ->capture_default_str();
+  cli.add_option("--http2", http2,
+                 "Serve HTTP/2 too: h2c by its preface, h2 by ALPN on TLS (on or off)")
+      ->capture_default_str();
+  cli.add_option("--h2-max-streams", h2_max_streams,
+                 "Streams one HTTP/2 connection may have open at once")
       ->capture_default_str();
   cli.add_option("--threads", threads,
                  "Threads serving the connections (each connection on one strand)")
@@ -363,6 +371,13 @@ command_line parse_command_line(int argc, const char* const* argv,
     result.server.max_header_fields = parse_option(
         "--max-header-fields", max_header_fields,
         [](const std::string& text) { return parse_count(text, "field count", 1, 10'000); });
+    result.server.http2 = parse_option("--http2", http2, parse_switch);
+    // RFC 9113 §6.5.2 advises no fewer than 100; a client needs one at least. Above ten thousand,
+    // one connection could hold more than the whole server should.
+    result.server.h2_max_streams =
+        parse_option("--h2-max-streams", h2_max_streams, [](const std::string& text) {
+          return static_cast<std::uint32_t>(parse_count(text, "stream count", 1, 10'000));
+        });
     result.threads = parse_option("--threads", threads, [](const std::string& text) {
       return static_cast<unsigned>(parse_count(text, "thread count", 1, max_threads));
     });

@@ -111,6 +111,12 @@ TEST_CASE("a bad value names where it came from", "[cli]") {
        {{"TRISERVE_ACCESS_LOG", "maybe"}},
        "triserve: TRISERVE_ACCESS_LOG: invalid switch \"maybe\": expected true/false, 1/0, yes/no "
        "or on/off\n"},
+      {{"--http2", "maybe"},
+       {},
+       "triserve: --http2: invalid switch \"maybe\": expected true/false, 1/0, yes/no or on/off\n"},
+      {{"--h2-max-streams", "0"},
+       {},
+       "triserve: --h2-max-streams: stream count 0 out of range: must be 1-10000\n"},
       {{"--config", "/nonexistent/triserve.toml"},
        {},
        "triserve: /nonexistent/triserve.toml: cannot read: No such file or directory\n"},
@@ -123,6 +129,27 @@ TEST_CASE("a bad value names where it came from", "[cli]") {
     CHECK(outcome.exit_code == 2);
     CHECK(outcome.message == r.message);
   }
+}
+
+TEST_CASE("HTTP/2 is on unless turned off, from every source", "[cli]") {
+  const auto defaults = parse({});
+  REQUIRE(defaults.run);
+  CHECK(defaults.run->server.http2);
+  CHECK(defaults.run->server.h2_max_streams == 128);
+  temporary_file file("http2 = false\nh2-max-streams = 64\n");
+  const auto from_file = parse({"--config", file.path()});
+  INFO(from_file.message);
+  REQUIRE(from_file.run);
+  CHECK_FALSE(from_file.run->server.http2);
+  CHECK(from_file.run->server.h2_max_streams == 64);
+  const auto from_environment = parse({}, {{"TRISERVE_HTTP2", "off"}});
+  REQUIRE(from_environment.run);
+  CHECK_FALSE(from_environment.run->server.http2);
+  const auto from_command_line =
+      parse({"--http2", "on", "--h2-max-streams", "250"}, {{"TRISERVE_HTTP2", "off"}});
+  REQUIRE(from_command_line.run);
+  CHECK(from_command_line.run->server.http2);
+  CHECK(from_command_line.run->server.h2_max_streams == 250);
 }
 
 TEST_CASE("what --print-config prints, --config reads back", "[cli]") {
