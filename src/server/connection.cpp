@@ -58,18 +58,19 @@ void connection::return_workspace() {
 }
 
 void connection::begin_drain() {
-  draining_ = true;
+  if (ending_ == ending::none) ending_ = ending::drain;
+  const phase now = phase_;
   // Idle, not yet started, or lingering after its last answer: nobody is owed anything.
-  closed_while_idle_ = idle_ || !started_;
+  closed_while_idle_ = idle() || now == phase::accepted;
   // An idle connection is only waiting for readability: cancelling ends it. A request that
   // already reached us is still served, because that wait has then completed.
-  if (idle_ || lingering_) transport_.cancel(cut_reason::closing);
+  if (idle() || now == phase::lingering) transport_.cancel(cut_reason::closing);
 }
 
 void connection::force_close() {
   // Counted here, on the connection's strand, where whether it still owes an answer is exact.
-  if (owes_answer() && !forced_) server_.count_cut();
-  forced_ = true;
+  if (owes_answer() && !forced()) server_.count_cut();
+  ending_ = ending::force;
   transport_.cancel(cut_reason::closing);
 }
 
@@ -82,7 +83,7 @@ void connection::set_deadline(clock::time_point deadline) {
 void connection::enforce_deadline(clock::time_point now) {
   // A connection found waiting hot by two sweeps in a row has been idle a while: its buffer goes
   // back to the pool, and it waits on without one.
-  if (hot_idle_ && !shedding_) {
+  if (phase_ == phase::waiting_hot && !shedding_) {
     if (shed_marked_) {
       shedding_ = true;
       transport_.cancel(cut_reason::shedding);
@@ -122,7 +123,7 @@ void connection::enforce_deadline(clock::time_point now) {
 }
 
 asio::awaitable<void> connection::run() {
-  started_ = true;
+  phase_ = phase::reading_head;
   set_deadline(accepted_at_ + server_.options().header_timeout);
   // Whether the next request is the connection's first: its head timeout runs from accept.
   bool first = true;
@@ -130,7 +131,7 @@ asio::awaitable<void> connection::run() {
     const auto next = co_await prepare_for_request(first);
     if (next == next_request::none) co_return;
     if (next == next_request::awaited) {
-      idle_ = true;
+      phase_ = phase::waiting;
       return_workspace();
       // An idle connection waits for readability without a buffer: its 16 KiB go back to the
       // pool for the connections that are reading. Waited for here rather than in a helper
@@ -150,13 +151,13 @@ asio::awaitable<void> connection::run() {
         // last read may be handled after it. Nothing to read is no request: the connection is
         // still idle, under the same deadline, which may have passed meanwhile.
         if (timed_out_) co_return;
-        if (draining_) {
+        if (draining()) {
           closed_while_idle_ = true;
           server_.count_idle_closed();
           co_await close_gracefully();
           co_return;
         }
-        idle_ = true;
+        phase_ = phase::waiting;
       }
     }
     borrow_workspace();
@@ -180,7 +181,7 @@ asio::awaitable<void> connection::run() {
     // A response whose head left before the drain began promised keep-alive; its client may
     // already have sent the next request, which is then served. Otherwise, to its client this
     // is an idle connection closing.
-    const bool closing_promised_connection = draining_ && input_.empty() && !request_pending();
+    const bool closing_promised_connection = draining() && input_.empty() && !request_pending();
     if (closing_promised_connection) {
       const bool written = co_await finish_and_close();
       if (written) server_.count_idle_closed();
@@ -197,8 +198,8 @@ asio::awaitable<connection::next_request> connection::prepare_for_request(bool f
     co_return flushed ? next_request::buffered : next_request::none;
   }
   const bool written = co_await write();
-  if (!written || forced_) co_return next_request::none;
-  if (draining_) {
+  if (!written || forced()) co_return next_request::none;
+  if (draining()) {
     // A connection accepted just before the drain may already hold its first request, and a
     // kept-alive one the next.
     if (request_pending()) {
@@ -217,13 +218,12 @@ asio::awaitable<connection::next_request> connection::prepare_for_request(bool f
   // socket just waits for its next edge. The sweep takes the buffer back (shed) from a connection
   // left idle, which then waits in run() without it. Here rather than in run(), so that an idle
   // connection's one frame does not carry this wait too.
-  idle_ = true;
+  phase_ = phase::waiting_hot;
   return_workspace();
-  hot_idle_ = true;
   shed_marked_ = false;
   auto room = input_.prepare(minimum_read, head_limit(server_.options()));
   auto [ec, received] = co_await transport_.read_some(room);
-  hot_idle_ = false;
+  phase_ = phase::waiting;
   input_.commit(received);
   server_.traffic().count_received(received);
   if (ec == asio::error::eof) {
@@ -231,7 +231,7 @@ asio::awaitable<connection::next_request> connection::prepare_for_request(bool f
     ec.clear();
   }
   const bool shed =
-      ec == asio::error::operation_aborted && shedding_ && !draining_ && !forced_ && !timed_out_;
+      ec == asio::error::operation_aborted && shedding_ && ending_ == ending::none && !timed_out_;
   shedding_ = false;
   if (shed) co_return next_request::awaited;
   const bool woken = finish_idle_wait(ec);
@@ -247,7 +247,7 @@ asio::awaitable<connection::next_request> connection::prepare_for_request(bool f
 bool connection::wait_hot() const {
   // Only a buffer of the pool's size: a grown one would hold up to 64 KiB outside the cap.
   return input_.capacity() == server_.input_buffers().block_size() && input_.empty() &&
-         requests_answered_ >= requests_before_hot_wait && !draining_ &&
+         requests_answered_ >= requests_before_hot_wait && !draining() &&
          server_.input_buffers().lent_count() <= max_buffers_for_hot_waits;
 }
 
@@ -268,8 +268,8 @@ bool connection::take_waiting_bytes() {
 }
 
 bool connection::finish_idle_wait(std::error_code ec) {
-  idle_ = false;
-  const bool cancelled_by_drain = ec == asio::error::operation_aborted && draining_ && !forced_;
+  phase_ = phase::reading_head;
+  const bool cancelled_by_drain = ec == asio::error::operation_aborted && ending_ == ending::drain;
   // The drain cancels an idle connection's wait, but news of a request that had already reached
   // the socket may still have been on its way (an epoll event another thread had yet to hand
   // over): that request arrived before we closed, and is served.
@@ -279,7 +279,7 @@ bool connection::finish_idle_wait(std::error_code ec) {
   // Counted here rather than when the drain began: a wait that had already completed then
   // serves its request instead.
   if (cancelled_by_drain && ec) server_.count_idle_closed();
-  return !ec && !forced_;
+  return !ec && !forced();
 }
 
 asio::awaitable<bool> connection::read_head(http::parse_result& result, bool first) {
@@ -302,7 +302,7 @@ asio::awaitable<bool> connection::read_head(http::parse_result& result, bool fir
     const std::size_t received = co_await read_more(*head_deadline, limit);
     if (received > 0) continue;
     // A TLS handshake cut short has nothing to carry an answer: the close says it.
-    if (timed_out_ && !forced_ && transport_.established()) {
+    if (timed_out_ && !forced() && transport_.established()) {
       queue_error(408, "timed out reading the request head");
       co_await finish_and_close();
     }
@@ -325,6 +325,7 @@ asio::awaitable<bool> connection::read_head(http::parse_result& result, bool fir
 
 asio::awaitable<bool> connection::answer(bool& keep_alive) {
   const auto started = transport_.now();
+  phase_ = phase::answering;
   // Each request's body and response start with full buckets: a kept-alive connection keeps its
   // workspace from one request to the next.
   work_->receive_pace.restart();
@@ -382,10 +383,10 @@ asio::awaitable<bool> connection::answer(bool& keep_alive) {
 }
 
 bool connection::must_close() const {
-  if (!work_->request.keep_alive || forced_) return true;
+  if (!work_->request.keep_alive || forced()) return true;
   // While draining, finish what the client already sent: keep the connection only for requests
   // that are already waiting in our buffer behind this one.
-  if (draining_) return work_->request.has_body() || input_.empty();
+  if (draining()) return work_->request.has_body() || input_.empty();
   return false;
 }
 
@@ -421,7 +422,7 @@ void connection::queue_error(int status, std::string_view reason) {
 asio::awaitable<std::size_t> connection::read_more(clock::time_point deadline, std::size_t limit) {
   // A new operation: a timeout that cut nothing (it fired as the last one completed) is void.
   timed_out_ = false;
-  if (forced_ || peer_closed_) co_return 0;
+  if (forced() || peer_closed_) co_return 0;
   auto room = input_.prepare(minimum_read, limit);
   if (room.empty()) co_return 0;
   set_deadline(deadline);
@@ -434,7 +435,7 @@ asio::awaitable<std::size_t> connection::read_more(clock::time_point deadline, s
 }
 
 asio::awaitable<bool> connection::write(const body_pieces* extra) {
-  if (forced_) co_return false;
+  if (forced()) co_return false;
   const bool nothing_queued = !work_ || work_->output.empty();
   if (nothing_queued && extra == nullptr) co_return true;
   std::array<asio::const_buffer, 1 + body_pieces::capacity> pieces;
@@ -485,7 +486,7 @@ asio::awaitable<bool> connection::write(const body_pieces* extra) {
     writing_ = false;
   }
   if (work_) work_->output.clear();
-  co_return !ec && !forced_;
+  co_return !ec && !forced();
 }
 
 void connection::account_write_wait(clock::time_point now) {
@@ -511,21 +512,21 @@ asio::awaitable<bool> connection::finish_and_close() {
 asio::awaitable<void> connection::close_idle(std::error_code ended_by) {
   // Only a wait we cut (drain, idle timeout) says goodbye: after the client's end or a reset
   // there is nobody to tell.
-  if (ended_by != asio::error::operation_aborted || forced_ || peer_closed_) co_return;
+  if (ended_by != asio::error::operation_aborted || forced() || peer_closed_) co_return;
   // Bounded like a linger, though an idle connection's send buffer has room for close_notify.
   deadline_ = transport_.now() + linger_time;
   co_await transport_.shutdown_send();
 }
 
 asio::awaitable<void> connection::close_gracefully() {
-  lingering_ = true;
+  phase_ = phase::lingering;
   const auto until = transport_.now() + linger_time;
   // TLS's close_notify may wait for room in the send buffer: no longer than the linger. Not
   // set_deadline, which would forget a timeout that has just cut the connection.
   deadline_ = until;
   co_await transport_.shutdown_send();
   input_.unpin();
-  while (!peer_closed_ && !forced_ && !timed_out_ && transport_.now() < until) {
+  while (!peer_closed_ && !forced() && !timed_out_ && transport_.now() < until) {
     input_.consume(input_.size());
     const std::size_t received = co_await read_more(until, 0);
     if (received == 0) break;

@@ -48,14 +48,18 @@ class connection {
 
   // Observers safe from any thread (for status lines, the drain's counts and the sweep).
   /// True while waiting for the first byte of a next request with nothing buffered.
-  bool idle() const { return idle_; }
+  bool idle() const {
+    const phase now = phase_;
+    return now == phase::waiting || now == phase::waiting_hot;
+  }
   /// False once the connection owes no client an answer: the drain found it idle (or not yet
   /// started), or it is lingering after its last response.
-  bool owes_answer() const { return !closed_while_idle_ && !lingering_; }
+  bool owes_answer() const { return !closed_while_idle_ && phase_ != phase::lingering; }
   /// Whether enforce_deadline has anything to do at `now` (a deadline, a write to sample, a hot
   /// wait to shed).
   bool deadline_due(clock::time_point now) const {
-    return now >= deadline_.load() || (writing_ && !delivery_sampled_) || hot_idle_;
+    return now >= deadline_.load() || (writing_ && !delivery_sampled_) ||
+           phase_ == phase::waiting_hot;
   }
 
   /// Starts this connection's part of a drain: an idle connection closes now, a busy one finishes
@@ -72,6 +76,23 @@ class connection {
 
  private:
   friend class http1_exchange;
+
+  /// Where the connection is in its life; run() goes through them top to bottom, and back to
+  /// waiting after each keep-alive response.
+  enum class phase : std::uint8_t {
+    accepted,      ///< run() has not begun: a drain finds nobody owed anything
+    waiting,       ///< for the first byte of a next request, holding no receive buffer
+    waiting_hot,   ///< for a next request, with a read into the receive buffer it holds
+    reading_head,  ///< a request head is arriving (or the first wait is about to begin)
+    answering,     ///< the handler runs, the body and the response flow
+    lingering      ///< the last response has left: FIN sent, reading until the client closes
+  };
+  /// What the group has asked of the connection: nothing, to finish and close (the drain), or to
+  /// close now (the drain's deadline, a second signal).
+  enum class ending : std::uint8_t { none, drain, force };
+
+  bool draining() const { return ending_ != ending::none; }
+  bool forced() const { return ending_ == ending::force; }
 
   /// How the next request will come: already received, after a wait for readability, or not.
   enum class next_request { buffered, awaited, none };
@@ -139,18 +160,14 @@ class connection {
   // Written on the connection's strand only, read by the observers above from the group's: a
   // stale value costs at most a needless visit to the strand or a status line a moment old.
   relaxed<clock::time_point> deadline_ = clock::time_point::max();
-  relaxed<bool> idle_ = false;
+  relaxed<phase> phase_ = phase::accepted;
   relaxed<bool> closed_while_idle_ = false;
-  relaxed<bool> lingering_ = false;
   relaxed<bool> writing_ = false;
   relaxed<bool> delivery_sampled_ = false;  ///< delivered_seen_ holds a sample of this write
-  relaxed<bool> hot_idle_ = false;  ///< waiting for a next request with a read into our buffer
-  bool shed_marked_ = false;        ///< a sweep found this hot wait in progress
-  bool shedding_ = false;           ///< the sweep cancelled the hot wait to take its buffer
+  bool shed_marked_ = false;                ///< a sweep found this hot wait in progress
+  bool shedding_ = false;                   ///< the sweep cancelled the hot wait to take its buffer
   std::uint32_t requests_answered_ = 0;
-  bool draining_ = false;
-  bool started_ = false;
-  bool forced_ = false;
+  ending ending_ = ending::none;
   bool timed_out_ = false;
   std::uint64_t handed_to_kernel_ = 0;  ///< bytes the transport accepted from our writes
   std::uint64_t delivered_seen_ = 0;    ///< delivered_bytes() when last sampled
