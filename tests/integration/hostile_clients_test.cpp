@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "support/daemon.hpp"
+#include "support/daemon_checks.hpp"
 #include "support/raw_client.hpp"
 
 using namespace triserve::integration;
@@ -84,20 +85,6 @@ void check_serves_every_port(const daemon_process& daemon) {
     CHECK(response.status == 200);
     CHECK(response.body == p.body);
   }
-}
-
-/// SIGTERM, then exit 0 with no connection left behind and nothing logged as an error.
-void check_clean_exit(daemon_process& daemon) {
-  daemon.send_signal(SIGTERM);
-  const auto status = daemon.wait_for_exit(5s);
-  INFO("stderr:\n" << daemon.log());
-  REQUIRE(status.has_value());
-  INFO(status->describe());
-  CHECK(status->exited);
-  CHECK(status->code == 0);
-  CHECK(daemon.wait_for_log("exiting with status 0: 0 connection(s) still open", 1s));
-  CHECK(daemon.log().find("[error]") == std::string::npos);
-  CHECK(daemon.log().find("[critical]") == std::string::npos);
 }
 
 /// Asks for the status until `live` connections are open and none of them is idle, i.e. each has
