@@ -10,17 +10,8 @@ binary=${1:?usage: blog_transcript.sh /path/to/triserve}
 command -v curl >/dev/null || { echo "blog_transcript: curl not found" >&2; exit 2; }
 command -v http >/dev/null || { echo "blog_transcript: httpie (http) not found" >&2; exit 2; }
 
-workdir=$(mktemp -d)
-daemon_pid=""
-cleanup() {
-  # Only the daemon this script started, by its PID.
-  if [[ -n $daemon_pid ]] && kill -0 "$daemon_pid" 2>/dev/null; then
-    kill -KILL "$daemon_pid" 2>/dev/null || true
-    wait "$daemon_pid" 2>/dev/null || true
-  fi
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
+# shellcheck source=common.sh
+source "$(dirname "$0")/common.sh"
 
 # httpie keeps its config and sessions under $HOME: keep it away from the real one.
 export HOME="$workdir/home"
@@ -64,29 +55,11 @@ check_response() {
 
 banner() { printf '\n=== $ %s\n' "$*"; }
 
-# Start on ephemeral ports and read the bound ones from the log. SIGINT is reset to its default
-# disposition because a non-interactive bash starts background jobs with SIGINT ignored.
-env --default-signal=INT "$binary" --hello 127.0.0.1:0 --hello-name 127.0.0.1:0 \
-  --echo 127.0.0.1:0 2>"$log" &
-daemon_pid=$!
-
-for _ in $(seq 1 100); do
-  grep -q 'all servers are started' "$log" && break
-  kill -0 "$daemon_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if ! grep -q 'all servers are started' "$log"; then
-  echo "triserve did not start within 10 s; its log:"
-  cat "$log"
-  exit 1
-fi
-
-port_of() {
-  sed -n "s/.* $1 server listening on 127\.0\.0\.1:\([0-9][0-9]*\)\r\{0,1\}$/\1/p" "$log" | head -n 1
-}
-hello=$(port_of hello)
-name=$(port_of hello-name)
-echo_port=$(port_of echo)
+# Start on ephemeral ports and read the bound ones from the log.
+start_daemon "$log" "$binary" --hello 127.0.0.1:0 --hello-name 127.0.0.1:0 --echo 127.0.0.1:0
+hello=$(port_of "$log" hello)
+name=$(port_of "$log" hello-name)
+echo_port=$(port_of "$log" echo)
 echo "triserve (pid $daemon_pid): hello on $hello, hello-name on $name, echo on $echo_port"
 [[ -n $hello && -n $name && -n $echo_port ]] || { echo "ports missing from the log:"; cat "$log"; exit 1; }
 

@@ -13,31 +13,15 @@ binary=${1:?usage: testssl_scan.sh /path/to/triserve /path/to/make_certificates.
 make_certificates=${2:?usage: testssl_scan.sh /path/to/triserve /path/to/make_certificates.sh}
 command -v testssl >/dev/null || { echo "testssl_scan: testssl (testssl.sh) not found" >&2; exit 2; }
 
-workdir=$(mktemp -d)
-daemon_pid=""
-cleanup() {
-  # Only the daemon this script started, by its PID.
-  if [[ -n $daemon_pid ]] && kill -0 "$daemon_pid" 2>/dev/null; then
-    kill -KILL "$daemon_pid" 2>/dev/null || true
-    wait "$daemon_pid" 2>/dev/null || true
-  fi
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
+# shellcheck source=common.sh
+source "$(dirname "$0")/common.sh"
 
 sh "$make_certificates" "$workdir"
 log="$workdir/triserve.log"
-"$binary" --hello tls://127.0.0.1:0 --hello-name 127.0.0.1:0 --echo 127.0.0.1:0 \
-  --tls-cert "$workdir/fullchain.pem" --tls-key "$workdir/server.key" 2>"$log" &
-daemon_pid=$!
-port=""
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/.* hello server listening on tls:\/\/127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$log")
-  [[ -n $port ]] && break
-  kill -0 "$daemon_pid" 2>/dev/null || break
-  sleep 0.1
-done
-[[ -n $port ]] || { echo "triserve did not start; its log:"; cat "$log"; exit 1; }
+start_daemon "$log" "$binary" --hello tls://127.0.0.1:0 --hello-name 127.0.0.1:0 \
+  --echo 127.0.0.1:0 --tls-cert "$workdir/fullchain.pem" --tls-key "$workdir/server.key"
+port=$(port_of "$log" hello tls://)
+[[ -n $port ]] || { echo "no TLS port in the log:"; cat "$log"; exit 1; }
 
 # Protocols, standard cipher groups, forward secrecy, server defaults, vulnerabilities.
 timeout 600 testssl --quiet --color 0 --warnings off --nodns none --jsonfile "$workdir/scan.json" \
