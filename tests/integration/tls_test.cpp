@@ -18,6 +18,7 @@
 #include <string>
 #include <thread>
 
+#include "support/commands.hpp"
 #include "support/daemon.hpp"
 #include "support/daemon_checks.hpp"
 #include "support/raw_client.hpp"
@@ -66,27 +67,6 @@ raw_client tls_client(std::uint16_t port, const test_certificates& certificates,
   if (options.ca_file.empty()) options.ca_file = certificates.path("ca.pem");
   client.start_tls(options);
   return client;
-}
-
-/// What a command printed (stdout and stderr) and how it exited.
-struct command_result {
-  int exit_code = -1;
-  std::string output;
-};
-
-/// Runs `command` under /bin/sh with a time limit, stdin from /dev/null.
-command_result run(const std::string& command, std::chrono::seconds limit = 20s) {
-  const std::string bounded =
-      "timeout " + std::to_string(limit.count()) + " sh -c '" + command + "' </dev/null 2>&1";
-  command_result result;
-  FILE* pipe = ::popen(bounded.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> chunk;
-  for (std::size_t got; (got = std::fread(chunk.data(), 1, chunk.size(), pipe)) > 0;)
-    result.output.append(chunk.data(), got);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
 }
 
 std::uint64_t handshakes(daemon_process& daemon, std::string_view server, std::string_view result) {
@@ -160,23 +140,23 @@ TEST_CASE("tls: curl and httpie over TLS, verified against the test CA", "[tls][
     return "https://127.0.0.1:" + std::to_string(tls_port(*daemon, server)) + path;
   };
 
-  auto curl = run("curl -sS --cacert " + ca + " " + url("hello", "/"));
+  auto curl = run_command("curl -sS --cacert " + ca + " " + url("hello", "/"));
   INFO(curl.output);
   CHECK(curl.exit_code == 0);
   CHECK(curl.output == "Hello, world!");
-  curl = run("curl -sS --cacert " + ca + " \"" + url("hello-name", "/?name=Alex") + "\"");
+  curl = run_command("curl -sS --cacert " + ca + " \"" + url("hello-name", "/?name=Alex") + "\"");
   CHECK(curl.output == "Hello, Alex!");
-  curl = run("curl -sS --cacert " + ca + " --data-binary tls-body " + url("echo", "/"));
+  curl = run_command("curl -sS --cacert " + ca + " --data-binary tls-body " + url("echo", "/"));
   CHECK(curl.output == "tls-body");
-  curl = run("curl -sS --cacert " + ca + " " + url("admin", "/readyz"));
+  curl = run_command("curl -sS --cacert " + ca + " " + url("admin", "/readyz"));
   CHECK(curl.exit_code == 0);
   CHECK(curl.output.find("ready") != std::string::npos);
   // curl refuses a server its CA did not sign: the certificate really is checked.
-  curl = run("curl -sS " + url("hello", "/"));
+  curl = run_command("curl -sS " + url("hello", "/"));
   CHECK(curl.exit_code == 60);
 
   const auto http = [&](const std::string& arguments) {
-    return run("http --ignore-stdin --body --verify=" + ca + " " + arguments);
+    return run_command("http --ignore-stdin --body --verify=" + ca + " " + arguments);
   };
   auto httpie = http(url("hello", "/"));
   INFO(httpie.output);
@@ -203,8 +183,8 @@ TEST_CASE("tls: 1.0 and 1.1 are refused with an alert, 1.2 and 1.3 work", "[tls]
   auto daemon = daemon_process::start(tls_everywhere(certificates), 10s, without_openssl_conf());
   const auto port = std::to_string(tls_port(*daemon, "hello"));
   const auto s_client = [&](const std::string& version) {
-    return run("echo | openssl s_client -connect 127.0.0.1:" + port + " " + version +
-               " -alpn http/1.1 -CAfile " + certificates.path("ca.pem"));
+    return run_command("echo | openssl s_client -connect 127.0.0.1:" + port + " " + version +
+                       " -alpn http/1.1 -CAfile " + certificates.path("ca.pem"));
   };
   const auto old = s_client("-tls1_1 -cipher DEFAULT@SECLEVEL=0");
   INFO(old.output);
@@ -591,8 +571,8 @@ TEST_CASE("tls: RSA, Ed25519 and a full chain serve; one expiring soon is warned
   auto daemon = daemon_process::start({"--hello", "tls://127.0.0.1:0", "--tls-cert",
                                        certificates.path("fullchain.pem"), "--tls-key",
                                        certificates.path("server.key")});
-  const auto chain = run("echo | openssl s_client -showcerts -connect 127.0.0.1:" +
-                         std::to_string(tls_port(*daemon, "hello")));
+  const auto chain = run_command("echo | openssl s_client -showcerts -connect 127.0.0.1:" +
+                                 std::to_string(tls_port(*daemon, "hello")));
   CHECK(chain.output.find("1 s:CN = triserve test CA") != std::string::npos);
   check_clean_exit(*daemon);
 }
@@ -712,11 +692,11 @@ TEST_CASE("tls: tickets resume sessions, in TLS 1.2 and 1.3", "[tls][resumption]
                         " -CAfile " + certificates.path("ca.pem") + " -ign_eof ";
     const auto request =
         "printf \"GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n\" | ";
-    const auto first = run(request + client + "-sess_out " + session);
+    const auto first = run_command(request + client + "-sess_out " + session);
     INFO(first.output);
     REQUIRE(first.output.find("Hello, world!") != std::string::npos);
     CHECK(first.output.find("New, TLSv1.") != std::string::npos);
-    const auto second = run(request + client + "-sess_in " + session);
+    const auto second = run_command(request + client + "-sess_in " + session);
     INFO(second.output);
     CHECK(second.output.find("Reused, TLSv1.") != std::string::npos);
     CHECK(second.output.find("Hello, world!") != std::string::npos);
