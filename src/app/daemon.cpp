@@ -130,7 +130,11 @@ int run_daemon(int argc, char** argv, const product_handlers& handlers) {
     if (listeners.contains("admin"))
       group.add("admin", listeners.at("admin"), handlers.admin(group),
                 server::drain_order::after_the_others);
-    if (any_tls(listeners)) group.use_tls(config.tls);
+    if (any_tls(listeners)) {
+      auto tls = config.tls;
+      tls.http2 = config.server.http2;
+      group.use_tls(std::move(tls));
+    }
     if (!service.notify_socket.empty()) {
       try {
         group.report_to(server::service_notifier{service.notify_socket}, service.watchdog_interval);

@@ -22,6 +22,7 @@ void request::clear() {
   target = {};
   path = {};
   query = {};
+  version_major = 1;
   version_minor = 1;
   headers.clear();  // keeps the capacity: the next request on this connection reuses it
   framing = body_framing::none;

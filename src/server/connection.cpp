@@ -10,6 +10,7 @@
 #include "triserve/http/status.hpp"
 #include "triserve/server/access_log.hpp"
 #include "triserve/server/body_pieces.hpp"
+#include "triserve/server/h2_session.hpp"
 #include "triserve/server/http1_exchange.hpp"
 #include "triserve/server/server.hpp"
 
@@ -57,8 +58,20 @@ void connection::return_workspace() {
   server_.workspaces().release(std::move(work_));
 }
 
+bool connection::idle() const {
+  if (speaks_h2_.load(std::memory_order_acquire)) return h2_->idle();
+  const phase now = phase_;
+  return now == phase::waiting || now == phase::waiting_hot;
+}
+
+bool connection::owes_answer() const {
+  if (speaks_h2_.load(std::memory_order_acquire)) return h2_->owes_answer();
+  return !closed_while_idle_ && phase_ != phase::lingering;
+}
+
 void connection::begin_drain() {
   if (ending_ == ending::none) ending_ = ending::drain;
+  if (h2_) return h2_->begin_drain();
   const phase now = phase_;
   // Idle, not yet started, or lingering after its last answer: nobody is owed anything.
   closed_while_idle_ = idle() || now == phase::accepted;
@@ -71,6 +84,7 @@ void connection::force_close() {
   // Counted here, on the connection's strand, where whether it still owes an answer is exact.
   if (owes_answer() && !forced()) server_.count_cut();
   ending_ = ending::force;
+  if (h2_) return h2_->force_close();
   transport_.cancel(cut_reason::closing);
 }
 
@@ -161,6 +175,10 @@ asio::awaitable<void> connection::run() {
       }
     }
     borrow_workspace();
+    if (first && server_.options().http2 && co_await arrives_as_http2()) {
+      co_await serve_http2();
+      co_return;
+    }
     http::parse_result head;
     const bool head_read = co_await read_head(head, first);
     first = false;
@@ -188,6 +206,38 @@ asio::awaitable<void> connection::run() {
       co_return;
     }
   }
+}
+
+asio::awaitable<bool> connection::arrives_as_http2() {
+  const auto deadline = accepted_at_ + server_.options().header_timeout;
+  for (;;) {
+    // Over TLS the handshake has happened in the first wait, and ALPN alone decides: a preface
+    // without `h2` is not HTTP/2 (RFC 9113 §3.3 is for cleartext only).
+    const auto security = transport_.security();
+    if (!security.version.empty()) co_return security.protocol == "h2";
+    if (transport_.established()) {
+      const std::string_view received = input_.data();
+      const auto compared = std::min(received.size(), h2_client_preface.size());
+      if (received.substr(0, compared) != h2_client_preface.substr(0, compared)) co_return false;
+      if (compared == h2_client_preface.size()) co_return true;
+    }
+    // The end, a timeout or a cut: read_head meets it again and answers as HTTP/1.1 would.
+    if (co_await read_more(deadline, head_limit(server_.options())) == 0) co_return false;
+  }
+}
+
+asio::awaitable<void> connection::serve_http2() {
+  // The session keeps its own buffers: the connection's go back to their pools.
+  h2_ = std::make_unique<h2_session>(server_, transport_, input_.data());
+  input_.consume(input_.size());
+  input_.unpin();
+  input_.release_if_empty();
+  return_workspace();
+  deadline_ = clock::time_point::max();
+  speaks_h2_.store(true, std::memory_order_release);
+  if (forced()) h2_->force_close();
+  if (draining()) h2_->begin_drain();
+  co_await h2_->run();
 }
 
 asio::awaitable<connection::next_request> connection::prepare_for_request(bool first) {

@@ -12,6 +12,7 @@ std::optional<std::uint64_t> exchange::body_length() const {
     case http::body_framing::content_length:
       return request_.content_length;
     case http::body_framing::chunked:
+    case http::body_framing::stream_end:
       break;
   }
   return std::nullopt;

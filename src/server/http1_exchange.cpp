@@ -21,6 +21,7 @@ http1_exchange::http1_exchange(connection& conn, const http::request& request)
       body_done_ = body_remaining_ == 0;
       break;
     case http::body_framing::chunked:
+    case http::body_framing::stream_end:  // never from the HTTP/1.1 parser
       break;
   }
 }

@@ -269,10 +269,13 @@ void server::connection_ended(registry::iterator registration, std::exception_pt
 void server::handler_failed(const http::request& request, const asio::ip::tcp::endpoint& peer,
                             std::exception_ptr failure, bool answered) {
   traffic_.count_handler_failure();
-  spdlog::error("{} server: handler failed on \"{} {} HTTP/1.{}\" from {}: {}; {}", name_,
-                request.method, request.target, request.version_minor, to_string(peer),
-                describe_exception(failure),
-                answered ? "answered 500" : "part of the response had left: connection closed");
+  const auto version = request.version_major == 2 ? std::string{"HTTP/2"}
+                                                  : fmt::format("HTTP/1.{}", request.version_minor);
+  spdlog::error("{} server: handler failed on \"{} {} {}\" from {}: {}; {}", name_, request.method,
+                request.target, version, to_string(peer), describe_exception(failure),
+                answered                     ? "answered 500"
+                : request.version_major == 2 ? "part of the response had left: stream reset"
+                                             : "part of the response had left: connection closed");
 }
 
 template <typename Select, typename Action>

@@ -33,8 +33,20 @@ constexpr const char* tls13_suites =
     "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 constexpr const char* key_exchange_groups = "X25519:P-256:P-384";
 
-/// The one protocol offered by ALPN today (RFC 7301 §6: "http/1.1").
-constexpr unsigned char offered_protocols[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+/// What ALPN offers, in the server's order of preference (RFC 7301 §3.1's wire format: each name
+/// after its length).
+struct alpn_protocols {
+  const unsigned char* wire;
+  unsigned int size;
+};
+/// HTTP/2 first ("h2", RFC 9113 §3.2), then HTTP/1.1 ("http/1.1", RFC 7301 §6). Our TLS setup
+/// already meets HTTP/2's rules (RFC 9113 §9.2): TLS 1.2 or later, no compression, no
+/// renegotiation, and only ephemeral key exchange with AEAD ciphers (none on §9.2.2's list).
+constexpr unsigned char h2_then_http11_wire[] = {2,   'h', '2', 8,   'h', 't',
+                                                 't', 'p', '/', '1', '.', '1'};
+constexpr unsigned char http11_only_wire[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+constexpr alpn_protocols h2_then_http11{h2_then_http11_wire, sizeof h2_then_http11_wire};
+constexpr alpn_protocols http11_only{http11_only_wire, sizeof http11_only_wire};
 
 /// A certificate chain of ten links is a few tens of KiB; a file far larger is a mistake.
 constexpr std::size_t max_pem_file_size = 1024 * 1024;
@@ -110,14 +122,15 @@ std::string subject_of(X509* certificate) {
   return subject.empty() ? "(empty subject)" : subject;
 }
 
-/// Picks http/1.1 when the client offers it. A client offering ALPN without it could not
-/// understand our answers: the handshake fails with no_application_protocol (RFC 7301 §3.2), as
-/// Go's does.
+/// Picks the first of our protocols (`ours`, an alpn_protocols) that the client offers. A client
+/// offering ALPN with none of them could not understand our answers: the handshake fails with
+/// no_application_protocol (RFC 7301 §3.2), as Go's does.
 int select_protocol(SSL*, const unsigned char** out, unsigned char* out_length,
-                    const unsigned char* offered, unsigned int offered_length, void*) {
+                    const unsigned char* offered, unsigned int offered_length, void* ours) {
+  const auto& protocols = *static_cast<const alpn_protocols*>(ours);
   unsigned char* chosen = nullptr;
-  if (SSL_select_next_proto(&chosen, out_length, offered_protocols, sizeof offered_protocols,
-                            offered, offered_length) != OPENSSL_NPN_NEGOTIATED)
+  if (SSL_select_next_proto(&chosen, out_length, protocols.wire, protocols.size, offered,
+                            offered_length) != OPENSSL_NPN_NEGOTIATED)
     return SSL_TLSEXT_ERR_ALERT_FATAL;
   *out = chosen;
   return SSL_TLSEXT_ERR_OK;
@@ -228,7 +241,9 @@ tls_context::tls_context(const tls_settings& settings)
                                SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   // Reads take what the socket holds, not one record header then its body: half the calls.
   SSL_CTX_set_read_ahead(native, 1);
-  SSL_CTX_set_alpn_select_cb(native, &select_protocol, nullptr);
+  SSL_CTX_set_alpn_select_cb(
+      native, &select_protocol,
+      const_cast<alpn_protocols*>(settings.http2 ? &h2_then_http11 : &http11_only));
 }
 
 std::string tls_context::describe_expiry() const {

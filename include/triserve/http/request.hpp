@@ -13,8 +13,14 @@ struct header_field {
   std::string_view value;
 };
 
-/// How the body of a request is delimited (RFC 9112 §6.3).
-enum class body_framing { none, content_length, chunked };
+/// How the body of a request is delimited: RFC 9112 §6.3 for HTTP/1.1; an HTTP/2 request body is
+/// its stream's DATA frames, with or without a content-length (RFC 9113 §8.1).
+enum class body_framing {
+  none,            ///< no body (HTTP/2: the HEADERS frame carried END_STREAM)
+  content_length,  ///< `content_length` bytes
+  chunked,         ///< HTTP/1.1 chunked transfer coding
+  stream_end       ///< HTTP/2 without content-length: the body ends with its stream
+};
 
 /// A parsed request head. Every view points into the bytes handed to the parser and is valid only
 /// while those bytes stay where they are.
@@ -23,7 +29,8 @@ struct request {
   std::string_view target;  ///< the request-target exactly as sent
   std::string_view path;    ///< path of an origin- or absolute-form target ("" for "*"/authority)
   std::string_view query;   ///< text after the first '?', without it; empty when there is none
-  int version_minor = 1;    ///< the x of HTTP/1.x
+  int version_major = 1;    ///< 1 for HTTP/1.x, 2 for HTTP/2
+  int version_minor = 1;    ///< the x of HTTP/1.x; 0 for HTTP/2
   std::vector<header_field> headers;
   body_framing framing = body_framing::none;
   std::uint64_t content_length = 0;  ///< meaningful when framing == content_length
@@ -36,9 +43,10 @@ struct request {
   /// True for HEAD, whose response carries a head but no body.
   bool is_head() const { return method == "HEAD"; }
 
-  /// True when the request announces a body (a content length above zero, or chunked).
+  /// True when the request announces a body (a content length above zero, chunked, or an HTTP/2
+  /// stream that goes on after its head).
   bool has_body() const {
-    return framing == body_framing::chunked ||
+    return framing == body_framing::chunked || framing == body_framing::stream_end ||
            (framing == body_framing::content_length && content_length > 0);
   }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +23,7 @@
 namespace triserve::server {
 
 class body_pieces;
+class h2_session;
 class http1_exchange;
 class server;
 
@@ -47,14 +49,12 @@ class connection {
   asio::awaitable<void> run();
 
   // Observers safe from any thread (for status lines, the drain's counts and the sweep).
-  /// True while waiting for the first byte of a next request with nothing buffered.
-  bool idle() const {
-    const phase now = phase_;
-    return now == phase::waiting || now == phase::waiting_hot;
-  }
+  /// True while waiting for the first byte of a next request with nothing buffered (HTTP/2: while
+  /// no stream is open).
+  bool idle() const;
   /// False once the connection owes no client an answer: the drain found it idle (or not yet
-  /// started), or it is lingering after its last response.
-  bool owes_answer() const { return !closed_while_idle_ && phase_ != phase::lingering; }
+  /// started), or it is lingering after its last response (HTTP/2: no stream is open).
+  bool owes_answer() const;
   /// Whether enforce_deadline has anything to do at `now` (a deadline, a write to sample, a hot
   /// wait to shed).
   bool deadline_due(clock::time_point now) const {
@@ -150,6 +150,18 @@ class connection {
   /// request was rejected or aborted.
   void log_request(int status, std::uint64_t body_bytes, clock::time_point started,
                    std::string_view note) const;
+
+  // HTTP/2: the connection hands itself over to an h2_session when its client speaks HTTP/2, and
+  // stays what the server's registry knows, forwarding the drain and forced closes to it.
+  /// Whether the client speaks HTTP/2: `h2` chosen by ALPN over TLS (RFC 9113 §3.2), or the client
+  /// preface in cleartext (§3.3 prior knowledge). Reads while the bytes could still be the preface.
+  asio::awaitable<bool> arrives_as_http2();
+  /// Serves the rest of the connection as HTTP/2, from the bytes already received.
+  asio::awaitable<void> serve_http2();
+  /// The HTTP/2 session, once there is one; set once, on the connection's strand.
+  std::unique_ptr<h2_session> h2_;
+  /// h2_ is set: published for the observers, which may run on other threads.
+  std::atomic<bool> speaks_h2_{false};
 
   server& server_;
   transport& transport_;

@@ -16,6 +16,8 @@ struct tls_settings {
   std::string key_file;
   /// Mozilla's "intermediate" profile: TLS 1.2 still serves old clients; 1.0 and 1.1 are broken.
   tls_version min_version = tls_version::v1_2;
+  /// ALPN offers `h2` before `http/1.1` (the servers' http2 option); http/1.1 alone when false.
+  bool http2 = false;
 };
 
 }  // namespace triserve::server

@@ -1,0 +1,141 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "triserve/http/request.hpp"
+#include "triserve/server/exchange.hpp"
+
+namespace triserve::server {
+
+class h2_session;
+
+/// What an HTTP/2 stream's request is made of, as a base of h2_exchange so that it exists before
+/// the exchange that refers to it: the field bytes as received, and the request viewing them.
+struct h2_request_storage {
+  /// One received field, as offsets into `fields`: its bytes may move while more arrive.
+  struct field_span {
+    std::size_t name_at;
+    std::size_t name_size;
+    std::size_t value_at;
+    std::size_t value_size;
+  };
+  std::string field_bytes;              ///< every field's name and value, one after another
+  std::vector<field_span> field_spans;  ///< in the order received, pseudo-header fields included
+  http::request parsed;                 ///< views into field_bytes, once the section is complete
+  std::string scratch_text;             ///< the handler's working text
+};
+
+/// An exchange carried by one HTTP/2 stream of an h2_session: the request comes from the stream's
+/// header section, its body from the stream's DATA frames as the stream window lets them come, and
+/// the response goes out through nghttp2 (a data provider that takes each piece the handler
+/// writes). The session owns it, feeds it what nghttp2 reports for its stream, and keeps it until
+/// both its stream has closed and its handler has returned.
+class h2_exchange final : private h2_request_storage, public exchange {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  /// How a complete header section turned out (RFC 9113 §8.1.1, §8.3).
+  enum class head_verdict {
+    serve,         ///< a well-formed request: its handler runs
+    malformed,     ///< a stream error of type PROTOCOL_ERROR
+    too_large,     ///< beyond the server's header limits: 431
+    not_supported  ///< CONNECT: 501, as over HTTP/1.1 (no server here tunnels)
+  };
+
+  /// An exchange for stream `stream_id` of `session`.
+  h2_exchange(h2_session& session, std::int32_t stream_id);
+
+  void respond(int status, std::initializer_list<std::string_view> body_parts) override;
+  /// The head leaves with the first body write or with finish(); without a length, the body ends
+  /// with the stream (END_STREAM), no content-length sent.
+  void begin_response(int status, std::optional<std::uint64_t> content_length) override;
+  asio::awaitable<std::string_view> read_body_some() override;
+  asio::awaitable<void> write_body(std::string_view piece) override;
+  void finish() override;
+
+  // What the session tells it, from nghttp2's callbacks.
+  /// The stream's id.
+  std::int32_t stream_id() const { return stream_id_; }
+  /// One field of the request's header section, in order; false once the section exceeds the
+  /// server's limits (the field is then not kept).
+  bool add_field(std::string_view name, std::string_view value);
+  /// The header section is complete; `ends_stream` when HEADERS carried END_STREAM. Builds the
+  /// request and says whether it can be served.
+  head_verdict complete_head(bool ends_stream);
+  /// Request body bytes arrived (DATA); the stream window bounds how many wait here.
+  void body_arrived(std::string_view data);
+  /// The client ended the stream: the body is complete.
+  void body_ended();
+  /// nghttp2 closed the stream (`error_code` from its RST_STREAM or GOAWAY, NO_ERROR after a
+  /// normal end); an exchange whose response had not been completed has failed.
+  void stream_closed(std::uint32_t error_code);
+  /// The session is going away: every wait ends, with failure::disconnected.
+  void abandon();
+  /// nghttp2 sent the frame that ended our side of the stream.
+  void response_sent() { response_sent_ = true; }
+
+  /// Fills nghttp2's DATA frame buffer from what the handler wrote (nghttp2's data provider).
+  std::ptrdiff_t supply(std::uint8_t* buffer, std::size_t length, std::uint32_t* data_flags);
+
+  // What the session asks, when the handler has returned.
+  /// Answers with an error response (a status of exchange::answer_for or 431/501), unless its head
+  /// has been submitted already.
+  void answer_error(int status, std::string_view reason);
+  /// Resets the stream with `error_code` (RFC 9113 §5.4.2), when it is still open.
+  void reset(std::uint32_t error_code);
+  /// After the handler returned: whether a response that has ended leaves a request body the
+  /// client is still sending; RFC 9113 §8.1 lets the server stop it with RST_STREAM(NO_ERROR).
+  bool leaves_body_unread() const { return response_sent_ && !body_ended_ && !closed_; }
+
+  /// Marks the handler as running or returned; the session keeps the exchange while it runs.
+  void set_handler_running(bool running) { handler_running_ = running; }
+  /// Whether the handler is running.
+  bool handler_running() const { return handler_running_; }
+  /// Whether nghttp2 has closed the stream.
+  bool closed() const { return closed_; }
+  /// When the request's header section was complete.
+  clock::time_point started() const { return started_; }
+
+ private:
+  /// Submits the response head with a body to come (`with_body`) or none, once.
+  void submit_head(bool with_body);
+  /// Sends `100 Continue` (an interim HEADERS, RFC 9113 §8.1) when the client asked for it.
+  void send_continue_if_expected();
+  /// Suspends until the session or nghttp2 changes something of this stream.
+  asio::awaitable<void> wait();
+  /// Ends the wait in progress, if any.
+  void wake();
+
+  h2_session& session_;
+  std::int32_t stream_id_;
+  clock::time_point started_{};
+  /// Sum of the header section's field sizes as SETTINGS_MAX_HEADER_LIST_SIZE counts them
+  /// (RFC 9113 §6.5.2: name, value and 32 bytes each).
+  std::size_t header_list_size_ = 0;
+  std::size_t regular_fields_ = 0;  ///< fields other than pseudo-header fields
+  bool head_too_large_ = false;
+  std::string arrived_;      ///< body bytes received and not yet handed to the handler
+  std::string handed_;       ///< the piece read_body_some returned last
+  bool body_ended_ = false;  ///< END_STREAM received
+  bool continue_sent_ = false;
+  std::optional<std::uint64_t> declared_length_;
+  std::string response_body_;  ///< respond()'s body, which must outlive the call
+  std::string_view outgoing_;  ///< body bytes written and not yet taken by nghttp2
+  bool finishing_ = false;     ///< the handler has no more body to write
+  bool response_sent_ = false;
+  bool closed_ = false;
+  bool handler_running_ = false;
+  asio::steady_timer wake_;
+};
+
+}  // namespace triserve::server

@@ -1,0 +1,140 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "triserve/http/date.hpp"
+#include "triserve/server/relaxed.hpp"
+#include "triserve/server/transport.hpp"
+
+struct nghttp2_session;
+struct nghttp2_session_callbacks;
+struct nghttp2_option;
+
+namespace triserve::server {
+
+class h2_exchange;
+class server;
+
+/// The 24 bytes every HTTP/2 connection starts with (RFC 9113 §3.4).
+inline constexpr std::string_view h2_client_preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// One HTTP/2 connection over a transport it does not own: libnghttp2 does the framing, HPACK and
+/// flow control (fed with mem_recv, drained with mem_send), and each request stream becomes an
+/// h2_exchange whose handler runs on the connection's executor. One reader loop, one writer loop
+/// with one write in flight, woken when there is something to send. The connection that detected
+/// HTTP/2 owns the session and forwards the drain and forced closes to it; everything but the
+/// observers runs on the connection's executor.
+class h2_session {
+ public:
+  /// `stream` must outlive the session; `received` are the bytes the connection has already read
+  /// (the client preface and whatever followed it), which the session serves first.
+  h2_session(server& owner, transport& stream, std::string_view received);
+  ~h2_session();
+  h2_session(const h2_session&) = delete;
+  h2_session& operator=(const h2_session&) = delete;
+
+  /// Serves the connection until the client leaves, an error, or the drain's GOAWAY with no
+  /// stream left; returns once every stream's handler has returned.
+  asio::awaitable<void> run();
+
+  // Observers safe from any thread.
+  /// True while no stream is open.
+  bool idle() const { return open_streams_.load() == 0; }
+  /// True while a stream waits for its answer.
+  bool owes_answer() const { return open_streams_.load() > 0; }
+
+  /// The drain: tells the client with GOAWAY (RFC 9113 §6.8) that no new stream will be served,
+  /// finishes the open ones, and closes once none is left.
+  void begin_drain();
+  /// Closes now: every stream fails, nothing more is sent.
+  void force_close();
+
+  // For h2_exchange.
+  /// Where the session's work runs.
+  asio::any_io_executor executor() { return transport_.executor(); }
+  /// The nghttp2 session, for submitting frames.
+  nghttp2_session* native() { return session_.get(); }
+  /// Something was submitted to nghttp2 (a response, data, a WINDOW_UPDATE): the writer looks.
+  void wake_writer();
+  /// The server the session serves for: its options, counters and logs.
+  server& owner() { return server_; }
+  /// The transport's clock.
+  transport::clock::time_point now() const { return transport_.now(); }
+  /// The Date header's value now.
+  std::string_view date() { return dates_.now(); }
+
+ private:
+  struct session_free {
+    void operator()(nghttp2_session* session) const;
+  };
+  struct callbacks_free {
+    void operator()(nghttp2_session_callbacks* callbacks) const;
+  };
+  struct option_free {
+    void operator()(nghttp2_option* option) const;
+  };
+  friend struct h2_callbacks;
+
+  /// Receives and feeds nghttp2 until the client leaves or the session is closed.
+  asio::awaitable<void> read_loop();
+  /// Sends what nghttp2 has to send, one write at a time, until nghttp2 wants nothing more.
+  asio::awaitable<void> write_loop();
+  /// Runs the handler of `ex` and settles what it leaves: an error answer, a reset, the counts.
+  asio::awaitable<void> serve_stream(h2_exchange& ex);
+  /// Starts the handler of `ex` on the connection's executor.
+  void spawn_handler(h2_exchange& ex);
+  /// The handler of `ex` has returned.
+  void handler_returned(h2_exchange& ex);
+  /// Forgets `ex` once both its stream has closed and its handler has returned.
+  void forget_if_done(h2_exchange& ex);
+  /// Feeds `bytes` to nghttp2; false when the connection must end (nghttp2 queued a GOAWAY
+  /// for a connection error, if it could).
+  bool feed(std::string_view bytes);
+  /// Sends the final GOAWAY of a drain, with the last stream that will be served, once.
+  void send_final_goaway();
+  /// Ends the session now: stops both loops and fails every exchange.
+  void close_now();
+  /// The exchange of `stream_id`, or null.
+  h2_exchange* find(std::int32_t stream_id);
+  /// Counts, and logs when the access log is on, a response whose handler returned.
+  void log_request(const h2_exchange& ex, int status, std::uint64_t body_bytes,
+                   std::string_view note) const;
+  /// Counts a response cut short by a reset after its head was submitted.
+  void log_cut_short(const h2_exchange& ex);
+  /// Answers `ex` with an error response (its handler never ran, or left no answer), counted and
+  /// logged like HTTP/1.1's.
+  void send_error(h2_exchange& ex, int status, std::string_view reason);
+
+  server& server_;
+  transport& transport_;
+  std::unique_ptr<nghttp2_session, session_free> session_;
+  std::string initial_;  ///< bytes read before the session took over, served first
+  std::vector<char> read_buffer_;
+  std::string output_;  ///< what mem_send yielded, gathered for one write
+  std::unordered_map<std::int32_t, std::unique_ptr<h2_exchange>> streams_;
+  relaxed<std::size_t> open_streams_ = 0;  ///< streams nghttp2 has open with an exchange
+  std::size_t handlers_running_ = 0;
+  asio::steady_timer writer_wake_;
+  asio::steady_timer handlers_done_;
+  /// When the drain's final GOAWAY goes even if the PING sent with the first one is not answered.
+  transport::clock::time_point final_goaway_due_ = transport::clock::time_point::max();
+  http::date_cache dates_;
+  bool draining_ = false;
+  bool final_goaway_sent_ = false;
+  bool closed_ = false;  ///< no more reading or writing: close_now() or force_close()
+  bool reader_done_ = false;
+  bool writer_done_ = false;
+};
+
+}  // namespace triserve::server

@@ -1,0 +1,497 @@
+#include "triserve/server/h2_session.hpp"
+
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <exception>
+#include <new>
+
+#include <spdlog/spdlog.h>
+#include <asio/buffer.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "triserve/server/access_log.hpp"
+#include "triserve/server/h2_exchange.hpp"
+#include "triserve/server/server.hpp"
+
+namespace triserve::server {
+
+namespace {
+
+constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
+
+/// Each stream's receive window (SETTINGS_INITIAL_WINDOW_SIZE): the most of one request body the
+/// server holds before its handler takes some. HTTP/2's own default, 64 KiB - 1 (RFC 9113
+/// §6.9.2), and nginx's http2_body_preread_size: enough for a request body to flow at loopback
+/// and LAN speeds, and a connection at h2_max_streams (128) stalled streams holds at most 8 MiB.
+/// A larger window would only speed single uploads over long round trips.
+constexpr std::uint32_t stream_window = 65535;
+/// The connection's receive window, given back as bytes arrive: the stream windows already bound
+/// what is held, and one stalled stream must not stall the others (RFC 9113 §5.2.2). Large, so
+/// that its WINDOW_UPDATEs are rare.
+constexpr std::int32_t connection_window = 16 * 1024 * 1024;
+/// Bytes asked of the transport per read.
+constexpr std::size_t read_size = 16 * 1024;
+/// What mem_send yields is gathered up to this much for one write.
+constexpr std::size_t write_gather = 64 * 1024;
+/// CVE-2023-44487 (Rapid Reset): a client opening and resetting streams at once makes a server
+/// start handlers without limit while never exceeding MAX_CONCURRENT_STREAMS. A token bucket of
+/// RST_STREAMs received; past it the connection ends with GOAWAY. nghttp2's fix uses the same
+/// 1000 and 33 per second: far above what a browser cancelling requests sends.
+constexpr std::uint64_t reset_burst = 1000;
+constexpr std::uint64_t reset_rate = 33;
+/// CVE-2024-28182 (CONTINUATION flood): endless CONTINUATION frames keep HPACK decoding without a
+/// header section ever completing. A header list of max_header_bytes fits in this many frames of
+/// the default 16 KiB frame size; nghttp2's fix allows 8.
+constexpr std::size_t default_frame_size = 16384;
+constexpr std::size_t min_continuations = 8;
+/// How long the drain's first GOAWAY waits for the answer to the PING sent with it (a round trip:
+/// streams the client opened meanwhile are still served) before the final GOAWAY goes anyway.
+/// Go waits one second too before closing a connection it has sent GOAWAY on.
+constexpr std::chrono::milliseconds goaway_round_trip_limit{1000};
+/// How long a closing connection keeps reading after its last GOAWAY, so that the client reads
+/// our last frames rather than a reset (as connection::close_gracefully does for HTTP/1.1).
+constexpr std::chrono::milliseconds linger_time{500};
+
+}  // namespace
+
+/// nghttp2's callbacks: each finds the session in `user_data` and the exchange by stream id.
+struct h2_callbacks {
+  static h2_session& of(void* user_data) { return *static_cast<h2_session*>(user_data); }
+
+  static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    auto& self = of(user_data);
+    const auto id = frame->hd.stream_id;
+    self.streams_.emplace(id, std::make_unique<h2_exchange>(self, id));
+    self.open_streams_ = self.open_streams_.load() + 1;
+    return 0;
+  }
+
+  static int on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name,
+                       std::size_t name_length, const std::uint8_t* value, std::size_t value_length,
+                       std::uint8_t, void* user_data) {
+    // Trailer fields (a second HEADERS) are not kept: the request's views are final by then.
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    auto* ex = of(user_data).find(frame->hd.stream_id);
+    if (ex == nullptr) return 0;
+    // Past the header limits the rest of the section is decoded (HPACK's state must follow it)
+    // but not kept; the request is answered 431 once the section is complete.
+    ex->add_field({reinterpret_cast<const char*>(name), name_length},
+                  {reinterpret_cast<const char*>(value), value_length});
+    return 0;
+  }
+
+  static int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    auto& self = of(user_data);
+    const auto id = frame->hd.stream_id;
+    const bool ends_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    switch (frame->hd.type) {
+      case NGHTTP2_HEADERS: {
+        auto* ex = self.find(id);
+        if (ex == nullptr) break;
+        if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+          // Trailers: they end the body (nghttp2 refuses them without END_STREAM).
+          if (ends_stream) ex->body_ended();
+          break;
+        }
+        switch (ex->complete_head(ends_stream)) {
+          case h2_exchange::head_verdict::serve:
+            self.spawn_handler(*ex);
+            break;
+          case h2_exchange::head_verdict::malformed:
+            // RFC 9113 §8.1.1: a malformed request is a stream error of type PROTOCOL_ERROR.
+            nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_PROTOCOL_ERROR);
+            break;
+          case h2_exchange::head_verdict::too_large:
+            self.send_error(*ex, 431, "request header fields too large");
+            break;
+          case h2_exchange::head_verdict::not_supported:
+            self.send_error(*ex, 501, "CONNECT is not supported: no server here tunnels");
+            break;
+        }
+        break;
+      }
+      case NGHTTP2_DATA:
+        if (ends_stream)
+          if (auto* ex = self.find(id)) ex->body_ended();
+        break;
+      case NGHTTP2_PING:
+        // The answer to the PING sent with the drain's first GOAWAY: a round trip has passed.
+        if ((frame->hd.flags & NGHTTP2_FLAG_ACK) != 0 && self.draining_) self.send_final_goaway();
+        break;
+      default:
+        break;
+    }
+    return 0;
+  }
+
+  static int on_data_chunk_recv(nghttp2_session* session, std::uint8_t, std::int32_t stream_id,
+                                const std::uint8_t* data, std::size_t length, void* user_data) {
+    auto& self = of(user_data);
+    // The connection's window comes back at once; the stream's only as its handler reads.
+    nghttp2_session_consume_connection(session, length);
+    auto* ex = self.find(stream_id);
+    if (ex != nullptr && ex->handler_running()) {
+      ex->body_arrived({reinterpret_cast<const char*>(data), length});
+    } else {
+      // Nobody will read it (answered without a handler, or the handler has returned): dropped,
+      // and its window given back until the stream's reset stops the client.
+      nghttp2_session_consume_stream(session, stream_id, length);
+    }
+    return 0;
+  }
+
+  static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    auto& self = of(user_data);
+    const bool ends_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    if (!ends_stream || (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA))
+      return 0;
+    auto* ex = self.find(frame->hd.stream_id);
+    if (ex == nullptr) return 0;
+    ex->response_sent();
+    // RFC 9113 §8.1: with the response complete, a request body nobody will read is stopped
+    // with RST_STREAM(NO_ERROR); Go's server does the same.
+    if (!ex->handler_running() && ex->leaves_body_unread())
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, ex->stream_id(), NGHTTP2_NO_ERROR);
+    return 0;
+  }
+
+  static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code,
+                             void* user_data) {
+    auto& self = of(user_data);
+    auto* ex = self.find(stream_id);
+    if (ex == nullptr) return 0;
+    if (!ex->closed()) self.open_streams_ = self.open_streams_.load() - 1;
+    ex->stream_closed(error_code);
+    self.forget_if_done(*ex);
+    return 0;
+  }
+};
+
+void h2_session::session_free::operator()(nghttp2_session* session) const {
+  nghttp2_session_del(session);
+}
+void h2_session::callbacks_free::operator()(nghttp2_session_callbacks* callbacks) const {
+  nghttp2_session_callbacks_del(callbacks);
+}
+void h2_session::option_free::operator()(nghttp2_option* option) const {
+  nghttp2_option_del(option);
+}
+
+h2_session::h2_session(server& owner, transport& stream, std::string_view received)
+    : server_(owner),
+      transport_(stream),
+      initial_(received),
+      read_buffer_(read_size),
+      writer_wake_(stream.executor(), transport::clock::time_point::max()),
+      handlers_done_(stream.executor(), transport::clock::time_point::max()) {
+  nghttp2_session_callbacks* made_callbacks = nullptr;
+  if (nghttp2_session_callbacks_new(&made_callbacks) != 0) throw std::bad_alloc();
+  const std::unique_ptr<nghttp2_session_callbacks, callbacks_free> callbacks{made_callbacks};
+  nghttp2_session_callbacks_set_on_begin_headers_callback(made_callbacks,
+                                                          &h2_callbacks::on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(made_callbacks, &h2_callbacks::on_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(made_callbacks,
+                                                       &h2_callbacks::on_frame_recv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(made_callbacks,
+                                                            &h2_callbacks::on_data_chunk_recv);
+  nghttp2_session_callbacks_set_on_frame_send_callback(made_callbacks,
+                                                       &h2_callbacks::on_frame_send);
+  nghttp2_session_callbacks_set_on_stream_close_callback(made_callbacks,
+                                                         &h2_callbacks::on_stream_close);
+  // No on_invalid_header callback: nghttp2 then treats a field with a bad name or value as a
+  // stream error (RFC 9113 §8.2.1: such a request is malformed) rather than dropping the field.
+
+  nghttp2_option* made_option = nullptr;
+  if (nghttp2_option_new(&made_option) != 0) throw std::bad_alloc();
+  const std::unique_ptr<nghttp2_option, option_free> option{made_option};
+  // Flow control follows the handlers: a stream's window reopens only for body bytes its handler
+  // has taken (h2_exchange::read_body_some), so no stream's body piles up here.
+  nghttp2_option_set_no_auto_window_update(made_option, 1);
+  nghttp2_option_set_stream_reset_rate_limit(made_option, reset_burst, reset_rate);
+  const auto& options = server_.options();
+  nghttp2_option_set_max_continuations(
+      made_option, std::max(min_continuations, options.max_header_bytes / default_frame_size + 1));
+
+  nghttp2_session* made_session = nullptr;
+  if (nghttp2_session_server_new2(&made_session, made_callbacks, this, made_option) != 0)
+    throw std::bad_alloc();
+  session_.reset(made_session);
+
+  // The server's first frame (RFC 9113 §3.4): our SETTINGS, before anything is received.
+  const std::array<nghttp2_settings_entry, 3> settings{{
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, options.h2_max_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, stream_window},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+       static_cast<std::uint32_t>(std::min<std::size_t>(options.max_header_bytes, UINT32_MAX))},
+  }};
+  if (nghttp2_submit_settings(made_session, NGHTTP2_FLAG_NONE, settings.data(), settings.size()) !=
+          0 ||
+      nghttp2_session_set_local_window_size(made_session, NGHTTP2_FLAG_NONE, 0,
+                                            connection_window) != 0)
+    throw std::bad_alloc();
+}
+
+h2_session::~h2_session() = default;
+
+asio::awaitable<void> h2_session::run() {
+  using namespace asio::experimental::awaitable_operators;
+  co_await (read_loop() && write_loop());
+  // Handlers still running refer to the session: each is told, and returns.
+  close_now();
+  while (handlers_running_ > 0) {
+    handlers_done_.expires_at(transport::clock::time_point::max());
+    co_await handlers_done_.async_wait(as_result);
+  }
+}
+
+asio::awaitable<void> h2_session::read_loop() {
+  bool fatal = false;
+  if (!initial_.empty() && !closed_) {
+    fatal = !feed(initial_);
+    std::string{}.swap(initial_);
+    wake_writer();
+  }
+  while (!closed_ && !fatal) {
+    auto [ec, received] = co_await transport_.read_some({read_buffer_.data(), read_buffer_.size()});
+    if (ec) break;
+    server_.traffic().count_received(received);
+    // After the last GOAWAY, with no stream left, what still comes is dropped while we linger.
+    if (nghttp2_session_want_read(session_.get()) == 0) continue;
+    fatal = !feed({read_buffer_.data(), received});
+    wake_writer();
+  }
+  reader_done_ = true;
+  // The client left (or the transport failed): nobody will read our frames. After a fatal error
+  // the writer still sends nghttp2's GOAWAY; after a graceful end it stops lingering.
+  if (!fatal && !writer_done_)
+    close_now();
+  else
+    wake_writer();
+}
+
+bool h2_session::feed(std::string_view bytes) {
+  const auto taken = nghttp2_session_mem_recv(
+      session_.get(), reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  if (taken >= 0) return true;
+  // A bad preface, a flood, or no memory. Protocol errors do not come here: nghttp2 answers
+  // them with GOAWAY itself and then wants nothing more.
+  spdlog::debug("{} server: HTTP/2 connection from {} ended: {}", server_.name(),
+                to_string(transport_.peer()), nghttp2_strerror(static_cast<int>(taken)));
+  nghttp2_session_terminate_session(session_.get(), NGHTTP2_PROTOCOL_ERROR);
+  return false;
+}
+
+asio::awaitable<void> h2_session::write_loop() {
+  auto* session = session_.get();
+  while (!closed_) {
+    output_.clear();
+    while (output_.size() < write_gather) {
+      const std::uint8_t* data = nullptr;
+      const auto produced = nghttp2_session_mem_send(session, &data);
+      if (produced < 0) {
+        spdlog::debug("{} server: HTTP/2 connection from {} failed: {}", server_.name(),
+                      to_string(transport_.peer()), nghttp2_strerror(static_cast<int>(produced)));
+        close_now();
+        break;
+      }
+      if (produced == 0) break;
+      output_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(produced));
+    }
+    if (closed_) break;
+    if (output_.empty()) {
+      // Both ends are done: GOAWAY sent or received and no stream left, or a connection error.
+      if (nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0)
+        break;
+      if (reader_done_) break;
+      if (draining_ && !final_goaway_sent_ && now() >= final_goaway_due_) {
+        send_final_goaway();
+        continue;
+      }
+      writer_wake_.expires_at(final_goaway_sent_ ? transport::clock::time_point::max()
+                                                 : final_goaway_due_);
+      co_await writer_wake_.async_wait(as_result);
+      continue;
+    }
+    std::size_t sent = 0;
+    while (sent < output_.size()) {
+      const std::array<asio::const_buffer, 1> rest{
+          asio::const_buffer(output_.data() + sent, output_.size() - sent)};
+      auto [ec, written] = co_await transport_.write_some(rest);
+      sent += written;
+      server_.traffic().count_sent(written);
+      if (ec) {
+        close_now();
+        break;
+      }
+    }
+  }
+  writer_done_ = true;
+  if (closed_) co_return;
+  // A graceful end: close_notify and FIN, then a moment for the client to read our last frames.
+  co_await transport_.shutdown_send();
+  if (!reader_done_ && !closed_) {
+    writer_wake_.expires_after(linger_time);
+    co_await writer_wake_.async_wait(as_result);
+  }
+  closed_ = true;
+  transport_.cancel(cut_reason::closing);
+}
+
+void h2_session::wake_writer() {
+  writer_wake_.cancel();
+}
+
+void h2_session::begin_drain() {
+  if (draining_ || closed_) return;
+  draining_ = true;
+  if (idle()) server_.count_idle_closed();
+  // RFC 9113 §6.8: a GOAWAY with the largest stream id first, so that streams the client is
+  // opening meanwhile are not refused, then after a round trip (a PING's answer) the final one
+  // with the last stream that will be served. Open streams finish; the connection closes when
+  // none is left.
+  nghttp2_submit_shutdown_notice(session_.get());
+  nghttp2_submit_ping(session_.get(), NGHTTP2_FLAG_NONE, nullptr);
+  final_goaway_due_ = now() + goaway_round_trip_limit;
+  wake_writer();
+}
+
+void h2_session::send_final_goaway() {
+  if (final_goaway_sent_ || closed_) return;
+  final_goaway_sent_ = true;
+  nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(session_.get()), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
+  wake_writer();
+}
+
+void h2_session::force_close() {
+  close_now();
+}
+
+void h2_session::close_now() {
+  if (!closed_) {
+    closed_ = true;
+    transport_.cancel(cut_reason::closing);
+  }
+  open_streams_ = 0;
+  for (auto& [id, ex] : streams_) ex->abandon();
+  wake_writer();
+}
+
+h2_exchange* h2_session::find(std::int32_t stream_id) {
+  const auto found = streams_.find(stream_id);
+  return found == streams_.end() ? nullptr : found->second.get();
+}
+
+void h2_session::spawn_handler(h2_exchange& ex) {
+  ex.set_handler_running(true);
+  ++handlers_running_;
+  asio::co_spawn(executor(), serve_stream(ex), [this, &ex](std::exception_ptr failure) {
+    // serve_stream keeps the handler's own exceptions; anything else (no memory) ends this
+    // stream only, as connection_ended does for a connection.
+    if (failure) {
+      try {
+        spdlog::error("{} server: an HTTP/2 stream failed: {}", server_.name(),
+                      describe_exception(failure));
+      } catch (...) {
+      }
+      ex.reset(NGHTTP2_INTERNAL_ERROR);
+    }
+    handler_returned(ex);
+  });
+}
+
+asio::awaitable<void> h2_session::serve_stream(h2_exchange& ex) {
+  // A handler's exception fails its stream, not the connection (connection::answer does the same
+  // for HTTP/1.1). Handled past the catch block, where co_await is allowed.
+  std::exception_ptr fault;
+  try {
+    co_await server_.answer()(ex);
+  } catch (...) {
+    fault = std::current_exception();
+  }
+  if (fault) {
+    // A 500 while its head has not been submitted; once it has, only a reset can tell.
+    const bool answered = !ex.head_queued();
+    if (answered) {
+      send_error(ex, exchange::handler_fault.status, exchange::handler_fault.reason);
+    } else {
+      ex.reset(NGHTTP2_INTERNAL_ERROR);
+      log_cut_short(ex);
+    }
+    server_.handler_failed(ex.request(), transport_.peer(), fault, answered);
+    co_return;
+  }
+  if (!ex.responded()) {
+    const auto error = exchange::answer_for(ex.failure_kind());
+    if (ex.head_queued()) {
+      // RFC 9113 §8.1: a response cut short is reset, so the client cannot take it as complete.
+      ex.reset(NGHTTP2_INTERNAL_ERROR);
+      log_cut_short(ex);
+    } else if (error) {
+      send_error(ex, error->status, error->reason);
+    } else {
+      ex.reset(NGHTTP2_CANCEL);
+    }
+    co_return;
+  }
+  server_.count_request();
+  server_.traffic().count_response(ex.status());
+  server_.traffic().observe_duration(now() - ex.started());
+  if (server_.options().access_log)
+    log_request(ex, ex.status(), ex.body_bytes_sent(), ex.failed() ? "aborted" : "");
+}
+
+void h2_session::handler_returned(h2_exchange& ex) {
+  ex.set_handler_running(false);
+  if (ex.leaves_body_unread()) {
+    nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, ex.stream_id(), NGHTTP2_NO_ERROR);
+    wake_writer();
+  }
+  --handlers_running_;
+  forget_if_done(ex);
+  if (handlers_running_ == 0) handlers_done_.cancel();
+}
+
+void h2_session::forget_if_done(h2_exchange& ex) {
+  if (ex.closed() && !ex.handler_running()) streams_.erase(ex.stream_id());
+}
+
+void h2_session::send_error(h2_exchange& ex, int status, std::string_view reason) {
+  ex.answer_error(status, reason);
+  server_.traffic().count_response(status);
+  if (server_.options().access_log)
+    log_request(ex, status, ex.body_bytes_sent(), reason);
+  else
+    spdlog::debug("{} server: {} to {} (HTTP/2 stream {}): {}", server_.name(), status,
+                  to_string(transport_.peer()), ex.stream_id(), reason);
+}
+
+void h2_session::log_cut_short(const h2_exchange& ex) {
+  server_.traffic().count_response(ex.status());
+  log_request(ex, ex.status(), ex.body_bytes_sent(), "aborted");
+}
+
+void h2_session::log_request(const h2_exchange& ex, int status, std::uint64_t body_bytes,
+                             std::string_view note) const {
+  const auto level = server_.options().access_log ? spdlog::level::info : spdlog::level::debug;
+  if (!spdlog::should_log(level)) return;
+  const auto elapsed = std::chrono::duration<double, std::milli>(transport_.now() - ex.started());
+  const auto& request = ex.request();
+  const auto method = request.method.empty() ? std::string_view{"-"} : request.method;
+  const auto target = request.target.empty() ? std::string_view{"-"} : request.target;
+  const auto peer = to_string(transport_.peer());
+  const auto security = transport_.security();
+  log_access({server_.name(), peer, method, target, status, body_bytes, elapsed.count(), note,
+              security.version, security.protocol},
+             level, server_.options().log_json);
+}
+
+}  // namespace triserve::server

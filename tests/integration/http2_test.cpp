@@ -1,0 +1,421 @@
+// HTTP/2: curl with prior knowledge and over TLS (ALPN), nghttp, h2load, 64 concurrent echo
+// streams on one connection (python3-h2), the drain's GOAWAYs, and --http2 off.
+
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "support/daemon.hpp"
+#include "support/raw_client.hpp"
+#include "support/test_certificates.hpp"
+
+using namespace triserve::integration;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// The cleartext client preface (RFC 9113 §3.4).
+constexpr std::string_view preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// An empty SETTINGS frame: length 0, type 4, no flags, stream 0.
+constexpr std::string_view empty_settings{"\0\0\0\4\0\0\0\0\0", 9};
+
+/// What a command printed (stdout and stderr) and how it exited.
+struct command_result {
+  int exit_code = -1;
+  std::string output;
+};
+
+/// Runs `command` under /bin/sh with a time limit, stdin from /dev/null.
+command_result run(const std::string& command, std::chrono::seconds limit = 30s) {
+  const std::string bounded =
+      "timeout " + std::to_string(limit.count()) + " sh -c '" + command + "' </dev/null 2>&1";
+  command_result result;
+  FILE* pipe = ::popen(bounded.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::array<char, 4096> chunk;
+  for (std::size_t got; (got = std::fread(chunk.data(), 1, chunk.size(), pipe)) > 0;)
+    result.output.append(chunk.data(), got);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+/// The port `server` logged for its TLS address, or 0.
+std::uint16_t tls_port(const daemon_process& daemon, const std::string& server) {
+  const std::string marker = server + " server listening on tls://";
+  for (const auto& line : daemon.log_lines_with(marker)) {
+    const auto colon = line.rfind(':');
+    return static_cast<std::uint16_t>(std::stoul(line.substr(colon + 1)));
+  }
+  return 0;
+}
+
+/// The three servers on TLS as well, with the test CA's "server" certificate.
+std::vector<std::string> with_tls(const test_certificates& certificates) {
+  return {"--hello",      "tls://127.0.0.1:0",
+          "--hello-name", "tls://127.0.0.1:0",
+          "--echo",       "tls://127.0.0.1:0",
+          "--tls-cert",   certificates.path("server.pem"),
+          "--tls-key",    certificates.path("server.key")};
+}
+
+/// A temporary directory, removed with everything in it.
+struct scratch_directory {
+  std::filesystem::path path;
+  scratch_directory() {
+    std::string name = (std::filesystem::temp_directory_path() / "triserve-h2-XXXXXX").string();
+    REQUIRE(::mkdtemp(name.data()) != nullptr);
+    path = name;
+  }
+  ~scratch_directory() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  /// Writes `bytes` to `name` in the directory and returns its path.
+  std::string write(const std::string& name, const std::string& bytes) const {
+    const auto file = (path / name).string();
+    std::ofstream out(file, std::ios::binary);
+    out << bytes;
+    return file;
+  }
+};
+
+/// `size` bytes that differ from one place to the next, so that a misplaced piece shows.
+std::string patterned(std::size_t size, unsigned seed) {
+  std::string bytes(size, '\0');
+  std::uint32_t state = seed * 2654435761u + 1;
+  for (auto& byte : bytes) {
+    state = state * 1664525u + 1013904223u;
+    byte = static_cast<char>(state >> 24);
+  }
+  return bytes;
+}
+
+/// One HTTP/2 frame header read off the wire.
+struct frame_header {
+  std::uint32_t length;
+  std::uint8_t type;
+  std::uint8_t flags;
+  std::uint32_t stream;
+};
+
+/// The frames in `bytes` (after the server's side, which has no preface), in order; stops at an
+/// incomplete one.
+std::vector<frame_header> frames_in(std::string_view bytes) {
+  std::vector<frame_header> frames;
+  while (bytes.size() >= 9) {
+    const auto byte = [&](std::size_t i) { return static_cast<std::uint8_t>(bytes[i]); };
+    frame_header header{(std::uint32_t{byte(0)} << 16) | (std::uint32_t{byte(1)} << 8) | byte(2),
+                        byte(3), byte(4),
+                        ((std::uint32_t{byte(5)} & 0x7f) << 24) | (std::uint32_t{byte(6)} << 16) |
+                            (std::uint32_t{byte(7)} << 8) | byte(8)};
+    if (bytes.size() < 9 + header.length) break;
+    frames.push_back(header);
+    bytes.remove_prefix(9 + header.length);
+  }
+  return frames;
+}
+
+constexpr std::uint8_t settings_frame = 0x4;
+constexpr std::uint8_t goaway_frame = 0x7;
+
+void check_clean_exit(daemon_process& daemon) {
+  daemon.send_signal(SIGTERM);
+  const auto status = daemon.wait_for_exit(5s);
+  INFO("stderr:\n" << daemon.log());
+  REQUIRE(status.has_value());
+  INFO(status->describe());
+  CHECK(status->code == 0);
+}
+
+/// A python3-h2 client: `streams` POSTs of `size` patterned bytes each, all at once on one
+/// connection to 127.0.0.1:PORT, each response checked byte for byte. Prints "ok" and the count.
+constexpr std::string_view concurrent_echo_client = R"PY(
+import socket, sys
+import h2.config, h2.connection, h2.events
+
+port, streams, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+
+def patterned(seed):
+    out = bytearray(size)
+    state = (seed * 2654435761 + 1) & 0xffffffff
+    for i in range(size):
+        state = (state * 1664525 + 1013904223) & 0xffffffff
+        out[i] = state >> 24
+    return bytes(out)
+
+sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+conn.initiate_connection()
+conn.increment_flow_control_window(1 << 24)
+sock.sendall(conn.data_to_send())
+bodies, offsets, received, statuses, ended = {}, {}, {}, {}, set()
+for n in range(streams):
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(sid, [(":method", "POST"), (":scheme", "http"),
+                            (":authority", "127.0.0.1"), (":path", "/stream/%d" % n),
+                            ("content-length", str(size))])
+    bodies[sid], offsets[sid], received[sid] = patterned(n), 0, bytearray()
+sock.sendall(conn.data_to_send())
+
+def send_what_windows_allow():
+    for sid, body in bodies.items():
+        offset = offsets[sid]
+        while offset < len(body):
+            room = min(conn.local_flow_control_window(sid), conn.max_outbound_frame_size,
+                       len(body) - offset)
+            if room <= 0:
+                break
+            conn.send_data(sid, body[offset:offset + room], end_stream=offset + room == len(body))
+            offset += room
+        offsets[sid] = offset
+    pending = conn.data_to_send()
+    if pending:
+        sock.sendall(pending)
+
+while len(ended) < streams:
+    send_what_windows_allow()
+    data = sock.recv(65536)
+    if not data:
+        sys.exit("the server closed the connection with %d of %d streams ended" % (len(ended), streams))
+    for event in conn.receive_data(data):
+        if isinstance(event, h2.events.ResponseReceived):
+            statuses[event.stream_id] = dict(event.headers)[b":status"]
+        elif isinstance(event, h2.events.DataReceived):
+            received[event.stream_id] += event.data
+            conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+        elif isinstance(event, h2.events.StreamEnded):
+            ended.add(event.stream_id)
+        elif isinstance(event, (h2.events.StreamReset, h2.events.ConnectionTerminated)):
+            sys.exit("unexpected %r" % event)
+    pending = conn.data_to_send()
+    if pending:
+        sock.sendall(pending)
+
+for sid, body in bodies.items():
+    if statuses.get(sid) != b"200":
+        sys.exit("stream %d: status %r" % (sid, statuses.get(sid)))
+    if bytes(received[sid]) != body:
+        sys.exit("stream %d: %d bytes back, not the %d sent" % (sid, len(received[sid]), len(body)))
+conn.close_connection()
+sock.sendall(conn.data_to_send())
+print("ok", len(bodies))
+)PY";
+
+}  // namespace
+
+TEST_CASE("http2: curl with prior knowledge reaches hello, hello-name and echo", "[http2]") {
+  auto daemon = daemon_process::start();
+  const auto url = [&](const char* server, const char* path) {
+    return "http://127.0.0.1:" + std::to_string(daemon->port(server)) + path;
+  };
+  const std::string curl = "curl -sS --http2-prior-knowledge -w \"\\n%{http_version}\" ";
+
+  auto result = run(curl + url("hello", "/"));
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(result.output == "Hello, world!\n2");
+  result = run(curl + "\"" + url("hello-name", "/?name=Alex%20B") + "\"");
+  CHECK(result.output == "Hello, Alex B!\n2");
+  result = run(curl + "--data-binary h2-body " + url("echo", "/"));
+  CHECK(result.output == "h2-body\n2");
+
+  // A body several times the stream window, both with a length and without one (chunked upload:
+  // curl sends no content-length), comes back byte-exact.
+  scratch_directory files;
+  const auto body = patterned(1024 * 1024 + 17, 1);
+  const auto sent = files.write("body", body);
+  const auto back = (files.path / "back").string();
+  result = run(curl + "-o " + back + " --data-binary @" + sent + " " + url("echo", "/"));
+  CHECK(result.exit_code == 0);
+  CHECK(result.output == "\n2");
+  CHECK(std::filesystem::file_size(back) == body.size());
+  CHECK(run("cmp " + sent + " " + back).exit_code == 0);
+  result = run(curl + "-o " + back + " -H \"Transfer-Encoding: chunked\" --data-binary @" + sent +
+               " " + url("echo", "/"));
+  CHECK(result.exit_code == 0);
+  CHECK(run("cmp " + sent + " " + back).exit_code == 0);
+
+  // HEAD: the head only, with the length a GET would have.
+  result = run("curl -sS --http2-prior-knowledge -I " + url("hello", "/"));
+  CHECK(result.output.find("HTTP/2 200") != std::string::npos);
+  CHECK(result.output.find("content-length: 13") != std::string::npos);
+  CHECK(result.output.find("date: ") != std::string::npos);
+  check_clean_exit(*daemon);
+}
+
+TEST_CASE("http2: curl over TLS negotiates h2 by ALPN with all three servers", "[http2][tls]") {
+  test_certificates certificates;
+  auto daemon = daemon_process::start(with_tls(certificates));
+  const auto url = [&](const char* server, const char* path) {
+    return "https://127.0.0.1:" + std::to_string(tls_port(*daemon, server)) + path;
+  };
+  const std::string curl =
+      "curl -sS --http2 --cacert " + certificates.path("ca.pem") + " -w \"\\n%{http_version}\" ";
+
+  auto result = run(curl + url("hello", "/"));
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(result.output == "Hello, world!\n2");
+  result = run(curl + "\"" + url("hello-name", "/?name=Alex%20B") + "\"");
+  CHECK(result.output == "Hello, Alex B!\n2");
+  result = run(curl + "--data-binary tls-h2-body " + url("echo", "/"));
+  CHECK(result.output == "tls-h2-body\n2");
+
+  // Our own client sees the choice: h2 first, http/1.1 for those who offer only that.
+  tls_options both;
+  both.ca_file = certificates.path("ca.pem");
+  both.alpn = {"h2", "http/1.1"};
+  raw_client h2_client(tls_port(*daemon, "hello"));
+  h2_client.start_tls(both);
+  CHECK(h2_client.tls_protocol() == "h2");
+  tls_options old;
+  old.ca_file = certificates.path("ca.pem");
+  old.alpn = {"http/1.1"};
+  raw_client http11_client(tls_port(*daemon, "hello"));
+  http11_client.start_tls(old);
+  CHECK(http11_client.tls_protocol() == "http/1.1");
+  CHECK(http11_client.round_trip("GET / HTTP/1.1\r\nHost: x\r\n\r\n").body == "Hello, world!");
+  check_clean_exit(*daemon);
+}
+
+TEST_CASE("http2: nghttp speaks h2c with prior knowledge and sees our SETTINGS", "[http2]") {
+  auto daemon = daemon_process::start();
+  const auto result =
+      run("nghttp -v http://127.0.0.1:" + std::to_string(daemon->port("hello")) + "/");
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(result.output.find("Hello, world!") != std::string::npos);
+  CHECK(result.output.find(":status: 200") != std::string::npos);
+  CHECK(result.output.find("[SETTINGS_MAX_CONCURRENT_STREAMS(0x03):128]") != std::string::npos);
+  CHECK(result.output.find("[SETTINGS_MAX_HEADER_LIST_SIZE(0x06):65536]") != std::string::npos);
+  check_clean_exit(*daemon);
+}
+
+TEST_CASE("http2: h2load sends 2000 requests on 4 connections, 10 streams each, none failing",
+          "[http2][load]") {
+  auto daemon = daemon_process::start();
+  const auto result = run(
+      "h2load -c 4 -m 10 -n 2000 http://127.0.0.1:" + std::to_string(daemon->port("hello")) + "/");
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(result.output.find("2000 succeeded, 0 failed, 0 errored") != std::string::npos);
+  CHECK(result.output.find("status codes: 2000 2xx") != std::string::npos);
+  check_clean_exit(*daemon);
+}
+
+TEST_CASE("http2: 64 concurrent echo streams on one connection are byte-exact", "[http2][echo]") {
+  auto daemon = daemon_process::start();
+  scratch_directory files;
+  const auto script = files.write("client.py", std::string{concurrent_echo_client});
+  // Debian's python3-h2 is importable by the system interpreter only.
+  const auto result =
+      run("/usr/bin/python3 " + script + " " + std::to_string(daemon->port("echo")) + " 64 200000",
+          60s);
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(result.output == "ok 64\n");
+  check_clean_exit(*daemon);
+}
+
+TEST_CASE("http2: SIGTERM with an idle h2 connection sends GOAWAY and exits 0 promptly",
+          "[http2][drain]") {
+  auto daemon = daemon_process::start();
+  raw_client client(daemon->port("hello"));
+  client.send_all(std::string{preface} + std::string{empty_settings});
+  std::string received;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (frames_in(received).empty() && std::chrono::steady_clock::now() < deadline)
+    received += client.read_some(1s);
+  const auto first = frames_in(received);
+  REQUIRE_FALSE(first.empty());
+  CHECK(first.front().type == settings_frame);  // the server's first frame (RFC 9113 §3.4)
+
+  daemon->send_signal(SIGTERM);
+  // The client answers nothing (not the drain's PING either): the final GOAWAY goes after the
+  // round trip's limit, and the connection closes with no stream open.
+  const auto rest = client.read_until_eof(5s);
+  CHECK(rest.closed);
+  received += rest.data;
+  std::size_t goaways = 0;
+  for (const auto& frame : frames_in(received))
+    if (frame.type == goaway_frame) ++goaways;
+  CHECK(goaways == 2);
+  const auto status = daemon->wait_for_exit(5s);
+  INFO("stderr:\n" << daemon->log());
+  REQUIRE(status.has_value());
+  INFO(status->describe());
+  CHECK(status->code == 0);
+  CHECK(status->elapsed_ms < 3000);
+}
+
+TEST_CASE("http2: nghttp's request in flight finishes during the drain", "[http2][drain]") {
+  auto daemon = daemon_process::start();
+  scratch_directory files;
+  // Sent slowly by curl (--limit-rate), so that the drain begins while it is in flight.
+  const auto sent = files.write("body", patterned(256 * 1024, 2));
+  const auto back = (files.path / "back").string();
+  const std::string command = "curl -sS --http2-prior-knowledge --limit-rate 256K -o " + back +
+                              " --data-binary @" + sent +
+                              " http://127.0.0.1:" + std::to_string(daemon->port("echo")) + "/";
+  FILE* pipe = ::popen(("timeout 20 " + command + " 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  REQUIRE(daemon->wait_for_live_connections(1).live == 1);
+  daemon->send_signal(SIGTERM);
+  std::string output;
+  std::array<char, 256> chunk;
+  for (std::size_t got; (got = std::fread(chunk.data(), 1, chunk.size(), pipe)) > 0;)
+    output.append(chunk.data(), got);
+  const int curl_status = ::pclose(pipe);
+  INFO(output);
+  CHECK(WIFEXITED(curl_status));
+  CHECK(WEXITSTATUS(curl_status) == 0);
+  CHECK(run("cmp " + sent + " " + back).exit_code == 0);
+  const auto status = daemon->wait_for_exit(5s);
+  INFO("stderr:\n" << daemon->log());
+  REQUIRE(status.has_value());
+  CHECK(status->code == 0);
+}
+
+TEST_CASE("http2: with --http2 off the preface is HTTP/1.1's to refuse and ALPN offers no h2",
+          "[http2][tls]") {
+  test_certificates certificates;
+  auto args = with_tls(certificates);
+  args.insert(args.end(), {"--http2", "off"});
+  auto daemon = daemon_process::start(args);
+
+  // "PRI * HTTP/2.0" is an HTTP/1.1 request line with a version we do not speak.
+  raw_client cleartext(daemon->port("hello"));
+  cleartext.send_all(std::string{preface} + std::string{empty_settings});
+  const auto refused = cleartext.read_response();
+  CHECK(refused.version == "HTTP/1.1");
+  CHECK(refused.status == 505);
+
+  tls_options both;
+  both.ca_file = certificates.path("ca.pem");
+  both.alpn = {"h2", "http/1.1"};
+  raw_client secure(tls_port(*daemon, "hello"));
+  secure.start_tls(both);
+  CHECK(secure.tls_protocol() == "http/1.1");
+  tls_options h2_only;
+  h2_only.ca_file = certificates.path("ca.pem");
+  h2_only.alpn = {"h2"};
+  raw_client refused_tls(tls_port(*daemon, "hello"));
+  CHECK_THROWS_WITH(refused_tls.start_tls(h2_only), Catch::Contains("no application protocol"));
+
+  const auto curl = run("curl -sS --http2 --cacert " + certificates.path("ca.pem") +
+                        " -w \"\\n%{http_version}\" https://127.0.0.1:" +
+                        std::to_string(tls_port(*daemon, "hello")) + "/");
+  CHECK(curl.output == "Hello, world!\n1.1");
+  check_clean_exit(*daemon);
+}
