@@ -184,7 +184,9 @@ void h2_exchange::respond(int status, std::initializer_list<std::string_view> bo
     outgoing_ = response_body_;
     finishing_ = true;
   }
-  submit_head(with_body);
+  // Submitted when the handler returns or waits (like HTTP/1.1's queued output), so that a
+  // handler failing right after can still be answered 500 instead.
+  queue_head(with_body);
 }
 
 void h2_exchange::begin_response(int status, std::optional<std::uint64_t> content_length) {
@@ -193,14 +195,20 @@ void h2_exchange::begin_response(int status, std::optional<std::uint64_t> conten
   declared_length_ = content_length;
   state_ = response_state::streaming;
   if (parsed.is_head()) {
-    submit_head(false);
+    queue_head(false);
     state_ = response_state::complete;
   }
 }
 
-void h2_exchange::submit_head(bool with_body) {
+void h2_exchange::queue_head(bool with_body) {
   if (head_queued_) return;
   head_queued_ = true;
+  head_with_body_ = with_body;
+}
+
+void h2_exchange::submit_head() {
+  if (!head_queued_ || head_submitted_) return;
+  head_submitted_ = true;
   std::array<char, 3> status_text{static_cast<char>('0' + status_ / 100 % 10),
                                   static_cast<char>('0' + status_ / 10 % 10),
                                   static_cast<char>('0' + status_ % 10)};
@@ -222,7 +230,7 @@ void h2_exchange::submit_head(bool with_body) {
   body.source.ptr = this;
   body.read_callback = &read_response_body;
   const int submitted = nghttp2_submit_response(session_.native(), stream_id_, head.data(), count,
-                                                with_body ? &body : nullptr);
+                                                head_with_body_ ? &body : nullptr);
   // The stream is gone (reset by the client) or the session is out of memory.
   if (submitted != 0) fail(failure::write_failed);
   session_.wake_writer();
@@ -263,6 +271,8 @@ void h2_exchange::send_continue_if_expected() {
 
 asio::awaitable<std::string_view> h2_exchange::read_body_some() {
   if (body_done_ || failed()) co_return std::string_view{};
+  // A response queued before reading leaves now rather than after the body.
+  submit_head();
   send_continue_if_expected();
   while (arrived_.empty() && !body_ended_ && !failed()) co_await wait();
   if (failed()) co_return std::string_view{};
@@ -286,7 +296,8 @@ asio::awaitable<void> h2_exchange::write_body(std::string_view piece) {
     fail(failure::handler_bug);
     co_return;
   }
-  submit_head(true);
+  queue_head(true);
+  submit_head();
   body_bytes_sent_ += piece.size();
   outgoing_ = piece;
   nghttp2_session_resume_data(session_.native(), stream_id_);
@@ -304,16 +315,24 @@ void h2_exchange::finish() {
   state_ = response_state::complete;
   if (!head_queued_) {
     // No body was written: the head ends the stream.
-    submit_head(false);
+    queue_head(false);
     return;
   }
   nghttp2_session_resume_data(session_.native(), stream_id_);
   session_.wake_writer();
 }
 
-void h2_exchange::answer_error(int status, std::string_view reason) {
-  if (head_queued_) return;
+bool h2_exchange::withdraw_response() {
+  if (head_submitted_) return false;
   forget_response();
+  outgoing_ = {};
+  finishing_ = false;
+  head_with_body_ = false;
+  return true;
+}
+
+void h2_exchange::answer_error(int status, std::string_view reason) {
+  if (!withdraw_response()) return;
   const auto phrase = http::reason_phrase(status);
   auto& body = scratch_text;
   body.clear();
@@ -326,6 +345,7 @@ void h2_exchange::answer_error(int status, std::string_view reason) {
   body.append(": ");
   body.append(reason);
   respond(status, {body});
+  submit_head();
 }
 
 void h2_exchange::reset(std::uint32_t error_code) {

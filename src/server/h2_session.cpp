@@ -314,6 +314,8 @@ asio::awaitable<void> h2_session::write_loop() {
         send_final_goaway();
         continue;
       }
+      // A quiet connection keeps no large output buffer: a burst of DATA grew it.
+      if (idle() && output_.capacity() > read_size) std::string{}.swap(output_);
       writer_wake_.expires_at(final_goaway_sent_ ? transport::clock::time_point::max()
                                                  : final_goaway_due_);
       co_await writer_wake_.async_wait(as_result);
@@ -419,7 +421,7 @@ asio::awaitable<void> h2_session::serve_stream(h2_exchange& ex) {
   }
   if (fault) {
     // A 500 while its head has not been submitted; once it has, only a reset can tell.
-    const bool answered = !ex.head_queued();
+    const bool answered = ex.withdraw_response();
     if (answered) {
       send_error(ex, exchange::handler_fault.status, exchange::handler_fault.reason);
     } else {
@@ -431,7 +433,7 @@ asio::awaitable<void> h2_session::serve_stream(h2_exchange& ex) {
   }
   if (!ex.responded()) {
     const auto error = exchange::answer_for(ex.failure_kind());
-    if (ex.head_queued()) {
+    if (ex.head_submitted()) {
       // RFC 9113 §8.1: a response cut short is reset, so the client cannot take it as complete.
       ex.reset(NGHTTP2_INTERNAL_ERROR);
       log_cut_short(ex);
@@ -442,6 +444,7 @@ asio::awaitable<void> h2_session::serve_stream(h2_exchange& ex) {
     }
     co_return;
   }
+  ex.submit_head();
   server_.count_request();
   server_.traffic().count_response(ex.status());
   server_.traffic().observe_duration(now() - ex.started());

@@ -212,6 +212,82 @@ sock.sendall(conn.data_to_send())
 print("ok", len(bodies))
 )PY";
 
+/// A python3-h2 client that sends requests nghttp2 and the session must judge, each on a fresh
+/// connection and without the library's own checks, and prints one line per case: how it ended
+/// ("status 200", "reset 1" for RST_STREAM(PROTOCOL_ERROR), "goaway 1", "closed").
+constexpr std::string_view judged_requests_client = R"PY(
+import socket, sys
+import h2.config, h2.connection, h2.events
+
+port = int(sys.argv[1])
+
+def outcome(headers, body=None):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(
+        client_side=True, validate_outbound_headers=False, normalize_outbound_headers=False,
+        validate_inbound_headers=False))
+    conn.initiate_connection()
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(sid, headers, end_stream=body is None)
+    if body is not None:
+        conn.send_data(sid, body, end_stream=True)
+    sock.sendall(conn.data_to_send())
+    status = None
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return "closed"
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.ResponseReceived):
+                    status = dict(event.headers)[b":status"].decode()
+                elif isinstance(event, h2.events.StreamEnded) and event.stream_id == sid:
+                    return "status " + status
+                elif isinstance(event, h2.events.StreamReset) and event.stream_id == sid:
+                    return ("status %s, " % status if status else "") + "reset %d" % event.error_code
+                elif isinstance(event, h2.events.ConnectionTerminated):
+                    return "goaway %d" % event.error_code
+            pending = conn.data_to_send()
+            if pending:
+                sock.sendall(pending)
+    finally:
+        sock.close()
+
+def request(method="GET", path="/", authority="127.0.0.1", extra=()):
+    fields = [(":method", method), (":scheme", "http")]
+    if authority is not None:
+        fields.append((":authority", authority))
+    if path is not None:
+        fields.append((":path", path))
+    return fields + list(extra)
+
+cases = [
+    ("plain", request()),
+    ("te trailers", request(extra=[("te", "trailers")])),
+    ("host agrees", request(extra=[("host", "127.0.0.1")])),
+    ("host only", request(authority=None, extra=[("host", "127.0.0.1")])),
+    ("options asterisk", request("OPTIONS", "*")),
+    ("short body", request("POST", extra=[("content-length", "10")]), b"hello"),
+    ("long body", request("POST", extra=[("content-length", "3")]), b"hello"),
+    ("connection", request(extra=[("connection", "keep-alive")])),
+    ("transfer-encoding", request(extra=[("transfer-encoding", "chunked")])),
+    ("upgrade", request(extra=[("upgrade", "h2c")])),
+    ("te gzip", request(extra=[("te", "gzip")])),
+    ("host differs", request(extra=[("host", "other.example")])),
+    ("no authority", request(authority=None)),
+    ("relative path", request(path="nopath")),
+    ("asterisk get", request(path="*")),
+    ("space in path", request(path="/a b")),
+    ("upper-case name", request(extra=[("X-Upper", "1")])),
+    ("no path", request(path=None)),
+    ("connect", [(":method", "CONNECT"), (":authority", "127.0.0.1:443")]),
+    ("too many fields", request(extra=[("x-field-%d" % n, "v") for n in range(101)])),
+    ("too large", request(extra=[("x-big-%d" % n, "v" * 4000) for n in range(17)])),
+]
+for case in cases:
+    print("%s: %s" % (case[0], outcome(*case[1:])))
+)PY";
+
 }  // namespace
 
 TEST_CASE("http2: curl with prior knowledge reaches hello, hello-name and echo", "[http2]") {
@@ -417,5 +493,77 @@ TEST_CASE("http2: with --http2 off the preface is HTTP/1.1's to refuse and ALPN 
                         " -w \"\\n%{http_version}\" https://127.0.0.1:" +
                         std::to_string(tls_port(*daemon, "hello")) + "/");
   CHECK(curl.output == "Hello, world!\n1.1");
+  check_clean_exit(*daemon);
+}
+
+TEST_CASE("http2: malformed requests are stream errors; limits and CONNECT are answered",
+          "[http2][malformed]") {
+  auto daemon = daemon_process::start();
+  scratch_directory files;
+  const auto script = files.write("judged.py", std::string{judged_requests_client});
+  const auto result =
+      run("/usr/bin/python3 " + script + " " + std::to_string(daemon->port("hello")), 60s);
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  // RFC 9113 §8.1.1: malformed -> RST_STREAM(PROTOCOL_ERROR), which is error code 1.
+  const std::vector<std::pair<std::string, std::string>> expected{
+      {"plain", "status 200"},
+      {"te trailers", "status 200"},
+      {"host agrees", "status 200"},
+      {"host only", "status 200"},
+      {"options asterisk", "status 200"},
+      {"short body", "reset 1"},          // §8.1.1: content-length above the DATA received
+      {"long body", "reset 1"},           // and below it
+      {"connection", "reset 1"},          // §8.2.2: connection-specific fields
+      {"transfer-encoding", "reset 1"},   //
+      {"upgrade", "reset 1"},             //
+      {"te gzip", "reset 1"},             // §8.2.2: te other than "trailers"
+      {"host differs", "reset 1"},        // §8.3.1: :authority and Host must agree
+      {"no authority", "reset 1"},        // §8.3.1: http needs :authority or Host
+      {"relative path", "reset 1"},       // §8.3.1: :path starts with '/'
+      {"asterisk get", "reset 1"},        // "*" is for OPTIONS only
+      {"space in path", "reset 1"},       //
+      {"upper-case name", "reset 1"},     // §8.2.1: field names are lower case
+      {"no path", "reset 1"},             // §8.3.1: :path is required
+      {"connect", "status 501"},          // as over HTTP/1.1: no server here tunnels
+      {"too many fields", "status 431"},  // --max-header-fields (100)
+      {"too large", "status 431"},        // --max-header-bytes, as HTTP/2 counts a header list
+  };
+  const auto lines = lines_of(result.output);
+  REQUIRE(lines.size() == expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    CHECK(lines[i] == expected[i].first + ": " + expected[i].second);
+  // The connection survives stream errors: a request after them is served.
+  CHECK(run("curl -sS --http2-prior-knowledge http://127.0.0.1:" +
+            std::to_string(daemon->port("hello")) + "/")
+            .output == "Hello, world!");
+  check_clean_exit(*daemon);
+}
+
+TEST_CASE("http2: a handler that throws gets 500 before its head, a reset after",
+          "[http2][fault]") {
+  spawn_extras extras;
+  extras.binary = TRISERVE_FAULT_DAEMON;
+  auto daemon = daemon_process::start({}, 10s, extras);
+  const auto url = "http://127.0.0.1:" + std::to_string(daemon->port("echo")) + "/";
+  const std::string curl = "curl -sS --http2-prior-knowledge -w \"\\n%{http_code}\" ";
+  auto result = run(curl + "-H \"X-Test-Fault: before-response\" " + url);
+  INFO(result.output);
+  CHECK(result.output == "500 Internal Server Error: the handler failed\n500");
+  result = run(curl + "-H \"X-Test-Fault: after-queued\" " + url);
+  CHECK(result.output == "500 Internal Server Error: the handler failed\n500");
+  // Part of the response has left: the stream is reset, and curl says so. The body is larger
+  // than a stream window, so that the one piece echoed before the fault cannot be all of it.
+  scratch_directory files;
+  const auto body = files.write("body", patterned(200 * 1000, 3));
+  result =
+      run(curl + "-o /dev/null -H \"X-Test-Fault: mid-body\" --data-binary @" + body + " " + url);
+  INFO(result.output);
+  CHECK(result.exit_code != 0);
+  CHECK(result.output.find("INTERNAL_ERROR") != std::string::npos);
+  REQUIRE(daemon->wait_for_log("stream reset", 2s));
+  const auto lines = daemon->log_lines_with("handler failed on \"POST / HTTP/2\"");
+  CHECK(lines.size() == 1);
+  CHECK(daemon->log_lines_with("handler failed on \"GET / HTTP/2\"").size() == 2);
   check_clean_exit(*daemon);
 }

@@ -88,8 +88,16 @@ class h2_exchange final : private h2_request_storage, public exchange {
   std::ptrdiff_t supply(std::uint8_t* buffer, std::size_t length, std::uint32_t* data_flags);
 
   // What the session asks, when the handler has returned.
-  /// Answers with an error response (a status of exchange::answer_for or 431/501), unless its head
-  /// has been submitted already.
+  /// Hands a response head queued by respond() (or finish() without a body) to nghttp2, once.
+  /// Until then an error response can still take the response's place.
+  void submit_head();
+  /// After the handler failed: takes back the response it queued, so that an error response can
+  /// take its place, and returns true; false, taking back nothing, once its head was submitted.
+  bool withdraw_response();
+  /// Whether the response head has been handed to nghttp2: only a reset can end it early now.
+  bool head_submitted() const { return head_submitted_; }
+  /// Answers with an error response (a status of exchange::answer_for, or 431, 501) and submits
+  /// it, unless a head has been submitted already.
   void answer_error(int status, std::string_view reason);
   /// Resets the stream with `error_code` (RFC 9113 §5.4.2), when it is still open.
   void reset(std::uint32_t error_code);
@@ -107,8 +115,8 @@ class h2_exchange final : private h2_request_storage, public exchange {
   clock::time_point started() const { return started_; }
 
  private:
-  /// Submits the response head with a body to come (`with_body`) or none, once.
-  void submit_head(bool with_body);
+  /// Queues the response head, with a body to come (`with_body`) or none, once.
+  void queue_head(bool with_body);
   /// Sends `100 Continue` (an interim HEADERS, RFC 9113 §8.1) when the client asked for it.
   void send_continue_if_expected();
   /// Suspends until the session or nghttp2 changes something of this stream.
@@ -129,9 +137,11 @@ class h2_exchange final : private h2_request_storage, public exchange {
   bool body_ended_ = false;  ///< END_STREAM received
   bool continue_sent_ = false;
   std::optional<std::uint64_t> declared_length_;
-  std::string response_body_;  ///< respond()'s body, which must outlive the call
-  std::string_view outgoing_;  ///< body bytes written and not yet taken by nghttp2
-  bool finishing_ = false;     ///< the handler has no more body to write
+  std::string response_body_;    ///< respond()'s body, which must outlive the call
+  std::string_view outgoing_;    ///< body bytes written and not yet taken by nghttp2
+  bool finishing_ = false;       ///< the handler has no more body to write
+  bool head_with_body_ = false;  ///< DATA frames follow the queued head
+  bool head_submitted_ = false;
   bool response_sent_ = false;
   bool closed_ = false;
   bool handler_running_ = false;
