@@ -117,6 +117,8 @@ h2_exchange::head_verdict h2_exchange::complete_head(bool ends_stream) {
     req.target = authority.value_or("");
     return head_verdict::not_supported;
   }
+  // RFC 9113 §8.3.1: no userinfo in an http or https :authority.
+  if (authority && authority->find('@') != std::string_view::npos) return head_verdict::malformed;
   // RFC 9113 §8.3.1: when both are present, :authority and Host must name the same thing.
   if (authority && host && !http::iequals(*authority, *host)) return head_verdict::malformed;
   // :authority stands in for Host (RFC 9113 §8.3.1): handlers find it where HTTP/1.1 puts it.

@@ -759,14 +759,12 @@ TEST_CASE("hostile clients: a request followed by a half-close gets its whole re
   check_clean_exit(*daemon);
 }
 
-TEST_CASE("hostile clients: binary garbage TLS and HTTP/2 get an error and a close at once",
-          "[hostile]") {
+TEST_CASE("hostile clients: binary garbage and TLS get an error and a close at once", "[hostile]") {
   const std::string server = GENERATE(as<std::string>{}, "hello", "hello-name", "echo");
   INFO("the " << server << " server");
   auto daemon = daemon_process::start({"--header-timeout", "10s"});
-  // The HTTP/2 preface (RFC 9113 §3.4) followed by an empty SETTINGS frame, as h2 clients send.
-  const std::string h2_preface = std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") +
-                                 std::string("\x00\x00\x00\x04\x00\x00\x00\x00\x00", 9);
+  // The HTTP/2 preface starts an HTTP/2 connection, and garbage after it is answered with GOAWAY
+  // (http2_test.cpp); with --http2 off it is an HTTP/1.1 request line of version 2.0 (505).
   struct row {
     const char* name;
     std::string bytes;
@@ -776,8 +774,6 @@ TEST_CASE("hostile clients: binary garbage TLS and HTTP/2 get an error and a clo
       {"4 KiB of random bytes", random_garbage(4096, 5), 400},
       {"a TLS 1.2 ClientHello", tls_client_hello(false), 400},
       {"a TLS 1.3 ClientHello", tls_client_hello(true), 400},
-      // RFC 9112 §2.3: a major version the server does not speak.
-      {"the HTTP/2 connection preface", h2_preface, 505},
   };
   for (const auto& r : rows) {
     INFO(r.name << ": " << printable(r.bytes, 80));

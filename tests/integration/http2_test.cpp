@@ -279,6 +279,14 @@ cases = [
     ("asterisk get", request(path="*")),
     ("space in path", request(path="/a b")),
     ("upper-case name", request(extra=[("X-Upper", "1")])),
+    ("space in name", request(extra=[("bad name", "1")])),
+    ("LF in value", request(extra=[("x-value", "a\nb")])),
+    ("NUL in value", request(extra=[("x-value", "a\0b")])),
+    ("leading space", request(extra=[("x-value", " a")])),
+    ("trailing tab", request(extra=[("x-value", "a\t")])),
+    ("userinfo", request(authority="user@127.0.0.1")),
+    ("pseudo after regular", request(path=None, extra=[("x-a", "1"), (":path", "/")])),
+    ("bad method", request(method="GE T")),
     ("no path", request(path=None)),
     ("connect", [(":method", "CONNECT"), (":authority", "127.0.0.1:443")]),
     ("too many fields", request(extra=[("x-field-%d" % n, "v") for n in range(101)])),
@@ -512,22 +520,30 @@ TEST_CASE("http2: malformed requests are stream errors; limits and CONNECT are a
       {"host agrees", "status 200"},
       {"host only", "status 200"},
       {"options asterisk", "status 200"},
-      {"short body", "reset 1"},          // §8.1.1: content-length above the DATA received
-      {"long body", "reset 1"},           // and below it
-      {"connection", "reset 1"},          // §8.2.2: connection-specific fields
-      {"transfer-encoding", "reset 1"},   //
-      {"upgrade", "reset 1"},             //
-      {"te gzip", "reset 1"},             // §8.2.2: te other than "trailers"
-      {"host differs", "reset 1"},        // §8.3.1: :authority and Host must agree
-      {"no authority", "reset 1"},        // §8.3.1: http needs :authority or Host
-      {"relative path", "reset 1"},       // §8.3.1: :path starts with '/'
-      {"asterisk get", "reset 1"},        // "*" is for OPTIONS only
-      {"space in path", "reset 1"},       //
-      {"upper-case name", "reset 1"},     // §8.2.1: field names are lower case
-      {"no path", "reset 1"},             // §8.3.1: :path is required
-      {"connect", "status 501"},          // as over HTTP/1.1: no server here tunnels
-      {"too many fields", "status 431"},  // --max-header-fields (100)
-      {"too large", "status 431"},        // --max-header-bytes, as HTTP/2 counts a header list
+      {"short body", "reset 1"},            // §8.1.1: content-length above the DATA received
+      {"long body", "reset 1"},             // and below it
+      {"connection", "reset 1"},            // §8.2.2: connection-specific fields
+      {"transfer-encoding", "reset 1"},     //
+      {"upgrade", "reset 1"},               //
+      {"te gzip", "reset 1"},               // §8.2.2: te other than "trailers"
+      {"host differs", "reset 1"},          // §8.3.1: :authority and Host must agree
+      {"no authority", "reset 1"},          // §8.3.1: http needs :authority or Host
+      {"relative path", "reset 1"},         // §8.3.1: :path starts with '/'
+      {"asterisk get", "reset 1"},          // "*" is for OPTIONS only
+      {"space in path", "reset 1"},         //
+      {"upper-case name", "reset 1"},       // §8.2.1: field names are lower case
+      {"space in name", "reset 1"},         // §8.2.1: and tokens
+      {"LF in value", "reset 1"},           // §8.2.1: no NUL, CR or LF in a value
+      {"NUL in value", "reset 1"},          //
+      {"leading space", "reset 1"},         // §8.2.1: nor whitespace at either end
+      {"trailing tab", "reset 1"},          //
+      {"userinfo", "reset 1"},              // §8.3.1: no userinfo in :authority
+      {"pseudo after regular", "reset 1"},  // §8.3: pseudo-header fields come first
+      {"bad method", "reset 1"},            // RFC 9110 §9.1: a method is a token
+      {"no path", "reset 1"},               // §8.3.1: :path is required
+      {"connect", "status 501"},            // as over HTTP/1.1: no server here tunnels
+      {"too many fields", "status 431"},    // --max-header-fields (100)
+      {"too large", "status 431"},          // --max-header-bytes, as HTTP/2 counts a header list
   };
   const auto lines = lines_of(result.output);
   REQUIRE(lines.size() == expected.size());
@@ -565,5 +581,32 @@ TEST_CASE("http2: a handler that throws gets 500 before its head, a reset after"
   const auto lines = daemon->log_lines_with("handler failed on \"POST / HTTP/2\"");
   CHECK(lines.size() == 1);
   CHECK(daemon->log_lines_with("handler failed on \"GET / HTTP/2\"").size() == 2);
+  check_clean_exit(*daemon);
+}
+
+TEST_CASE("http2: garbage after the preface gets GOAWAY and a close at once", "[http2][hostile]") {
+  auto daemon = daemon_process::start();
+  const std::string garbage(64, '\xff');
+  // A frame of an unknown type is ignored (RFC 9113 §4.1), but a first frame that is not SETTINGS
+  // is a connection error (§3.4), and so is a DATA frame on stream 0 (§6.1).
+  const std::vector<std::pair<std::string, std::string>> rows{
+      {"a preface without SETTINGS", std::string{preface} + garbage},
+      {"DATA on stream 0",
+       std::string{preface} + std::string{empty_settings} + std::string("\0\0\0\0\0\0\0\0\0", 9)},
+  };
+  for (const auto& [name, bytes] : rows) {
+    INFO(name);
+    const auto started = std::chrono::steady_clock::now();
+    raw_client client(daemon->port("echo"));
+    client.try_send_all(bytes, 2s);
+    const auto answer = client.read_until_eof(2s);
+    CHECK(answer.closed);
+    bool goaway = false;
+    for (const auto& frame : frames_in(answer.data))
+      if (frame.type == goaway_frame) goaway = true;
+    CHECK(goaway);
+    CHECK(std::chrono::steady_clock::now() - started < 1s);
+  }
+  CHECK(daemon->wait_for_live_connections(0).live == 0);
   check_clean_exit(*daemon);
 }
