@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "support/daemon.hpp"
+#include "support/daemon_checks.hpp"
 #include "support/raw_client.hpp"
 #include "support/test_certificates.hpp"
 
@@ -128,15 +129,6 @@ std::vector<frame_header> frames_in(std::string_view bytes) {
 
 constexpr std::uint8_t settings_frame = 0x4;
 constexpr std::uint8_t goaway_frame = 0x7;
-
-void check_clean_exit(daemon_process& daemon) {
-  daemon.send_signal(SIGTERM);
-  const auto status = daemon.wait_for_exit(5s);
-  INFO("stderr:\n" << daemon.log());
-  REQUIRE(status.has_value());
-  INFO(status->describe());
-  CHECK(status->code == 0);
-}
 
 /// A python3-h2 client: `streams` POSTs of `size` patterned bytes each, all at once on one
 /// connection to 127.0.0.1:PORT, each response checked byte for byte. Prints "ok" and the count.
@@ -581,7 +573,7 @@ TEST_CASE("http2: a handler that throws gets 500 before its head, a reset after"
   const auto lines = daemon->log_lines_with("handler failed on \"POST / HTTP/2\"");
   CHECK(lines.size() == 1);
   CHECK(daemon->log_lines_with("handler failed on \"GET / HTTP/2\"").size() == 2);
-  check_clean_exit(*daemon);
+  check_clean_exit(*daemon, 3);
 }
 
 TEST_CASE("http2: garbage after the preface gets GOAWAY and a close at once", "[http2][hostile]") {
