@@ -167,7 +167,10 @@ struct h2_callbacks {
     auto& self = of(user_data);
     auto* ex = self.find(stream_id);
     if (ex == nullptr) return 0;
-    if (!ex->closed()) self.open_streams_ = self.open_streams_.load() - 1;
+    if (!ex->closed()) {
+      self.open_streams_ = self.open_streams_.load() - 1;
+      if (self.idle()) self.idle_since_ = self.now();
+    }
     ex->stream_closed(error_code);
     self.forget_if_done(*ex);
     return 0;
@@ -190,7 +193,8 @@ h2_session::h2_session(server& owner, transport& stream, std::string_view receiv
       initial_(received),
       read_buffer_(read_size),
       writer_wake_(stream.executor(), transport::clock::time_point::max()),
-      handlers_done_(stream.executor(), transport::clock::time_point::max()) {
+      handlers_done_(stream.executor(), transport::clock::time_point::max()),
+      idle_since_(stream.now()) {
   nghttp2_session_callbacks* made_callbacks = nullptr;
   if (nghttp2_session_callbacks_new(&made_callbacks) != 0) throw std::bad_alloc();
   const std::unique_ptr<nghttp2_session_callbacks, callbacks_free> callbacks{made_callbacks};
@@ -310,14 +314,14 @@ asio::awaitable<void> h2_session::write_loop() {
       if (nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0)
         break;
       if (reader_done_) break;
-      if (draining_ && !final_goaway_sent_ && now() >= final_goaway_due_) {
+      const auto goaway_at = next_goaway_at();
+      if (now() >= goaway_at) {
         send_final_goaway();
         continue;
       }
       // A quiet connection keeps no large output buffer: a burst of DATA grew it.
       if (idle() && output_.capacity() > read_size) std::string{}.swap(output_);
-      writer_wake_.expires_at(final_goaway_sent_ ? transport::clock::time_point::max()
-                                                 : final_goaway_due_);
+      writer_wake_.expires_at(goaway_at);
       co_await writer_wake_.async_wait(as_result);
       continue;
     }
@@ -344,6 +348,15 @@ asio::awaitable<void> h2_session::write_loop() {
   }
   closed_ = true;
   transport_.cancel(cut_reason::closing);
+}
+
+transport::clock::time_point h2_session::next_goaway_at() const {
+  if (final_goaway_sent_) return transport::clock::time_point::max();
+  auto at = draining_ ? final_goaway_due_ : transport::clock::time_point::max();
+  // A connection with no stream open for the idle timeout is closed with GOAWAY (RFC 9113 §6.8:
+  // "a server might send GOAWAY after a period of inactivity"), as Go and nginx do.
+  if (idle()) at = std::min(at, idle_since_ + server_.options().idle_timeout);
+  return at;
 }
 
 void h2_session::wake_writer() {

@@ -602,3 +602,22 @@ TEST_CASE("http2: garbage after the preface gets GOAWAY and a close at once", "[
   CHECK(daemon->wait_for_live_connections(0).live == 0);
   check_clean_exit(*daemon);
 }
+
+TEST_CASE("http2: a connection with no stream open for the idle timeout gets GOAWAY and closes",
+          "[http2][timeout]") {
+  auto daemon = daemon_process::start({"--idle-timeout", "1s"});
+  raw_client client(daemon->port("hello"));
+  const auto started = std::chrono::steady_clock::now();
+  client.send_all(std::string{preface} + std::string{empty_settings});
+  const auto answer = client.read_until_eof(5s);
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  CHECK(answer.closed);
+  std::size_t goaways = 0;
+  for (const auto& frame : frames_in(answer.data))
+    if (frame.type == goaway_frame) ++goaways;
+  CHECK(goaways == 1);
+  CHECK(elapsed >= 900ms);
+  CHECK(elapsed < 3s);
+  CHECK(daemon->wait_for_live_connections(0).live == 0);
+  check_clean_exit(*daemon);
+}

@@ -101,8 +101,12 @@ class h2_session {
   /// Feeds `bytes` to nghttp2; false when the connection must end (nghttp2 queued a GOAWAY
   /// for a connection error, if it could).
   bool feed(std::string_view bytes);
-  /// Sends the final GOAWAY of a drain, with the last stream that will be served, once.
+  /// Sends the final GOAWAY (of a drain, or of a connection idle too long), with the last stream
+  /// that will be served, once.
   void send_final_goaway();
+  /// When the writer sends the final GOAWAY unless something happens first: the drain's round
+  /// trip has passed, or the connection has been idle for the idle timeout.
+  transport::clock::time_point next_goaway_at() const;
   /// Ends the session now: stops both loops and fails every exchange.
   void close_now();
   /// The exchange of `stream_id`, or null.
@@ -129,6 +133,8 @@ class h2_session {
   asio::steady_timer handlers_done_;
   /// When the drain's final GOAWAY goes even if the PING sent with the first one is not answered.
   transport::clock::time_point final_goaway_due_ = transport::clock::time_point::max();
+  /// Since when no stream has been open (from the start, or when the last one closed).
+  transport::clock::time_point idle_since_;
   http::date_cache dates_;
   bool draining_ = false;
   bool final_goaway_sent_ = false;
