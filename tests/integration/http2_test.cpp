@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <csignal>
 #include <cstdio>
@@ -15,8 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "support/commands.hpp"
 #include "support/daemon.hpp"
 #include "support/daemon_checks.hpp"
+#include "support/json_object.hpp"
 #include "support/raw_client.hpp"
 #include "support/test_certificates.hpp"
 
@@ -29,27 +32,6 @@ namespace {
 constexpr std::string_view preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// An empty SETTINGS frame: length 0, type 4, no flags, stream 0.
 constexpr std::string_view empty_settings{"\0\0\0\4\0\0\0\0\0", 9};
-
-/// What a command printed (stdout and stderr) and how it exited.
-struct command_result {
-  int exit_code = -1;
-  std::string output;
-};
-
-/// Runs `command` under /bin/sh with a time limit, stdin from /dev/null.
-command_result run(const std::string& command, std::chrono::seconds limit = 30s) {
-  const std::string bounded =
-      "timeout " + std::to_string(limit.count()) + " sh -c '" + command + "' </dev/null 2>&1";
-  command_result result;
-  FILE* pipe = ::popen(bounded.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> chunk;
-  for (std::size_t got; (got = std::fread(chunk.data(), 1, chunk.size(), pipe)) > 0;)
-    result.output.append(chunk.data(), got);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
 
 /// The port `server` logged for its TLS address, or 0.
 std::uint16_t tls_port(const daemon_process& daemon, const std::string& server) {
@@ -288,6 +270,31 @@ for case in cases:
     print("%s: %s" % (case[0], outcome(*case[1:])))
 )PY";
 
+/// What one scenario of support/h2_frames.py (a frame-level client) printed: its event lines,
+/// then its results.
+struct frames_run {
+  std::string output;
+  json_object result;
+};
+
+/// Runs h2_frames.py (beside make_certificates.sh) with `arguments`; fails the test unless it
+/// exits 0 with a result object on its last line.
+frames_run run_frames(const std::string& arguments, std::chrono::seconds limit = 30s) {
+  const auto script =
+      std::filesystem::path(TRISERVE_MAKE_CERTIFICATES).parent_path() / "h2_frames.py";
+  const auto ran =
+      run_command(std::string{system_python} + " " + script.string() + " " + arguments, limit);
+  INFO(ran.output);
+  REQUIRE(ran.exit_code == 0);
+  const auto lines = lines_of(ran.output);
+  REQUIRE_FALSE(lines.empty());
+  std::string error;
+  auto result = parse_json_object(lines.back(), &error);
+  INFO(error);
+  REQUIRE(result.has_value());
+  return {ran.output, *result};
+}
+
 }  // namespace
 
 TEST_CASE("http2: curl with prior knowledge reaches hello, hello-name and echo", "[http2]") {
@@ -297,13 +304,13 @@ TEST_CASE("http2: curl with prior knowledge reaches hello, hello-name and echo",
   };
   const std::string curl = "curl -sS --http2-prior-knowledge -w \"\\n%{http_version}\" ";
 
-  auto result = run(curl + url("hello", "/"));
+  auto result = run_command(curl + url("hello", "/"));
   INFO(result.output);
   CHECK(result.exit_code == 0);
   CHECK(result.output == "Hello, world!\n2");
-  result = run(curl + "\"" + url("hello-name", "/?name=Alex%20B") + "\"");
+  result = run_command(curl + "\"" + url("hello-name", "/?name=Alex%20B") + "\"");
   CHECK(result.output == "Hello, Alex B!\n2");
-  result = run(curl + "--data-binary h2-body " + url("echo", "/"));
+  result = run_command(curl + "--data-binary h2-body " + url("echo", "/"));
   CHECK(result.output == "h2-body\n2");
 
   // A body several times the stream window, both with a length and without one (chunked upload:
@@ -312,18 +319,18 @@ TEST_CASE("http2: curl with prior knowledge reaches hello, hello-name and echo",
   const auto body = patterned(1024 * 1024 + 17, 1);
   const auto sent = files.write("body", body);
   const auto back = (files.path / "back").string();
-  result = run(curl + "-o " + back + " --data-binary @" + sent + " " + url("echo", "/"));
+  result = run_command(curl + "-o " + back + " --data-binary @" + sent + " " + url("echo", "/"));
   CHECK(result.exit_code == 0);
   CHECK(result.output == "\n2");
   CHECK(std::filesystem::file_size(back) == body.size());
-  CHECK(run("cmp " + sent + " " + back).exit_code == 0);
-  result = run(curl + "-o " + back + " -H \"Transfer-Encoding: chunked\" --data-binary @" + sent +
-               " " + url("echo", "/"));
+  CHECK(run_command("cmp " + sent + " " + back).exit_code == 0);
+  result = run_command(curl + "-o " + back + " -H \"Transfer-Encoding: chunked\" --data-binary @" +
+                       sent + " " + url("echo", "/"));
   CHECK(result.exit_code == 0);
-  CHECK(run("cmp " + sent + " " + back).exit_code == 0);
+  CHECK(run_command("cmp " + sent + " " + back).exit_code == 0);
 
   // HEAD: the head only, with the length a GET would have.
-  result = run("curl -sS --http2-prior-knowledge -I " + url("hello", "/"));
+  result = run_command("curl -sS --http2-prior-knowledge -I " + url("hello", "/"));
   CHECK(result.output.find("HTTP/2 200") != std::string::npos);
   CHECK(result.output.find("content-length: 13") != std::string::npos);
   CHECK(result.output.find("date: ") != std::string::npos);
@@ -339,13 +346,13 @@ TEST_CASE("http2: curl over TLS negotiates h2 by ALPN with all three servers", "
   const std::string curl =
       "curl -sS --http2 --cacert " + certificates.path("ca.pem") + " -w \"\\n%{http_version}\" ";
 
-  auto result = run(curl + url("hello", "/"));
+  auto result = run_command(curl + url("hello", "/"));
   INFO(result.output);
   CHECK(result.exit_code == 0);
   CHECK(result.output == "Hello, world!\n2");
-  result = run(curl + "\"" + url("hello-name", "/?name=Alex%20B") + "\"");
+  result = run_command(curl + "\"" + url("hello-name", "/?name=Alex%20B") + "\"");
   CHECK(result.output == "Hello, Alex B!\n2");
-  result = run(curl + "--data-binary tls-h2-body " + url("echo", "/"));
+  result = run_command(curl + "--data-binary tls-h2-body " + url("echo", "/"));
   CHECK(result.output == "tls-h2-body\n2");
 
   // Our own client sees the choice: h2 first, http/1.1 for those who offer only that.
@@ -368,7 +375,7 @@ TEST_CASE("http2: curl over TLS negotiates h2 by ALPN with all three servers", "
 TEST_CASE("http2: nghttp speaks h2c with prior knowledge and sees our SETTINGS", "[http2]") {
   auto daemon = daemon_process::start();
   const auto result =
-      run("nghttp -v http://127.0.0.1:" + std::to_string(daemon->port("hello")) + "/");
+      run_command("nghttp -v http://127.0.0.1:" + std::to_string(daemon->port("hello")) + "/");
   INFO(result.output);
   CHECK(result.exit_code == 0);
   CHECK(result.output.find("Hello, world!") != std::string::npos);
@@ -381,7 +388,7 @@ TEST_CASE("http2: nghttp speaks h2c with prior knowledge and sees our SETTINGS",
 TEST_CASE("http2: h2load sends 2000 requests on 4 connections, 10 streams each, none failing",
           "[http2][load]") {
   auto daemon = daemon_process::start();
-  const auto result = run(
+  const auto result = run_command(
       "h2load -c 4 -m 10 -n 2000 http://127.0.0.1:" + std::to_string(daemon->port("hello")) + "/");
   INFO(result.output);
   CHECK(result.exit_code == 0);
@@ -394,10 +401,9 @@ TEST_CASE("http2: 64 concurrent echo streams on one connection are byte-exact", 
   auto daemon = daemon_process::start();
   scratch_directory files;
   const auto script = files.write("client.py", std::string{concurrent_echo_client});
-  // Debian's python3-h2 is importable by the system interpreter only.
-  const auto result =
-      run("/usr/bin/python3 " + script + " " + std::to_string(daemon->port("echo")) + " 64 200000",
-          60s);
+  const auto result = run_command(std::string{system_python} + " " + script + " " +
+                                      std::to_string(daemon->port("echo")) + " 64 200000",
+                                  60s);
   INFO(result.output);
   CHECK(result.exit_code == 0);
   CHECK(result.output == "ok 64\n");
@@ -456,7 +462,7 @@ TEST_CASE("http2: nghttp's request in flight finishes during the drain", "[http2
   INFO(output);
   CHECK(WIFEXITED(curl_status));
   CHECK(WEXITSTATUS(curl_status) == 0);
-  CHECK(run("cmp " + sent + " " + back).exit_code == 0);
+  CHECK(run_command("cmp " + sent + " " + back).exit_code == 0);
   const auto status = daemon->wait_for_exit(5s);
   INFO("stderr:\n" << daemon->log());
   REQUIRE(status.has_value());
@@ -489,20 +495,20 @@ TEST_CASE("http2: with --http2 off the preface is HTTP/1.1's to refuse and ALPN 
   raw_client refused_tls(tls_port(*daemon, "hello"));
   CHECK_THROWS_WITH(refused_tls.start_tls(h2_only), Catch::Contains("no application protocol"));
 
-  const auto curl = run("curl -sS --http2 --cacert " + certificates.path("ca.pem") +
-                        " -w \"\\n%{http_version}\" https://127.0.0.1:" +
-                        std::to_string(tls_port(*daemon, "hello")) + "/");
+  const auto curl = run_command("curl -sS --http2 --cacert " + certificates.path("ca.pem") +
+                                " -w \"\\n%{http_version}\" https://127.0.0.1:" +
+                                std::to_string(tls_port(*daemon, "hello")) + "/");
   CHECK(curl.output == "Hello, world!\n1.1");
   check_clean_exit(*daemon);
 }
 
-TEST_CASE("http2: malformed requests are stream errors; limits and CONNECT are answered",
+TEST_CASE("http2: malformed requests are stream errors, limits and CONNECT are answered",
           "[http2][malformed]") {
   auto daemon = daemon_process::start();
   scratch_directory files;
   const auto script = files.write("judged.py", std::string{judged_requests_client});
-  const auto result =
-      run("/usr/bin/python3 " + script + " " + std::to_string(daemon->port("hello")), 60s);
+  const auto result = run_command(
+      std::string{system_python} + " " + script + " " + std::to_string(daemon->port("hello")), 60s);
   INFO(result.output);
   REQUIRE(result.exit_code == 0);
   // RFC 9113 §8.1.1: malformed -> RST_STREAM(PROTOCOL_ERROR), which is error code 1.
@@ -542,8 +548,8 @@ TEST_CASE("http2: malformed requests are stream errors; limits and CONNECT are a
   for (std::size_t i = 0; i < expected.size(); ++i)
     CHECK(lines[i] == expected[i].first + ": " + expected[i].second);
   // The connection survives stream errors: a request after them is served.
-  CHECK(run("curl -sS --http2-prior-knowledge http://127.0.0.1:" +
-            std::to_string(daemon->port("hello")) + "/")
+  CHECK(run_command("curl -sS --http2-prior-knowledge http://127.0.0.1:" +
+                    std::to_string(daemon->port("hello")) + "/")
             .output == "Hello, world!");
   check_clean_exit(*daemon);
 }
@@ -555,17 +561,17 @@ TEST_CASE("http2: a handler that throws gets 500 before its head, a reset after"
   auto daemon = daemon_process::start({}, 10s, extras);
   const auto url = "http://127.0.0.1:" + std::to_string(daemon->port("echo")) + "/";
   const std::string curl = "curl -sS --http2-prior-knowledge -w \"\\n%{http_code}\" ";
-  auto result = run(curl + "-H \"X-Test-Fault: before-response\" " + url);
+  auto result = run_command(curl + "-H \"X-Test-Fault: before-response\" " + url);
   INFO(result.output);
   CHECK(result.output == "500 Internal Server Error: the handler failed\n500");
-  result = run(curl + "-H \"X-Test-Fault: after-queued\" " + url);
+  result = run_command(curl + "-H \"X-Test-Fault: after-queued\" " + url);
   CHECK(result.output == "500 Internal Server Error: the handler failed\n500");
   // Part of the response has left: the stream is reset, and curl says so. The body is larger
   // than a stream window, so that the one piece echoed before the fault cannot be all of it.
   scratch_directory files;
   const auto body = files.write("body", patterned(200 * 1000, 3));
-  result =
-      run(curl + "-o /dev/null -H \"X-Test-Fault: mid-body\" --data-binary @" + body + " " + url);
+  result = run_command(curl + "-o /dev/null -H \"X-Test-Fault: mid-body\" --data-binary @" + body +
+                       " " + url);
   INFO(result.output);
   CHECK(result.exit_code != 0);
   CHECK(result.output.find("INTERNAL_ERROR") != std::string::npos);
@@ -619,5 +625,90 @@ TEST_CASE("http2: a connection with no stream open for the idle timeout gets GOA
   CHECK(elapsed >= 900ms);
   CHECK(elapsed < 3s);
   CHECK(daemon->wait_for_live_connections(0).live == 0);
+  check_clean_exit(*daemon);
+}
+
+TEST_CASE("http2: a client that stops reading one stream stalls only that stream",
+          "[http2][flow]") {
+  auto daemon = daemon_process::start();
+  const auto run = run_frames("stalled-reader --port " + std::to_string(daemon->port("echo")) +
+                              " --size 1000000 --timeout 15");
+  INFO(run.output);
+  CHECK(run.result.at("timed_out") == "false");
+  CHECK(run.result.at("other_exact") == "true");
+  CHECK(run.result.at("stalled_ended") == "false");
+  // What the server took of the stalled body is bounded by windows, not by its size: the
+  // stream's receive window, the piece its handler is writing, and the client's window for the
+  // echo that piece is stuck behind.
+  CHECK(std::stoul(run.result.at("stalled_sent")) <= 3 * 65535);
+  check_clean_exit(*daemon);
+}
+
+TEST_CASE(
+    "http2: the drain's two GOAWAYs serve streams opened before the last one, and finish "
+    "the one in flight",
+    "[http2][drain]") {
+  auto daemon = daemon_process::start();
+  const auto run = run_frames("drain --port " + std::to_string(daemon->port("echo")) + " --pid " +
+                              std::to_string(daemon->pid()) + " --size 200000 --timeout 15");
+  INFO(run.output);
+  CHECK(run.result.at("timed_out") == "false");
+  CHECK(run.result.at("first_exact") == "true");
+  CHECK(run.result.at("closed") == "true");
+  // The first GOAWAY (last stream 2^31-1) and the final one (the last stream served).
+  const auto goaways = lines_of(run.output);
+  CHECK(std::count_if(goaways.begin(), goaways.end(), [](const std::string& line) {
+          return line.find(" goaway ") != std::string::npos;
+        }) == 2);
+  CHECK(run.output.find("goaway 2147483647 NO_ERROR") != std::string::npos);
+  // A stream opened after the first GOAWAY, before the PING's answer, is still served.
+  const auto after_first = run.result.at("after_first_goaway");
+  CHECK(run.output.find("response " + after_first + " 200") != std::string::npos);
+  CHECK(run.output.find("goaway " + after_first + " NO_ERROR") != std::string::npos);
+  // One opened after the final GOAWAY is not.
+  const auto after_last = run.result.at("after_last_goaway");
+  CHECK(run.output.find("response " + after_last + " ") == std::string::npos);
+  const auto status = daemon->wait_for_exit(5s);
+  INFO("stderr:\n" << daemon->log());
+  REQUIRE(status.has_value());
+  CHECK(status->code == 0);
+}
+
+TEST_CASE("http2: Rapid Reset and a CONTINUATION flood end the connection with GOAWAY",
+          "[http2][hostile]") {
+  auto daemon = daemon_process::start();
+  const auto port = std::to_string(daemon->port("hello"));
+  // CVE-2023-44487: far more resets at once than the bucket's 1000.
+  auto run = run_frames("rapid-reset --port " + port + " --count 3000 --timeout 15");
+  INFO(run.output);
+  CHECK(run.result.at("goaways") != "0");
+  CHECK(run.result.at("closed") == "true");
+  // CVE-2024-28182: CONTINUATION frames without end.
+  run = run_frames("continuation-flood --port " + port + " --count 1000 --timeout 15");
+  INFO(run.output);
+  CHECK(run.result.at("goaways") != "0");
+  CHECK(run.result.at("closed") == "true");
+  // The daemon serves on.
+  CHECK(run_command("curl -sS --http2-prior-knowledge http://127.0.0.1:" + port + "/").output ==
+        "Hello, world!");
+  check_clean_exit(*daemon);
+}
+
+TEST_CASE(
+    "http2: a header section past --max-header-bytes is answered 431, the connection "
+    "serves on",
+    "[http2][limits]") {
+  auto daemon = daemon_process::start();
+  const auto port = std::to_string(daemon->port("hello"));
+  // RFC 9113 §6.5.2 counts each field as name + value + 32: the four pseudo-header fields the
+  // client sends come to 174, and x-large to 39 + its size, so 65,323 bytes fill the 64 KiB.
+  auto run = run_frames("large-headers --port " + port + " --size 65000");
+  INFO(run.output);
+  CHECK(run.result.at("status") == "200");
+  run = run_frames("large-headers --port " + port + " --size 65400");
+  INFO(run.output);
+  CHECK(run.result.at("status") == "431");
+  CHECK(run.result.at("goaways") == "0");
+  CHECK(run.result.at("next_status") == "200");
   check_clean_exit(*daemon);
 }

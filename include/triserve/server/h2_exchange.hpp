@@ -24,10 +24,10 @@ class h2_session;
 struct h2_request_storage {
   /// One received field, as offsets into `fields`: its bytes may move while more arrive.
   struct field_span {
-    std::size_t name_at;
-    std::size_t name_size;
-    std::size_t value_at;
-    std::size_t value_size;
+    std::size_t name_at;     ///< where the name starts in field_bytes
+    std::size_t name_size;   ///< its length
+    std::size_t value_at;    ///< where the value starts
+    std::size_t value_size;  ///< its length
   };
   std::string field_bytes;              ///< every field's name and value, one after another
   std::vector<field_span> field_spans;  ///< in the order received, pseudo-header fields included
@@ -42,6 +42,7 @@ struct h2_request_storage {
 /// both its stream has closed and its handler has returned.
 class h2_exchange final : private h2_request_storage, public exchange {
  public:
+  /// The clock of the exchange's times (its transport's).
   using clock = std::chrono::steady_clock;
 
   /// How a complete header section turned out (RFC 9113 §8.1.1, §8.3).
@@ -55,12 +56,16 @@ class h2_exchange final : private h2_request_storage, public exchange {
   /// An exchange for stream `stream_id` of `session`.
   h2_exchange(h2_session& session, std::int32_t stream_id);
 
+  /// Queues a complete response; its body is copied (the handler's parts may not outlive it).
   void respond(int status, std::initializer_list<std::string_view> body_parts) override;
   /// The head leaves with the first body write or with finish(); without a length, the body ends
   /// with the stream (END_STREAM), no content-length sent.
   void begin_response(int status, std::optional<std::uint64_t> content_length) override;
+  /// The next piece of the body; the stream's window reopens by its size only now.
   asio::awaitable<std::string_view> read_body_some() override;
+  /// Returns once nghttp2 has taken all of `piece` into DATA frames (as the windows allow).
   asio::awaitable<void> write_body(std::string_view piece) override;
+  /// Ends the body: the last DATA frame carries END_STREAM.
   void finish() override;
 
   // What the session tells it, from nghttp2's callbacks.
