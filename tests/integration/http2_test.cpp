@@ -1,5 +1,6 @@
 // HTTP/2: curl with prior knowledge and over TLS (ALPN), nghttp, h2load, 64 concurrent echo
-// streams on one connection (python3-h2), the drain's GOAWAYs, and --http2 off.
+// streams on one connection (python3-h2), malformed requests and limits, handler faults, the
+// drain's GOAWAYs, the idle timeout, flow control and floods (support/h2_frames.py), --http2 off.
 
 #include <catch2/catch.hpp>
 
@@ -441,7 +442,7 @@ TEST_CASE("http2: SIGTERM with an idle h2 connection sends GOAWAY and exits 0 pr
   CHECK(status->elapsed_ms < 3000);
 }
 
-TEST_CASE("http2: nghttp's request in flight finishes during the drain", "[http2][drain]") {
+TEST_CASE("http2: a curl upload in flight finishes during the drain", "[http2][drain]") {
   auto daemon = daemon_process::start();
   scratch_directory files;
   // Sent slowly by curl (--limit-rate), so that the drain begins while it is in flight.
