@@ -555,7 +555,7 @@ TEST_CASE("tls: idle TLS keep-alive connections hold no record buffers", "[tls][
   check_clean_exit(*daemon);
 }
 
-TEST_CASE("tls: RSA, Ed25519 and a full chain serve; one expiring soon is warned about",
+TEST_CASE("tls: RSA, Ed25519 and a full chain serve, and one expiring soon is warned about",
           "[tls][certificates]") {
   test_certificates certificates;
   for (const std::string name : {"rsa", "ed25519", "expiring"}) {

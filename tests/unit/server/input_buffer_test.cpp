@@ -104,7 +104,7 @@ TEST_CASE("an empty buffer can give its storage back", "[input_buffer]") {
   CHECK(pool.spare_count() == 0);
 }
 
-TEST_CASE("a grown buffer is freed, not pooled; the block it grew from goes back",
+TEST_CASE("a grown buffer is freed, not pooled, and the block it grew from goes back",
           "[input_buffer]") {
   buffer_pool pool{16, 4};
   {
