@@ -64,6 +64,20 @@ constexpr std::chrono::milliseconds linger_time{500};
 struct h2_callbacks {
   static h2_session& of(void* user_data) { return *static_cast<h2_session*>(user_data); }
 
+  static int on_begin_frame(nghttp2_session* session, const nghttp2_frame_hd* header,
+                            void* user_data) {
+    // After the final GOAWAY, nghttp2 ignores a new stream above its last id without a word.
+    // RFC 9113 §8.7: REFUSED_STREAM tells the client plainly that nothing of it was processed,
+    // so it may retry it on another connection. Sent once the frame has been taken (feed()):
+    // nghttp2 refuses to reset a stream it has not seen yet.
+    auto& self = of(user_data);
+    if (header->type == NGHTTP2_HEADERS && self.final_goaway_sent_ &&
+        header->stream_id > self.last_stream_served_ && (header->stream_id & 1) == 1 &&
+        nghttp2_session_find_stream(session, header->stream_id) == nullptr)
+      self.to_refuse_.push_back(header->stream_id);
+    return 0;
+  }
+
   static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     auto& self = of(user_data);
@@ -198,6 +212,8 @@ h2_session::h2_session(server& owner, transport& stream, std::string_view receiv
   nghttp2_session_callbacks* made_callbacks = nullptr;
   if (nghttp2_session_callbacks_new(&made_callbacks) != 0) throw std::bad_alloc();
   const std::unique_ptr<nghttp2_session_callbacks, callbacks_free> callbacks{made_callbacks};
+  nghttp2_session_callbacks_set_on_begin_frame_callback(made_callbacks,
+                                                        &h2_callbacks::on_begin_frame);
   nghttp2_session_callbacks_set_on_begin_headers_callback(made_callbacks,
                                                           &h2_callbacks::on_begin_headers);
   nghttp2_session_callbacks_set_on_header_callback(made_callbacks, &h2_callbacks::on_header);
@@ -283,6 +299,9 @@ asio::awaitable<void> h2_session::read_loop() {
 bool h2_session::feed(std::string_view bytes) {
   const auto taken = nghttp2_session_mem_recv(
       session_.get(), reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  for (const auto stream_id : to_refuse_)
+    nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_REFUSED_STREAM);
+  to_refuse_.clear();
   if (taken >= 0) return true;
   // A bad preface, a flood, or no memory. Protocol errors do not come here: nghttp2 answers
   // them with GOAWAY itself and then wants nothing more.
@@ -326,6 +345,7 @@ asio::awaitable<void> h2_session::write_loop() {
       continue;
     }
     std::size_t sent = 0;
+    writing_ = true;
     while (sent < output_.size()) {
       const std::array<asio::const_buffer, 1> rest{
           asio::const_buffer(output_.data() + sent, output_.size() - sent)};
@@ -337,6 +357,7 @@ asio::awaitable<void> h2_session::write_loop() {
         break;
       }
     }
+    writing_ = false;
   }
   writer_done_ = true;
   if (closed_) co_return;
@@ -380,13 +401,33 @@ void h2_session::begin_drain() {
 void h2_session::send_final_goaway() {
   if (final_goaway_sent_ || closed_) return;
   final_goaway_sent_ = true;
-  nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE,
-                        nghttp2_session_get_last_proc_stream_id(session_.get()), NGHTTP2_NO_ERROR,
+  last_stream_served_ = nghttp2_session_get_last_proc_stream_id(session_.get());
+  nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, last_stream_served_, NGHTTP2_NO_ERROR,
                         nullptr, 0);
   wake_writer();
 }
 
 void h2_session::force_close() {
+  if (!closed_ && !writing_) {
+    // The streams still open are cancelled (RFC 9113 §8.7: CANCEL, "the stream is no longer
+    // needed"), so that their clients know them cut rather than complete, and the final GOAWAY
+    // says which were served. Best effort, without waiting: the connection closes now.
+    for (const auto& [id, ex] : streams_)
+      if (!ex->closed())
+        nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    send_final_goaway();
+    std::error_code ignored;
+    for (;;) {
+      const std::uint8_t* data = nullptr;
+      const auto produced = nghttp2_session_mem_send(session_.get(), &data);
+      if (produced <= 0) break;
+      const std::array<asio::const_buffer, 1> frames{
+          asio::const_buffer(data, static_cast<std::size_t>(produced))};
+      const auto written = transport_.write_now(frames, ignored);
+      server_.traffic().count_sent(written);
+      if (written < static_cast<std::size_t>(produced)) break;
+    }
+  }
   close_now();
 }
 

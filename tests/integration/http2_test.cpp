@@ -666,13 +666,34 @@ TEST_CASE(
   const auto after_first = run.result.at("after_first_goaway");
   CHECK(run.output.find("response " + after_first + " 200") != std::string::npos);
   CHECK(run.output.find("goaway " + after_first + " NO_ERROR") != std::string::npos);
-  // One opened after the final GOAWAY is not.
+  // One opened after the final GOAWAY is not: it is refused, so the client may retry it
+  // elsewhere (RFC 9113 §8.7).
   const auto after_last = run.result.at("after_last_goaway");
   CHECK(run.output.find("response " + after_last + " ") == std::string::npos);
+  CHECK(run.output.find("reset " + after_last + " REFUSED_STREAM") != std::string::npos);
   const auto status = daemon->wait_for_exit(5s);
   INFO("stderr:\n" << daemon->log());
   REQUIRE(status.has_value());
   CHECK(status->code == 0);
+}
+
+TEST_CASE("http2: a stream stalled past the drain's deadline is reset with CANCEL, then closed",
+          "[http2][drain]") {
+  auto daemon = daemon_process::start({"--drain-timeout", "1s"});
+  const auto run =
+      run_frames("drain --hold --port " + std::to_string(daemon->port("echo")) + " --pid " +
+                 std::to_string(daemon->pid()) + " --size 200000 --timeout 15");
+  INFO(run.output);
+  CHECK(run.result.at("timed_out") == "false");
+  CHECK(run.result.at("first_exact") == "false");
+  const auto cancel = run.output.find("reset 1 CANCEL");
+  CHECK(cancel != std::string::npos);
+  CHECK(cancel < run.output.find("closed"));
+  const auto status = daemon->wait_for_exit(5s);
+  INFO("stderr:\n" << daemon->log());
+  REQUIRE(status.has_value());
+  CHECK(status->code == 1);
+  CHECK(daemon->wait_for_log("1 connection(s) cut", 1s));
 }
 
 TEST_CASE("http2: Rapid Reset and a CONTINUATION flood end the connection with GOAWAY",

@@ -138,6 +138,12 @@ class h2_session {
   http::date_cache dates_;
   bool draining_ = false;
   bool final_goaway_sent_ = false;
+  /// The last stream id of the final GOAWAY: streams above it are refused.
+  std::int32_t last_stream_served_ = 0;
+  /// New streams above it seen in the bytes being fed, to be refused once they are taken.
+  std::vector<std::int32_t> to_refuse_;
+  /// A write of output_ is in progress: nothing else may be written before it ends.
+  bool writing_ = false;
   bool closed_ = false;  ///< no more reading or writing: close_now() or force_close()
   bool reader_done_ = false;
   bool writer_done_ = false;
