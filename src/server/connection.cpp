@@ -381,14 +381,7 @@ asio::awaitable<bool> connection::answer(bool& keep_alive) {
   work_->receive_pace.restart();
   work_->send_pace.restart();
   http1_exchange ex{*this, work_->request};
-  // A handler's exception fails its request, not the server: Go's net/http recovers a handler's
-  // panic the same way. Handled past the catch block, where co_await is allowed.
-  std::exception_ptr fault;
-  try {
-    co_await server_.answer()(ex);
-  } catch (...) {
-    fault = std::current_exception();
-  }
+  const std::exception_ptr fault = co_await run_handler(server_.answer(), ex);
   if (fault) {
     // A 500 while nothing of the response has left; once some has, only the close tells.
     const bool answered = ex.withdraw_response();

@@ -1,5 +1,7 @@
 #include "triserve/server/exchange.hpp"
 
+#include "triserve/server/handler.hpp"
+
 namespace triserve::server {
 
 exchange::exchange(const http::request& request, std::string& scratch)
@@ -50,6 +52,17 @@ void exchange::forget_response() {
   head_queued_ = false;
   status_ = 0;
   body_bytes_sent_ = 0;
+}
+
+asio::awaitable<std::exception_ptr> run_handler(const handler& answer, exchange& ex) {
+  // Returned past the catch block, where co_await is allowed to follow.
+  std::exception_ptr fault;
+  try {
+    co_await answer(ex);
+  } catch (...) {
+    fault = std::current_exception();
+  }
+  co_return fault;
 }
 
 }  // namespace triserve::server

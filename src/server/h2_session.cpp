@@ -465,14 +465,8 @@ void h2_session::spawn_handler(h2_exchange& ex) {
 }
 
 asio::awaitable<void> h2_session::serve_stream(h2_exchange& ex) {
-  // A handler's exception fails its stream, not the connection (connection::answer does the same
-  // for HTTP/1.1). Handled past the catch block, where co_await is allowed.
-  std::exception_ptr fault;
-  try {
-    co_await server_.answer()(ex);
-  } catch (...) {
-    fault = std::current_exception();
-  }
+  // A handler's exception fails its stream, not the connection.
+  const std::exception_ptr fault = co_await run_handler(server_.answer(), ex);
   if (fault) {
     // A 500 while its head has not been submitted; once it has, only a reset can tell.
     const bool answered = ex.withdraw_response();

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/commands.hpp"
@@ -453,7 +454,16 @@ TEST_CASE("http2: a curl upload in flight finishes during the drain", "[http2][d
                               " http://127.0.0.1:" + std::to_string(daemon->port("echo")) + "/";
   FILE* pipe = ::popen(("timeout 20 " + command + " 2>&1").c_str(), "r");
   REQUIRE(pipe != nullptr);
-  REQUIRE(daemon->wait_for_live_connections(1).live == 1);
+  // The signal must find the upload's stream open: a connection that has not yet sent its
+  // HEADERS is idle, and the drain rightly closes it at once.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  auto seen = daemon->status();
+  while (!(seen.live == 1 && seen.idle == 0) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+    seen = daemon->status();
+  }
+  REQUIRE(seen.live == 1);
+  REQUIRE(seen.idle == 0);
   daemon->send_signal(SIGTERM);
   std::string output;
   std::array<char, 256> chunk;
