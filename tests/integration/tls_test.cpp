@@ -552,7 +552,9 @@ TEST_CASE("tls: idle TLS keep-alive connections hold no record buffers", "[tls][
   // connections). Its read and write buffers, 17 KiB each, would add 24 KiB of touched pages here
   // if an idle connection kept them.
   if (!sanitized) CHECK(tls - cleartext < 24 * 1024);
-  check_clean_exit(*daemon);
+  // Closing 700 connections, 300 of them with close_notify, took over 5 s under ThreadSanitizer
+  // on four threads (CI at f6dc35a: drained, but not exited); well under a second otherwise.
+  check_clean_exit(*daemon, 0, sanitized ? 30s : 5s);
 }
 
 TEST_CASE("tls: RSA, Ed25519 and a full chain serve, and one expiring soon is warned about",

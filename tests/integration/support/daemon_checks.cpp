@@ -9,9 +9,10 @@ namespace triserve::integration {
 
 using namespace std::chrono_literals;
 
-void check_clean_exit(daemon_process& daemon, std::size_t expected_errors) {
+void check_clean_exit(daemon_process& daemon, std::size_t expected_errors,
+                      std::chrono::milliseconds exit_within) {
   daemon.send_signal(SIGTERM);
-  const auto status = daemon.wait_for_exit(5s);
+  const auto status = daemon.wait_for_exit(exit_within);
   INFO("stderr:\n" << daemon.log());
   REQUIRE(status.has_value());
   INFO(status->describe());
