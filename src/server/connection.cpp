@@ -94,7 +94,14 @@ void connection::set_deadline(clock::time_point deadline) {
   timed_out_ = false;
 }
 
+bool connection::deadline_due(clock::time_point now) const {
+  if (speaks_h2_.load(std::memory_order_acquire)) return h2_->deadline_due(now);
+  return now >= deadline_.load() || (writing_ && !delivery_sampled_) ||
+         phase_ == phase::waiting_hot;
+}
+
 void connection::enforce_deadline(clock::time_point now) {
+  if (h2_) return h2_->enforce_deadline(now);
   // A connection found waiting hot by two sweeps in a row has been idle a while: its buffer goes
   // back to the pool, and it waits on without one.
   if (phase_ == phase::waiting_hot && !shedding_) {

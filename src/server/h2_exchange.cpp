@@ -54,7 +54,59 @@ h2_exchange::h2_exchange(h2_session& session, std::int32_t stream_id)
       session_(session),
       stream_id_(stream_id),
       started_(session.now()),
-      wake_(session.executor(), clock::time_point::max()) {}
+      head_due_(started_ + session.owner().options().header_timeout),
+      body_wait_(session.owner().options().body_read_timeout,
+                 session.owner().options().min_receive_rate,
+                 session.owner().options().min_rate_grace),
+      window_wait_(session.owner().options().write_timeout, session.owner().options().min_send_rate,
+                   session.owner().options().min_rate_grace),
+      wake_(session.executor(), clock::time_point::max()) {
+  session_.arm_deadline(head_due_);
+}
+
+h2_exchange::overdue h2_exchange::overdue_at(clock::time_point now) const {
+  if (now >= head_due_) return overdue::head;
+  if (now >= body_wait_.deadline()) return overdue::body;
+  if (now >= window_wait_.deadline()) return overdue::window;
+  return overdue::nothing;
+}
+
+h2_exchange::clock::time_point h2_exchange::deadline() const {
+  return std::min({head_due_, body_wait_.deadline(), window_wait_.deadline()});
+}
+
+bool h2_exchange::cut_body_wait(clock::time_point now) {
+  const bool too_slow = body_wait_.too_slow(now);
+  body_wait_.end(now);
+  fail(too_slow ? failure::body_too_slow : failure::body_timeout);
+  wake();
+  return too_slow;
+}
+
+bool h2_exchange::cut_window_wait(clock::time_point now) {
+  const bool too_slow = window_wait_.too_slow(now);
+  window_wait_.end(now);
+  // RFC 9113 §8.7: CANCEL, "the stream is no longer needed"; its handler's write fails.
+  reset(NGHTTP2_CANCEL);
+  fail(failure::write_failed);
+  outgoing_ = {};
+  wake();
+  return too_slow;
+}
+
+void h2_exchange::track_window_wait() {
+  // From the head's submission until nghttp2 has sent the last byte: time the client's windows
+  // may hold it back. A handler that has not written yet owes nothing to the client.
+  const bool held = head_submitted_ && head_with_body_ && !response_sent_ && !closed_ &&
+                    (!outgoing_.empty() || finishing_);
+  const auto now = session_.now();
+  if (!held) {
+    window_wait_.end(now);
+  } else if (!window_wait_.waiting()) {
+    window_wait_.begin(now);
+    session_.arm_deadline(window_wait_.deadline());
+  }
+}
 
 bool h2_exchange::add_field(std::string_view name, std::string_view value) {
   // The per-stream limits of the header section, checked field by field as HPACK decodes them:
@@ -77,6 +129,7 @@ bool h2_exchange::add_field(std::string_view name, std::string_view value) {
 
 h2_exchange::head_verdict h2_exchange::complete_head(bool ends_stream) {
   started_ = session_.now();
+  head_due_ = clock::time_point::max();
   auto& req = parsed;
   req.clear();
   req.version_major = 2;
@@ -145,6 +198,7 @@ h2_exchange::head_verdict h2_exchange::complete_head(bool ends_stream) {
 }
 
 void h2_exchange::body_arrived(std::string_view data) {
+  body_wait_.progress(session_.now(), data.size());
   arrived_.append(data);
   wake();
 }
@@ -160,12 +214,23 @@ void h2_exchange::stream_closed(std::uint32_t) {
   // client, or by nghttp2 for a protocol error) or went with the connection.
   if (!(response_sent_ && body_ended_)) fail(failure::disconnected);
   outgoing_ = {};
+  const auto now = session_.now();
+  body_wait_.end(now);
+  window_wait_.end(now);
   wake();
+}
+
+void h2_exchange::response_sent() {
+  response_sent_ = true;
+  track_window_wait();
 }
 
 void h2_exchange::abandon() {
   fail(failure::disconnected);
   outgoing_ = {};
+  const auto now = session_.now();
+  body_wait_.end(now);
+  window_wait_.end(now);
   wake();
 }
 
@@ -235,6 +300,7 @@ void h2_exchange::submit_head() {
                                                 head_with_body_ ? &body : nullptr);
   // The stream is gone (reset by the client) or the session is out of memory.
   if (submitted != 0) fail(failure::write_failed);
+  track_window_wait();
   session_.wake_writer();
 }
 
@@ -251,11 +317,13 @@ std::ptrdiff_t h2_exchange::supply(std::uint8_t* buffer, std::size_t length,
   const std::size_t taken = std::min(length, outgoing_.size());
   std::memcpy(buffer, outgoing_.data(), taken);
   outgoing_.remove_prefix(taken);
+  window_wait_.progress(session_.now(), taken);
   if (outgoing_.empty()) {
     if (finishing_) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
     // The handler's write_body may return: nghttp2 holds its own copy of the piece.
     wake();
   }
+  track_window_wait();
   return static_cast<std::ptrdiff_t>(taken);
 }
 
@@ -276,7 +344,14 @@ asio::awaitable<std::string_view> h2_exchange::read_body_some() {
   // A response queued before reading leaves now rather than after the body.
   submit_head();
   send_continue_if_expected();
-  while (arrived_.empty() && !body_ended_ && !failed()) co_await wait();
+  if (arrived_.empty() && !body_ended_ && !failed()) {
+    // The client owes body: the sweep cuts a pause of the body timeout, or a pace below the
+    // minimum receive rate (cut_body_wait).
+    body_wait_.begin(session_.now());
+    session_.arm_deadline(body_wait_.deadline());
+    while (arrived_.empty() && !body_ended_ && !failed()) co_await wait();
+    body_wait_.end(session_.now());
+  }
   if (failed()) co_return std::string_view{};
   handed_.swap(arrived_);
   arrived_.clear();
@@ -302,6 +377,7 @@ asio::awaitable<void> h2_exchange::write_body(std::string_view piece) {
   submit_head();
   body_bytes_sent_ += piece.size();
   outgoing_ = piece;
+  track_window_wait();
   nghttp2_session_resume_data(session_.native(), stream_id_);
   session_.wake_writer();
   // Until nghttp2 has copied it into DATA frames, which the stream's and the connection's send
@@ -320,6 +396,7 @@ void h2_exchange::finish() {
     queue_head(false);
     return;
   }
+  track_window_wait();
   nghttp2_session_resume_data(session_.native(), stream_id_);
   session_.wake_writer();
 }

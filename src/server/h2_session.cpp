@@ -54,6 +54,12 @@ constexpr std::size_t min_continuations = 8;
 /// streams the client opened meanwhile are still served) before the final GOAWAY goes anyway.
 /// Go waits one second too before closing a connection it has sent GOAWAY on.
 constexpr std::chrono::milliseconds goaway_round_trip_limit{1000};
+/// Frames nghttp2 may hold for us while a write waits on the client, before the reader stops
+/// reading (and so stops the client from making more): its own limit on queued SETTINGS and PING
+/// acknowledgements (1000, which ends the connection with ENHANCE_YOUR_CALM) fits under it, with
+/// room for a response and a reset on every stream. A few hundred bytes each: well under a
+/// megabyte per connection, until the write timeout cuts a client that does not read.
+constexpr std::size_t max_output_backlog = 4096;
 /// How long a closing connection keeps reading after its last GOAWAY, so that the client reads
 /// our last frames rather than a reset (as connection::close_gracefully does for HTTP/1.1).
 constexpr std::chrono::milliseconds linger_time{500};
@@ -207,8 +213,11 @@ h2_session::h2_session(server& owner, transport& stream, std::string_view receiv
       initial_(received),
       read_buffer_(read_size),
       writer_wake_(stream.executor(), transport::clock::time_point::max()),
+      reader_wake_(stream.executor(), transport::clock::time_point::max()),
       handlers_done_(stream.executor(), transport::clock::time_point::max()),
-      idle_since_(stream.now()) {
+      idle_since_(stream.now()),
+      write_wait_(owner.options().write_timeout, owner.options().min_send_rate,
+                  owner.options().min_rate_grace) {
   nghttp2_session_callbacks* made_callbacks = nullptr;
   if (nghttp2_session_callbacks_new(&made_callbacks) != 0) throw std::bad_alloc();
   const std::unique_ptr<nghttp2_session_callbacks, callbacks_free> callbacks{made_callbacks};
@@ -279,6 +288,8 @@ asio::awaitable<void> h2_session::read_loop() {
     wake_writer();
   }
   while (!closed_ && !fatal) {
+    co_await wait_for_backlog();
+    if (closed_) break;
     auto [ec, received] = co_await transport_.read_some({read_buffer_.data(), read_buffer_.size()});
     if (ec) break;
     server_.traffic().count_received(received);
@@ -346,18 +357,29 @@ asio::awaitable<void> h2_session::write_loop() {
     }
     std::size_t sent = 0;
     writing_ = true;
+    // The client owes us room until the kernel has taken it all: every part taken restarts the
+    // pause, and what the client acknowledges meanwhile is its pace (enforce_deadline).
+    delivered_seen_ = delivered_bytes();
+    write_wait_.begin(now());
+    arm_deadline(write_wait_.deadline());
     while (sent < output_.size()) {
       const std::array<asio::const_buffer, 1> rest{
           asio::const_buffer(output_.data() + sent, output_.size() - sent)};
       auto [ec, written] = co_await transport_.write_some(rest);
       sent += written;
+      handed_to_kernel_ += written;
       server_.traffic().count_sent(written);
+      const auto delivered = delivered_bytes();
+      write_wait_.progress(now(), delivered - std::min(delivered, delivered_seen_));
+      delivered_seen_ = delivered;
       if (ec) {
         close_now();
         break;
       }
     }
+    write_wait_.end(now());
     writing_ = false;
+    reader_wake_.cancel();
   }
   writer_done_ = true;
   if (closed_) co_return;
@@ -408,14 +430,27 @@ void h2_session::send_final_goaway() {
 }
 
 void h2_session::force_close() {
+  cut(NGHTTP2_NO_ERROR, {});
+}
+
+void h2_session::cut(std::uint32_t error_code, std::string_view why) {
+  if (!why.empty())
+    spdlog::debug("{} server: HTTP/2 connection from {} cut: {}", server_.name(),
+                  to_string(transport_.peer()), why);
   if (!closed_ && !writing_) {
     // The streams still open are cancelled (RFC 9113 §8.7: CANCEL, "the stream is no longer
     // needed"), so that their clients know them cut rather than complete, and the final GOAWAY
-    // says which were served. Best effort, without waiting: the connection closes now.
+    // says which were served, and why (its debug data). Best effort, without waiting: the
+    // connection closes now.
     for (const auto& [id, ex] : streams_)
       if (!ex->closed())
         nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
-    send_final_goaway();
+    if (!final_goaway_sent_) {
+      final_goaway_sent_ = true;
+      last_stream_served_ = nghttp2_session_get_last_proc_stream_id(session_.get());
+      nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, last_stream_served_, error_code,
+                            reinterpret_cast<const std::uint8_t*>(why.data()), why.size());
+    }
     std::error_code ignored;
     for (;;) {
       const std::uint8_t* data = nullptr;
@@ -424,6 +459,7 @@ void h2_session::force_close() {
       const std::array<asio::const_buffer, 1> frames{
           asio::const_buffer(data, static_cast<std::size_t>(produced))};
       const auto written = transport_.write_now(frames, ignored);
+      handed_to_kernel_ += written;
       server_.traffic().count_sent(written);
       if (written < static_cast<std::size_t>(produced)) break;
     }
@@ -437,8 +473,74 @@ void h2_session::close_now() {
     transport_.cancel(cut_reason::closing);
   }
   open_streams_ = 0;
+  next_check_ = transport::clock::time_point::max();
   for (auto& [id, ex] : streams_) ex->abandon();
   wake_writer();
+  reader_wake_.cancel();
+}
+
+void h2_session::enforce_deadline(transport::clock::time_point now) {
+  if (closed_) return;
+  auto next = transport::clock::time_point::max();
+  if (writing_) {
+    // Linux reports a socket writable only once much of its send buffer has drained: bytes the
+    // client acknowledges while the write waits are progress too (as for HTTP/1.1).
+    const auto delivered = delivered_bytes();
+    if (delivered > delivered_seen_) {
+      write_wait_.progress(now, delivered - delivered_seen_);
+      delivered_seen_ = delivered;
+    }
+    if (now >= write_wait_.deadline()) {
+      if (write_wait_.too_slow(now)) server_.traffic().count_too_slow(transfer_direction::send);
+      // Nothing more can be written: the socket is full.
+      return cut(NGHTTP2_NO_ERROR, "the client stopped reading (write timeout)");
+    }
+    next = write_wait_.deadline();
+  }
+  for (const auto& [id, ex] : streams_) {
+    switch (ex->overdue_at(now)) {
+      case h2_exchange::overdue::nothing:
+        break;
+      case h2_exchange::overdue::head:
+        // RFC 9113 §6.10: until the header section ends, no other frame may come.
+        return cut(NGHTTP2_NO_ERROR, "header timeout: a header section was left incomplete");
+      case h2_exchange::overdue::body:
+        if (ex->cut_body_wait(now)) server_.traffic().count_too_slow(transfer_direction::receive);
+        break;
+      case h2_exchange::overdue::window:
+        // While our write waits, the socket is the client's to drain first (above); the stream
+        // is looked at again at the next sweep.
+        if (writing_) {
+          next = std::min(next, now);
+          continue;
+        }
+        if (nghttp2_session_get_remote_window_size(session_.get()) <= 0) {
+          // The connection's window is shut: every stream is held, the connection is cut.
+          if (ex->cut_window_wait(now)) server_.traffic().count_too_slow(transfer_direction::send);
+          return cut(NGHTTP2_NO_ERROR, "the client kept the connection's window shut");
+        }
+        if (ex->cut_window_wait(now)) server_.traffic().count_too_slow(transfer_direction::send);
+        break;
+    }
+    next = std::min(next, ex->deadline());
+  }
+  next_check_ = next;
+  wake_writer();
+}
+
+std::uint64_t h2_session::delivered_bytes() const {
+  const std::uint64_t unacknowledged = transport_.unacknowledged_bytes();
+  return handed_to_kernel_ - std::min(handed_to_kernel_, unacknowledged);
+}
+
+asio::awaitable<void> h2_session::wait_for_backlog() {
+  // CVE-2019-9517: a client that sends requests, PINGs or SETTINGS but does not read makes the
+  // server queue answers without end; this bounds the queue, and the write timeout ends it.
+  while (!closed_ && writing_ &&
+         nghttp2_session_get_outbound_queue_size(session_.get()) > max_output_backlog) {
+    reader_wake_.expires_at(transport::clock::time_point::max());
+    co_await reader_wake_.async_wait(as_result);
+  }
 }
 
 h2_exchange* h2_session::find(std::int32_t stream_id) {
@@ -482,8 +584,13 @@ asio::awaitable<void> h2_session::serve_stream(h2_exchange& ex) {
   if (!ex.responded()) {
     const auto error = exchange::answer_for(ex.failure_kind());
     if (ex.head_submitted()) {
-      // RFC 9113 §8.1: a response cut short is reset, so the client cannot take it as complete.
-      ex.reset(NGHTTP2_INTERNAL_ERROR);
+      // RFC 9113 §8.1: a response cut short is reset, so the client cannot take it as complete:
+      // CANCEL when the client failed it (a body too slow, gone), INTERNAL_ERROR when we did.
+      const auto why = ex.failure_kind();
+      const bool client_failed =
+          why == exchange::failure::body_timeout || why == exchange::failure::body_too_slow ||
+          why == exchange::failure::disconnected || why == exchange::failure::write_failed;
+      ex.reset(client_failed ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR);
       log_cut_short(ex);
     } else if (error) {
       send_error(ex, error->status, error->reason);

@@ -655,6 +655,111 @@ TEST_CASE("http2: a client that stops reading one stream stalls only that stream
   check_clean_exit(*daemon);
 }
 
+TEST_CASE("http2: a header section left incomplete past the header timeout ends its connection",
+          "[http2][timeout]") {
+  auto daemon = daemon_process::start({"--header-timeout", "1s"});
+  const auto port = std::to_string(daemon->port("hello"));
+  const auto started = std::chrono::steady_clock::now();
+  const auto run = run_frames("incomplete-headers --port " + port + " --timeout 10");
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  INFO(run.output);
+  // RFC 9113 §6.10: nothing else may come before its CONTINUATION, so the connection goes.
+  CHECK(run.result.at("goaways") == "1");
+  CHECK(run.result.at("closed") == "true");
+  CHECK(run.result.at("responses") == "0");
+  CHECK(run.output.find("goaway 1 NO_ERROR") != std::string::npos);
+  CHECK(elapsed >= 900ms);
+  CHECK(elapsed < 5s);
+  // Others are served.
+  const auto other = run_frames("echo-streams --port " + std::to_string(daemon->port("echo")));
+  CHECK(other.result.at("exact") == "1");
+  check_clean_exit(*daemon);
+}
+
+TEST_CASE("http2: a request body that stops coming is answered 408 on its stream alone",
+          "[http2][timeout]") {
+  auto daemon = daemon_process::start({"--body-timeout", "1s"});
+  const auto port = std::to_string(daemon->port("echo"));
+  auto run = run_frames("stalled-body --port " + port + " --size 100000");
+  INFO(run.output);
+  CHECK(run.result.at("status") == "408");
+  CHECK(run.result.at("ended") == "true");
+  CHECK(run.result.at("body").rfind("408 Request Timeout: timed out reading", 0) == 0);
+  // The rest of the body is stopped (RFC 9113 §8.1); the connection goes on.
+  CHECK(run.result.at("reset") == "NO_ERROR");
+  CHECK(run.result.at("goaways") == "0");
+  CHECK(run.result.at("closed") == "false");
+
+  // Once the echo's head has left, only a reset can end the response: CANCEL, the client's
+  // doing.
+  run = run_frames("stalled-body --sent 1000 --port " + port + " --size 100000");
+  INFO(run.output);
+  CHECK(run.result.at("status") == "200");
+  CHECK(run.result.at("ended") == "false");
+  CHECK(run.result.at("reset") == "CANCEL");
+  CHECK(run.result.at("goaways") == "0");
+  CHECK(run.result.at("closed") == "false");
+
+  // Below the minimum receive rate, long before the body timeout: the same 408, counted.
+  auto slow = daemon_process::start(
+      {"--min-receive-rate", "100000", "--min-rate-grace", "1s", "--admin", "127.0.0.1:0"});
+  run = run_frames("stalled-body --port " + std::to_string(slow->port("echo")) + " --size 100000");
+  INFO(run.output);
+  CHECK(run.result.at("status") == "408");
+  CHECK(run.result.at("body").find("minimum rate") != std::string::npos);
+  CHECK(scrape_metric(
+            *slow, "triserve_slow_clients_cut_total{server=\"echo\",direction=\"receive\"}") == 1);
+  check_clean_exit(*slow);
+  check_clean_exit(*daemon);
+}
+
+TEST_CASE("http2: a client keeping its windows shut loses the stream, or the connection",
+          "[http2][timeout][flow]") {
+  auto daemon = daemon_process::start({"--write-timeout", "1s"});
+  // Every stream window shut (SETTINGS_INITIAL_WINDOW_SIZE 0): hello's 13 bytes cannot leave.
+  // The stream is cancelled after the write timeout; the connection, whose window is open,
+  // stays.
+  auto run =
+      run_frames("shut-window --initial-window 0 --port " + std::to_string(daemon->port("hello")));
+  INFO(run.output);
+  CHECK(run.result.at("status") == "200");
+  CHECK(run.result.at("ended") == "false");
+  CHECK(run.result.at("received") == "0");
+  CHECK(run.result.at("reset") == "CANCEL");
+  CHECK(run.result.at("goaways") == "0");
+  CHECK(run.result.at("closed") == "false");
+
+  // The connection's window shut (CVE-2019-9517's zero window): every stream is held, so the
+  // connection is cut, with GOAWAY.
+  run = run_frames("shut-window --hold-connection --size 200000 --port " +
+                   std::to_string(daemon->port("echo")));
+  INFO(run.output);
+  CHECK(run.result.at("received") == "65535");
+  CHECK(run.result.at("reset") == "CANCEL");
+  CHECK(run.result.at("goaways") == "1");
+  CHECK(run.result.at("closed") == "true");
+  check_clean_exit(*daemon);
+}
+
+TEST_CASE("http2: a client that stops reading the socket is cut at the write timeout",
+          "[http2][timeout]") {
+  auto daemon = daemon_process::start({"--write-timeout", "1s"});
+  // Every window open, 120 echoes of 64 KiB (7.5 MiB, more than the socket buffers hold),
+  // nothing read for 4 s: the buffers fill, the write waits, and the connection is cut after 1 s
+  // of it. Reading afterwards finds the close, not the rest of the echoes.
+  const auto run = run_frames(
+      "no-read --initial-window 2147483647 --count 120 "
+      "--hold-seconds 4 --timeout 25 --port " +
+          std::to_string(daemon->port("echo")),
+      40s);
+  INFO(run.output);
+  CHECK(run.result.at("timed_out") == "false");
+  CHECK(run.result.at("closed") == "true");
+  CHECK(std::stoul(run.result.at("ended")) < 120);
+  CHECK(std::stoull(run.result.at("received")) < 120ULL * 65535);
+  check_clean_exit(*daemon);
+}
+
 TEST_CASE(
     "http2: the drain's two GOAWAYs serve streams opened before the last one, and finish "
     "the one in flight",

@@ -56,11 +56,8 @@ class connection {
   /// started), or it is lingering after its last response (HTTP/2: no stream is open).
   bool owes_answer() const;
   /// Whether enforce_deadline has anything to do at `now` (a deadline, a write to sample, a hot
-  /// wait to shed).
-  bool deadline_due(clock::time_point now) const {
-    return now >= deadline_.load() || (writing_ && !delivery_sampled_) ||
-           phase_ == phase::waiting_hot;
-  }
+  /// wait to shed; HTTP/2: a stream's or the write's deadline).
+  bool deadline_due(clock::time_point now) const;
 
   /// Starts this connection's part of a drain: an idle connection closes now, a busy one finishes
   /// the request in flight, answers it with `Connection: close`, and closes.

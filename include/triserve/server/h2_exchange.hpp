@@ -13,6 +13,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "triserve/http/request.hpp"
+#include "triserve/server/client_wait.hpp"
 #include "triserve/server/exchange.hpp"
 
 namespace triserve::server {
@@ -87,7 +88,7 @@ class h2_exchange final : private h2_request_storage, public exchange {
   /// The session is going away: every wait ends, with failure::disconnected.
   void abandon();
   /// nghttp2 sent the frame that ended our side of the stream.
-  void response_sent() { response_sent_ = true; }
+  void response_sent();
 
   /// Fills nghttp2's DATA frame buffer from what the handler wrote (nghttp2's data provider).
   std::ptrdiff_t supply(std::uint8_t* buffer, std::size_t length, std::uint32_t* data_flags);
@@ -119,11 +120,32 @@ class h2_exchange final : private h2_request_storage, public exchange {
   /// When the request's header section was complete.
   clock::time_point started() const { return started_; }
 
+  // Timeouts: the session's sweep asks each stream what its client has kept it waiting for.
+  /// What the client has kept the stream waiting for past its limit.
+  enum class overdue : std::uint8_t {
+    nothing,
+    head,   ///< the header section, past the header timeout: its connection is blocked (§6.10)
+    body,   ///< request body, past the body timeout or below the minimum receive rate
+    window  ///< window for the response, past the write timeout or below the minimum send rate
+  };
+  /// What is overdue at `now`, the earliest first.
+  overdue overdue_at(clock::time_point now) const;
+  /// When something becomes overdue unless the client moves first; time_point::max() if never.
+  clock::time_point deadline() const;
+  /// Fails the handler's wait for a body that stopped coming (408 unless its head has left);
+  /// true when it was too slow rather than paused.
+  bool cut_body_wait(clock::time_point now);
+  /// Resets the stream whose client kept its window shut (CANCEL); true when it was too slow
+  /// rather than paused.
+  bool cut_window_wait(clock::time_point now);
+
  private:
   /// Queues the response head, with a body to come (`with_body`) or none, once.
   void queue_head(bool with_body);
   /// Sends `100 Continue` (an interim HEADERS, RFC 9113 §8.1) when the client asked for it.
   void send_continue_if_expected();
+  /// Starts or ends the wait for window as the response has bytes nghttp2 has not sent.
+  void track_window_wait();
   /// Suspends until the session or nghttp2 changes something of this stream.
   asio::awaitable<void> wait();
   /// Ends the wait in progress, if any.
@@ -132,6 +154,11 @@ class h2_exchange final : private h2_request_storage, public exchange {
   h2_session& session_;
   std::int32_t stream_id_;
   clock::time_point started_{};
+  /// When the header section must be complete (RFC 9113 §6.10: until it is, the connection
+  /// carries nothing else); time_point::max() once it is.
+  clock::time_point head_due_;
+  client_wait body_wait_;    ///< the handler waits for request body
+  client_wait window_wait_;  ///< the response waits for the client to open a window
   /// Sum of the header section's field sizes as SETTINGS_MAX_HEADER_LIST_SIZE counts them
   /// (RFC 9113 §6.5.2: name, value and 32 bytes each).
   std::size_t header_list_size_ = 0;

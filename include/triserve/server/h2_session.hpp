@@ -14,6 +14,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "triserve/http/date.hpp"
+#include "triserve/server/client_wait.hpp"
 #include "triserve/server/relaxed.hpp"
 #include "triserve/server/transport.hpp"
 
@@ -57,8 +58,15 @@ class h2_session {
   /// The drain: tells the client with GOAWAY (RFC 9113 §6.8) that no new stream will be served,
   /// finishes the open ones, and closes once none is left.
   void begin_drain();
-  /// Closes now: every stream fails, nothing more is sent.
+  /// Closes now: open streams are cancelled and the final GOAWAY goes if the socket takes it
+  /// without waiting; every stream's handler fails.
   void force_close();
+
+  /// Whether enforce_deadline has anything to do at `now`; safe from any thread.
+  bool deadline_due(transport::clock::time_point now) const { return now >= next_check_.load(); }
+  /// The server's sweep: cuts what its client has kept waiting too long (a header section, a
+  /// request body, a window, the socket taking our frames), on the connection's executor.
+  void enforce_deadline(transport::clock::time_point now);
 
   // For h2_exchange.
   /// Where the session's work runs.
@@ -73,6 +81,10 @@ class h2_session {
   transport::clock::time_point now() const { return transport_.now(); }
   /// The Date header's value now.
   std::string_view date() { return dates_.now(); }
+  /// Something of a stream falls due at `when`: the sweep visits the session then.
+  void arm_deadline(transport::clock::time_point when) {
+    if (when < next_check_.load()) next_check_ = when;
+  }
 
  private:
   struct session_free {
@@ -109,6 +121,14 @@ class h2_session {
   transport::clock::time_point next_goaway_at() const;
   /// Ends the session now: stops both loops and fails every exchange.
   void close_now();
+  /// Ends the session for `why` (logged at debug level): open streams get RST_STREAM(CANCEL) and
+  /// the final GOAWAY carries `error_code` and `why`, if the socket takes them without waiting.
+  void cut(std::uint32_t error_code, std::string_view why);
+  /// Bytes of our output the client has acknowledged (what the transport took from us minus what
+  /// it still holds unacknowledged).
+  std::uint64_t delivered_bytes() const;
+  /// Waits while a write is blocked and nghttp2 holds more frames than the backlog allows.
+  asio::awaitable<void> wait_for_backlog();
   /// The exchange of `stream_id`, or null.
   h2_exchange* find(std::int32_t stream_id);
   /// Counts, and logs when the access log is on, a response whose handler returned.
@@ -130,6 +150,7 @@ class h2_session {
   relaxed<std::size_t> open_streams_ = 0;  ///< streams nghttp2 has open with an exchange
   std::size_t handlers_running_ = 0;
   asio::steady_timer writer_wake_;
+  asio::steady_timer reader_wake_;  ///< the reader waits here while the backlog is full
   asio::steady_timer handlers_done_;
   /// When the drain's final GOAWAY goes even if the PING sent with the first one is not answered.
   transport::clock::time_point final_goaway_due_ = transport::clock::time_point::max();
@@ -144,6 +165,14 @@ class h2_session {
   std::vector<std::int32_t> to_refuse_;
   /// A write of output_ is in progress: nothing else may be written before it ends.
   bool writing_ = false;
+  /// When the sweep has something to look at (a stream's or the write's deadline); may be
+  /// early, never late. Written on the connection's executor, read by the sweep's thread.
+  relaxed<transport::clock::time_point> next_check_ = transport::clock::time_point::max();
+  /// The socket taking our frames: a pause of the write timeout, or a client reading below the
+  /// minimum send rate, cuts the connection (CVE-2019-9517).
+  client_wait write_wait_;
+  std::uint64_t handed_to_kernel_ = 0;  ///< bytes the transport accepted from our writes
+  std::uint64_t delivered_seen_ = 0;    ///< delivered_bytes() when last accounted
   bool closed_ = false;  ///< no more reading or writing: close_now() or force_close()
   bool reader_done_ = false;
   bool writer_done_ = false;

@@ -21,6 +21,14 @@ Scenarios:
   continuation-flood  one HEADERS without END_HEADERS, then --count CONTINUATION frames
                  (CVE-2024-28182).
   large-headers  one GET with a header field of --size bytes.
+  incomplete-headers  one HEADERS without END_HEADERS, then silence: the header timeout's.
+  stalled-body   a POST of --size bytes that sends --sent of them, then silence: the body
+                 timeout's.
+  shut-window    a GET of --path with every window of ours shut (SETTINGS_INITIAL_WINDOW_SIZE 0;
+                 with --hold-connection the connection's window as well, by a POST of --size
+                 bytes): the write timeout's.
+  no-read        --count POSTs of 65,535 bytes with every window of ours open, whose echoes are
+                 not read for --hold-seconds; then reads until the close.
 """
 
 import argparse
@@ -80,10 +88,14 @@ class Peer:
         self.initial_send_window = INITIAL_WINDOW
         self.max_frame = MAX_FRAME
         self.held_shut = set()  # streams whose window we never reopen
+        self.hold_connection_window = False  # never reopen the connection's window
+        self.ack_settings = True
         self.pending_block = {}  # header blocks awaiting CONTINUATION
         self.defer_ping_acks = False  # hold PING acknowledgements until release_ping_acks()
         self.deferred_acks = []
         settings = frames.SettingsFrame(0)
+        if args.initial_window is not None:
+            settings.settings[frames.SettingsFrame.INITIAL_WINDOW_SIZE] = args.initial_window
         self.send(PREFACE + settings.serialize())
 
     # -- time and I/O ---------------------------------------------------------------------------
@@ -144,9 +156,10 @@ class Peer:
                 self.max_frame = frame.settings.get(frames.SettingsFrame.MAX_FRAME_SIZE,
                                                     self.max_frame)
                 self.record("settings", *(f"{k}={v}" for k, v in sorted(frame.settings.items())))
-                ack = frames.SettingsFrame(0)
-                ack.flags.add("ACK")
-                self.send(ack.serialize())
+                if self.ack_settings:
+                    ack = frames.SettingsFrame(0)
+                    ack.flags.add("ACK")
+                    self.send(ack.serialize())
         elif isinstance(frame, frames.PingFrame):
             if "ACK" not in frame.flags:
                 self.record("ping")
@@ -185,8 +198,9 @@ class Peer:
             self.body.setdefault(frame.stream_id, bytearray()).extend(frame.data)
             length = frame.flow_controlled_length
             if length:
-                # The connection's window always reopens; a held stream's never does.
-                self.window_update(0, length)
+                # The connection's window reopens unless held; a held stream's never does.
+                if not self.hold_connection_window:
+                    self.window_update(0, length)
                 if frame.stream_id not in self.held_shut and "END_STREAM" not in frame.flags:
                     self.window_update(frame.stream_id, length)
             if "END_STREAM" in frame.flags:
@@ -417,7 +431,109 @@ def large_headers(peer, args):
             "next_status": peer.status.get(follow) if follow else None}
 
 
+def incomplete_headers(peer, args):
+    headers = frames.HeadersFrame(1)
+    headers.data = peer.header_block("GET", args.path)
+    headers.flags.add("END_STREAM")  # but not END_HEADERS: a CONTINUATION must follow
+    peer.send(headers.serialize())
+    # Nothing else may come before that CONTINUATION (RFC 9113 §6.10), not even the
+    # acknowledgement of the server's SETTINGS.
+    peer.ack_settings = False
+    return until_goaway(peer)
+
+
+def stalled_body(peer, args):
+    stream = peer.request("POST", body_length=args.size)
+    if args.sent:
+        peer.send_body(stream, pattern(args.sent, 4), False)
+    while peer.left() > 0 and not peer.closed and stream not in peer.ended \
+            and stream not in peer.reset:
+        peer.pump(0.1)
+    peer.settle(0.3)  # what follows the answer: a reset ending the body we never finished
+    return {"status": peer.status.get(stream), "ended": stream in peer.ended,
+            "reset": error_name(peer.reset[stream]) if stream in peer.reset else None,
+            "body": bytes(peer.body.get(stream, b"")).decode("latin-1"),
+            "goaways": len(peer.goaways), "closed": peer.closed}
+
+
+def shut_window(peer, args):
+    if args.hold_connection:
+        # The stream windows are ours to open; the connection's stays shut once the echo has
+        # used it up.
+        peer.hold_connection_window = True
+        body = pattern(args.size, 5)
+        stream = peer.request("POST", body_length=len(body))
+        offset = 0
+        while peer.left() > 0 and not peer.closed and stream not in peer.reset \
+                and offset < len(body):
+            offset += peer.send_body(stream, body[offset:], True)
+            peer.pump(0.05)
+    else:
+        stream = peer.request()
+    while peer.left() > 0 and not peer.closed and stream not in peer.ended \
+            and stream not in peer.reset:
+        peer.pump(0.1)
+    peer.settle(0.5)
+    return {"status": peer.status.get(stream), "ended": stream in peer.ended,
+            "received": len(peer.body.get(stream, b"")),
+            "reset": error_name(peer.reset[stream]) if stream in peer.reset else None,
+            "goaways": len(peer.goaways), "closed": peer.closed}
+
+
+def no_read(peer, args):
+    # Every window of ours open, so that only the socket can hold the echoes back; then the
+    # server's SETTINGS and connection window are read, and nothing more.
+    peer.window_update(0, (1 << 31) - 1 - INITIAL_WINDOW)
+    peer.settle(0.3)
+    streams = [peer.request("POST", body_length=INITIAL_WINDOW) for _ in range(args.count)]
+    body = pattern(INITIAL_WINDOW, 6)
+    pending = [frame for stream in streams for frame in data_frames(stream, body, peer.max_frame)]
+    sent = 0
+    held_until = time.monotonic() + args.hold_seconds
+    peer.sock.setblocking(False)
+    out = b""
+    while time.monotonic() < held_until:
+        if not out and not pending:
+            time.sleep(0.05)
+            continue
+        if not out:
+            out = pending.pop(0)
+        try:
+            went = peer.sock.send(out)
+        except BlockingIOError:
+            time.sleep(0.05)
+            continue
+        except OSError:
+            break
+        out = out[went:]
+        sent += went
+    peer.sock.setblocking(True)
+    peer.record("reading", sent)
+    while peer.left() > 0 and not peer.closed and not all(s in peer.ended for s in streams):
+        peer.pump(0.2)
+    return {"streams": len(streams), "sent": sent,
+            "received": sum(len(peer.body.get(s, b"")) for s in streams),
+            "ended": sum(1 for s in streams if s in peer.ended), "closed": peer.closed,
+            "goaways": len(peer.goaways)}
+
+
+def data_frames(stream, body, max_frame):
+    """`body` as serialized DATA frames of `stream`, the last with END_STREAM."""
+    serialized = []
+    for at in range(0, len(body), max_frame):
+        frame = frames.DataFrame(stream)
+        frame.data = body[at:at + max_frame]
+        if at + max_frame >= len(body):
+            frame.flags.add("END_STREAM")
+        serialized.append(frame.serialize())
+    return serialized
+
+
 SCENARIOS = {
+    "incomplete-headers": incomplete_headers,
+    "stalled-body": stalled_body,
+    "shut-window": shut_window,
+    "no-read": no_read,
     "echo-streams": echo_streams,
     "stalled-reader": stalled_reader,
     "drain": drain,
@@ -440,6 +556,10 @@ def main():
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--pid", type=int)
     parser.add_argument("--hold", action="store_true")
+    parser.add_argument("--hold-connection", action="store_true")
+    parser.add_argument("--sent", type=int, default=0)
+    parser.add_argument("--hold-seconds", type=float, default=3.0)
+    parser.add_argument("--initial-window", type=int)
     parser.add_argument("--timeout", type=float, default=10.0)
     args = parser.parse_args()
     peer = Peer(args)
