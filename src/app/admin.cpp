@@ -41,6 +41,18 @@ std::string_view handshake_result_name(server::handshake_result result) {
   return "unknown";
 }
 
+std::string_view h2_flood_name(server::h2_flood flood) {
+  switch (flood) {
+    case server::h2_flood::rapid_reset:
+      return "rapid_reset";
+    case server::h2_flood::continuation:
+      return "continuation";
+    case server::h2_flood::control:
+      return "control";
+  }
+  return "unknown";
+}
+
 /// Appends a metric family's HELP and TYPE lines.
 void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
   fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
@@ -137,6 +149,48 @@ std::string render_metrics(const server::group_report& report) {
       fmt::format_to(to, "triserve_tls_handshakes_total{{server=\"{}\",result=\"{}\"}} {}\n",
                      s.name, handshake_result_name(result),
                      s.traffic.handshakes[static_cast<std::size_t>(result)]);
+  family(out, "triserve_requests_by_protocol_total", "counter",
+         "Responses sent, by server and the protocol that carried them: http/1.1 (HTTP/1.0 and "
+         "1.1), h2 (HTTP/2 over TLS), h2c (HTTP/2 in cleartext).");
+  for (const auto& s : report.servers)
+    for (const auto protocol :
+         {server::wire_protocol::http1, server::wire_protocol::h2, server::wire_protocol::h2c})
+      fmt::format_to(to,
+                     "triserve_requests_by_protocol_total{{server=\"{}\",protocol=\"{}\"}} {}\n",
+                     s.name, server::protocol_name(protocol),
+                     s.traffic.responses_by_protocol[static_cast<std::size_t>(protocol)]);
+  family(out, "triserve_http2_streams", "gauge", "HTTP/2 streams open now.");
+  for (const auto& s : report.servers)
+    fmt::format_to(to, "triserve_http2_streams{{server=\"{}\"}} {}\n", s.name,
+                   s.traffic.h2_streams_open);
+  family(out, "triserve_http2_streams_refused_total", "counter",
+         "HTTP/2 streams refused with REFUSED_STREAM: over --h2-max-streams, or opened after the "
+         "drain's last GOAWAY.");
+  for (const auto& s : report.servers)
+    fmt::format_to(to, "triserve_http2_streams_refused_total{{server=\"{}\"}} {}\n", s.name,
+                   s.traffic.h2_streams_refused);
+  family(out, "triserve_http2_goaways_sent_total", "counter",
+         "GOAWAY frames sent, by error code: NO_ERROR always, other codes once sent (OTHER: "
+         "codes RFC 9113 does not define).");
+  for (const auto& s : report.servers)
+    for (std::size_t code = 0; code < s.traffic.h2_goaways_sent.size(); ++code) {
+      const auto sent = s.traffic.h2_goaways_sent[code];
+      if (code != 0 && sent == 0) continue;
+      fmt::format_to(
+          to, "triserve_http2_goaways_sent_total{{server=\"{}\",code=\"{}\"}} {}\n", s.name,
+          code < server::h2_error_code_names.size() ? server::h2_error_code_names[code] : "OTHER",
+          sent);
+    }
+  family(out, "triserve_http2_floods_stopped_total", "counter",
+         "HTTP/2 connections ended with GOAWAY for a flood: rapid_reset (CVE-2023-44487), "
+         "continuation (CVE-2024-28182), control (SETTINGS, PING and other frames whose answers "
+         "pile up).");
+  for (const auto& s : report.servers)
+    for (const auto flood :
+         {server::h2_flood::rapid_reset, server::h2_flood::continuation, server::h2_flood::control})
+      fmt::format_to(to, "triserve_http2_floods_stopped_total{{server=\"{}\",kind=\"{}\"}} {}\n",
+                     s.name, h2_flood_name(flood),
+                     s.traffic.h2_floods_stopped[static_cast<std::size_t>(flood)]);
   family(out, "triserve_tls_connections", "gauge", "TLS connections open now.");
   for (const auto& s : report.servers)
     fmt::format_to(to, "triserve_tls_connections{{server=\"{}\"}} {}\n", s.name,

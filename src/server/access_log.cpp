@@ -21,6 +21,7 @@ void append_access_json(std::string& out, const access_entry& entry) {
   member("target", entry.target);
   fmt::format_to(std::back_inserter(out), ",\"status\":{},\"bytes\":{},\"duration_ms\":{:.3f}",
                  entry.status, entry.bytes, entry.duration_ms);
+  if (!entry.protocol.empty()) member("protocol", entry.protocol);
   if (!entry.tls.empty()) {
     member("tls", entry.tls);
     member("alpn", entry.alpn);
@@ -33,8 +34,7 @@ void log_access(const access_entry& entry, spdlog::level::level_enum level, bool
     const bool tls = !entry.tls.empty();
     spdlog::log(level, "{} {} {} {} {} {} {:.3f}ms{}{}{}{}{}{}", entry.server, entry.peer,
                 entry.method, entry.target, entry.status, entry.bytes, entry.duration_ms,
-                tls ? " " : "", entry.tls, tls ? " " : "",
-                tls ? (entry.alpn.empty() ? std::string_view{"-"} : entry.alpn) : "",
+                tls ? " " : "", entry.tls, entry.protocol.empty() ? "" : " ", entry.protocol,
                 entry.note.empty() ? "" : " ", entry.note);
     return;
   }

@@ -411,7 +411,7 @@ asio::awaitable<bool> connection::answer(bool& keep_alive) {
     co_return false;
   }
   server_.count_request();
-  server_.traffic().count_response(ex.status());
+  server_.traffic().count_response(ex.status(), wire_protocol::http1);
   server_.traffic().observe_duration(transport_.now() - started);
   if (server_.options().access_log)
     log_request(ex.status(), ex.body_bytes_sent(), started, ex.failed() ? "aborted" : "");
@@ -461,7 +461,7 @@ void connection::queue_error(int status, std::string_view reason) {
     work_->output.append(": ");
     work_->output.append(reason);
   }
-  server_.traffic().count_response(status);
+  server_.traffic().count_response(status, wire_protocol::http1);
   if (server_.options().access_log)
     log_request(status, head.content_length, transport_.now(), reason);
   else
@@ -595,23 +595,17 @@ void connection::count_too_slow(transfer_direction direction) {
 }
 
 void connection::log_cut_short(const http1_exchange& ex, clock::time_point started) {
-  server_.traffic().count_response(ex.status());
+  server_.traffic().count_response(ex.status(), wire_protocol::http1);
   log_request(ex.status(), ex.body_bytes_sent(), started, "aborted");
 }
 
 void connection::log_request(int status, std::uint64_t body_bytes, clock::time_point started,
                              std::string_view note) const {
-  const auto elapsed = std::chrono::duration<double, std::milli>(transport_.now() - started);
-  // A rejected request may not have a method or target worth the name.
-  const auto method = work_->request.method.empty() ? std::string_view{"-"} : work_->request.method;
-  const auto target = work_->request.target.empty() ? std::string_view{"-"} : work_->request.target;
-  const auto level = server_.options().access_log ? spdlog::level::info : spdlog::level::debug;
-  if (!spdlog::should_log(level)) return;
-  const auto peer = to_string(transport_.peer());
-  const auto security = transport_.security();
-  log_access({server_.name(), peer, method, target, status, body_bytes, elapsed.count(), note,
-              security.version, security.protocol},
-             level, server_.options().log_json);
+  const auto& request = work_->request;
+  // HTTP/1.0's own name (RFC 9110 §2.5); everything else here is HTTP/1.1.
+  const bool http10 = request.version_major == 1 && request.version_minor == 0;
+  server_.log_request(transport_, request, http10 ? "http/1.0" : "http/1.1", status, body_bytes,
+                      transport_.now() - started, note);
 }
 
 }  // namespace triserve::server

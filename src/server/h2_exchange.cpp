@@ -226,6 +226,8 @@ void h2_exchange::response_sent() {
 }
 
 void h2_exchange::abandon() {
+  // The session is going away: as good as closed.
+  closed_ = true;
   fail(failure::disconnected);
   outgoing_ = {};
   const auto now = session_.now();

@@ -15,7 +15,6 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/use_awaitable.hpp>
 
-#include "triserve/server/access_log.hpp"
 #include "triserve/server/h2_exchange.hpp"
 #include "triserve/server/server.hpp"
 
@@ -61,8 +60,12 @@ constexpr std::chrono::milliseconds goaway_round_trip_limit{1000};
 /// megabyte per connection, until the write timeout cuts a client that does not read.
 constexpr std::size_t max_output_backlog = 4096;
 /// How long a closing connection keeps reading after its last GOAWAY, so that the client reads
-/// our last frames rather than a reset (as connection::close_gracefully does for HTTP/1.1).
+/// our last frames rather than a reset (as connection::close_gracefully does for HTTP/1.1): the
+/// lingering goes on while the client keeps sending, until it has been quiet this long (a
+/// flooding client is usually still sending when its GOAWAY leaves), but no longer than
+/// max_linger. nginx's lingering_timeout and lingering_time, far shorter.
 constexpr std::chrono::milliseconds linger_time{500};
+constexpr std::chrono::milliseconds max_linger{2000};
 
 }  // namespace
 
@@ -90,6 +93,7 @@ struct h2_callbacks {
     const auto id = frame->hd.stream_id;
     self.streams_.emplace(id, std::make_unique<h2_exchange>(self, id));
     self.open_streams_ = self.open_streams_.load() + 1;
+    self.server_.traffic().count_h2_stream(+1);
     return 0;
   }
 
@@ -169,6 +173,16 @@ struct h2_callbacks {
 
   static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
     auto& self = of(user_data);
+    if (frame->hd.type == NGHTTP2_GOAWAY) {
+      self.count_goaway(frame->goaway.error_code);
+      return 0;
+    }
+    if (frame->hd.type == NGHTTP2_RST_STREAM) {
+      // Over MAX_CONCURRENT_STREAMS (nghttp2's) or after the drain's last GOAWAY (ours).
+      if (frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM)
+        self.server_.traffic().count_h2_refused();
+      return 0;
+    }
     const bool ends_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     if (!ends_stream || (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA))
       return 0;
@@ -189,6 +203,7 @@ struct h2_callbacks {
     if (ex == nullptr) return 0;
     if (!ex->closed()) {
       self.open_streams_ = self.open_streams_.load() - 1;
+      self.server_.traffic().count_h2_stream(-1);
       if (self.idle()) self.idle_since_ = self.now();
     }
     ex->stream_closed(error_code);
@@ -216,6 +231,7 @@ h2_session::h2_session(server& owner, transport& stream, std::string_view receiv
       reader_wake_(stream.executor(), transport::clock::time_point::max()),
       handlers_done_(stream.executor(), transport::clock::time_point::max()),
       idle_since_(stream.now()),
+      protocol_(stream.security().version.empty() ? wire_protocol::h2c : wire_protocol::h2),
       write_wait_(owner.options().write_timeout, owner.options().min_send_rate,
                   owner.options().min_rate_grace) {
   nghttp2_session_callbacks* made_callbacks = nullptr;
@@ -287,14 +303,17 @@ asio::awaitable<void> h2_session::read_loop() {
     std::string{}.swap(initial_);
     wake_writer();
   }
-  while (!closed_ && !fatal) {
+  while (!closed_) {
     co_await wait_for_backlog();
     if (closed_) break;
     auto [ec, received] = co_await transport_.read_some({read_buffer_.data(), read_buffer_.size()});
     if (ec) break;
     server_.traffic().count_received(received);
-    // After the last GOAWAY, with no stream left, what still comes is dropped while we linger.
-    if (nghttp2_session_want_read(session_.get()) == 0) continue;
+    last_received_at_ = now();
+    // After a connection error, or the last GOAWAY with no stream left, what still comes is
+    // dropped while the writer sends our last frames and lingers: closing with it unread would
+    // reset the connection, and the reset could destroy our GOAWAY before the client reads it.
+    if (fatal || nghttp2_session_want_read(session_.get()) == 0) continue;
     fatal = !feed({read_buffer_.data(), received});
     wake_writer();
   }
@@ -318,7 +337,19 @@ bool h2_session::feed(std::string_view bytes) {
   // them with GOAWAY itself and then wants nothing more.
   spdlog::debug("{} server: HTTP/2 connection from {} ended: {}", server_.name(),
                 to_string(transport_.peer()), nghttp2_strerror(static_cast<int>(taken)));
-  nghttp2_session_terminate_session(session_.get(), NGHTTP2_PROTOCOL_ERROR);
+  std::uint32_t code = NGHTTP2_PROTOCOL_ERROR;
+  if (taken == NGHTTP2_ERR_FLOODED || taken == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
+    // RFC 9113 §11.1 names ENHANCE_YOUR_CALM for a peer "exhibiting a behavior that might be
+    // generating excessive load".
+    code = NGHTTP2_ENHANCE_YOUR_CALM;
+    server_.traffic().count_h2_flood(taken == NGHTTP2_ERR_FLOODED ? h2_flood::control
+                                                                  : h2_flood::continuation);
+  } else if (taken == NGHTTP2_ERR_NOMEM) {
+    code = NGHTTP2_INTERNAL_ERROR;
+  }
+  goaway_submitted_ = true;
+  connection_error_ = true;
+  nghttp2_session_terminate_session(session_.get(), code);
   return false;
 }
 
@@ -343,7 +374,7 @@ asio::awaitable<void> h2_session::write_loop() {
       // Both ends are done: GOAWAY sent or received and no stream left, or a connection error.
       if (nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0)
         break;
-      if (reader_done_) break;
+      if (reader_done_ || connection_error_) break;
       const auto goaway_at = next_goaway_at();
       if (now() >= goaway_at) {
         send_final_goaway();
@@ -385,8 +416,13 @@ asio::awaitable<void> h2_session::write_loop() {
   if (closed_) co_return;
   // A graceful end: close_notify and FIN, then a moment for the client to read our last frames.
   co_await transport_.shutdown_send();
-  if (!reader_done_ && !closed_) {
-    writer_wake_.expires_after(linger_time);
+  const auto linger_began = now();
+  const auto give_up_at = linger_began + max_linger;
+  while (!reader_done_ && !closed_) {
+    const auto until =
+        std::min(std::max(linger_began, last_received_at_) + linger_time, give_up_at);
+    if (now() >= until) break;
+    writer_wake_.expires_at(until);
     co_await writer_wake_.async_wait(as_result);
   }
   closed_ = true;
@@ -414,15 +450,25 @@ void h2_session::begin_drain() {
   // opening meanwhile are not refused, then after a round trip (a PING's answer) the final one
   // with the last stream that will be served. Open streams finish; the connection closes when
   // none is left.
+  goaway_submitted_ = true;
   nghttp2_submit_shutdown_notice(session_.get());
   nghttp2_submit_ping(session_.get(), NGHTTP2_FLAG_NONE, nullptr);
   final_goaway_due_ = now() + goaway_round_trip_limit;
   wake_writer();
 }
 
+void h2_session::count_goaway(std::uint32_t error_code) {
+  server_.traffic().count_h2_goaway(error_code);
+  // nghttp2 ends a connection over its reset rate limit (CVE-2023-44487) with a GOAWAY of
+  // INTERNAL_ERROR of its own; every GOAWAY of ours is submitted with goaway_submitted_ set.
+  if (error_code == NGHTTP2_INTERNAL_ERROR && !goaway_submitted_)
+    server_.traffic().count_h2_flood(h2_flood::rapid_reset);
+}
+
 void h2_session::send_final_goaway() {
   if (final_goaway_sent_ || closed_) return;
   final_goaway_sent_ = true;
+  goaway_submitted_ = true;
   last_stream_served_ = nghttp2_session_get_last_proc_stream_id(session_.get());
   nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, last_stream_served_, NGHTTP2_NO_ERROR,
                         nullptr, 0);
@@ -430,6 +476,10 @@ void h2_session::send_final_goaway() {
 }
 
 void h2_session::force_close() {
+  std::uint64_t open = 0;
+  for (const auto& [id, ex] : streams_)
+    if (!ex->closed()) ++open;
+  if (!closed_ && open > 0) server_.count_streams_cut(open);
   cut(NGHTTP2_NO_ERROR, {});
 }
 
@@ -447,6 +497,7 @@ void h2_session::cut(std::uint32_t error_code, std::string_view why) {
         nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
     if (!final_goaway_sent_) {
       final_goaway_sent_ = true;
+      goaway_submitted_ = true;
       last_stream_served_ = nghttp2_session_get_last_proc_stream_id(session_.get());
       nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, last_stream_served_, error_code,
                             reinterpret_cast<const std::uint8_t*>(why.data()), why.size());
@@ -474,7 +525,10 @@ void h2_session::close_now() {
   }
   open_streams_ = 0;
   next_check_ = transport::clock::time_point::max();
-  for (auto& [id, ex] : streams_) ex->abandon();
+  for (auto& [id, ex] : streams_) {
+    if (!ex->closed()) server_.traffic().count_h2_stream(-1);
+    ex->abandon();
+  }
   wake_writer();
   reader_wake_.cancel();
 }
@@ -601,7 +655,7 @@ asio::awaitable<void> h2_session::serve_stream(h2_exchange& ex) {
   }
   ex.submit_head();
   server_.count_request();
-  server_.traffic().count_response(ex.status());
+  server_.traffic().count_response(ex.status(), protocol_);
   server_.traffic().observe_duration(now() - ex.started());
   if (server_.options().access_log)
     log_request(ex, ex.status(), ex.body_bytes_sent(), ex.failed() ? "aborted" : "");
@@ -624,7 +678,7 @@ void h2_session::forget_if_done(h2_exchange& ex) {
 
 void h2_session::send_error(h2_exchange& ex, int status, std::string_view reason) {
   ex.answer_error(status, reason);
-  server_.traffic().count_response(status);
+  server_.traffic().count_response(status, protocol_);
   if (server_.options().access_log)
     log_request(ex, status, ex.body_bytes_sent(), reason);
   else
@@ -633,23 +687,14 @@ void h2_session::send_error(h2_exchange& ex, int status, std::string_view reason
 }
 
 void h2_session::log_cut_short(const h2_exchange& ex) {
-  server_.traffic().count_response(ex.status());
+  server_.traffic().count_response(ex.status(), protocol_);
   log_request(ex, ex.status(), ex.body_bytes_sent(), "aborted");
 }
 
 void h2_session::log_request(const h2_exchange& ex, int status, std::uint64_t body_bytes,
                              std::string_view note) const {
-  const auto level = server_.options().access_log ? spdlog::level::info : spdlog::level::debug;
-  if (!spdlog::should_log(level)) return;
-  const auto elapsed = std::chrono::duration<double, std::milli>(transport_.now() - ex.started());
-  const auto& request = ex.request();
-  const auto method = request.method.empty() ? std::string_view{"-"} : request.method;
-  const auto target = request.target.empty() ? std::string_view{"-"} : request.target;
-  const auto peer = to_string(transport_.peer());
-  const auto security = transport_.security();
-  log_access({server_.name(), peer, method, target, status, body_bytes, elapsed.count(), note,
-              security.version, security.protocol},
-             level, server_.options().log_json);
+  server_.log_request(transport_, ex.request(), protocol_name(protocol_), status, body_bytes,
+                      transport_.now() - ex.started(), note);
 }
 
 }  // namespace triserve::server

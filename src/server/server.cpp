@@ -18,6 +18,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include "triserve/http/request.hpp"
+#include "triserve/server/access_log.hpp"
 #include "triserve/server/connection.hpp"
 #include "triserve/server/server_group.hpp"
 #include "triserve/server/tcp_transport.hpp"
@@ -331,7 +332,24 @@ std::size_t server::busy_connection_count() const {
 
 server_stats server::stats() const {
   return {requests_served_.load(std::memory_order_relaxed),
-          idle_closed_.load(std::memory_order_relaxed), cut_.load(std::memory_order_relaxed)};
+          idle_closed_.load(std::memory_order_relaxed), cut_.load(std::memory_order_relaxed),
+          streams_cut_.load(std::memory_order_relaxed)};
+}
+
+void server::log_request(const transport& stream, const http::request& request,
+                         std::string_view protocol, int status, std::uint64_t body_bytes,
+                         std::chrono::steady_clock::duration took, std::string_view note) const {
+  const auto level = options_.access_log ? spdlog::level::info : spdlog::level::debug;
+  if (!spdlog::should_log(level)) return;
+  const auto elapsed = std::chrono::duration<double, std::milli>(took);
+  // A rejected request may not have a method or target worth the name.
+  const auto method = request.method.empty() ? std::string_view{"-"} : request.method;
+  const auto target = request.target.empty() ? std::string_view{"-"} : request.target;
+  const auto peer = to_string(stream.peer());
+  const auto security = stream.security();
+  log_access({name(), peer, method, target, status, body_bytes, elapsed.count(), note,
+              security.version, security.protocol, protocol},
+             level, options_.log_json);
 }
 
 }  // namespace triserve::server

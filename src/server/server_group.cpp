@@ -338,8 +338,15 @@ void server_group::begin_drain(std::string_view why) {
 }
 
 std::string server_group::drain_progress() const {
-  return fmt::format("draining: {} connection(s) left; {} to deadline", connections_by_server(),
-                     format_seconds(deadline_at_.load() - std::chrono::steady_clock::now()));
+  // HTTP/2 connections count as connections; the streams they still carry are said apart.
+  std::uint64_t streams = 0;
+  for (const auto& planned : servers_)
+    if (planned.order == drain_order::with_the_group)
+      streams += planned.instance->traffic().snapshot().h2_streams_open;
+  return fmt::format(
+      "draining: {} connection(s) left{}; {} to deadline", connections_by_server(),
+      streams == 0 ? std::string{} : fmt::format(" ({} HTTP/2 stream(s) open)", streams),
+      format_seconds(deadline_at_.load() - std::chrono::steady_clock::now()));
 }
 
 void server_group::wait_for_deadline() {
@@ -484,6 +491,7 @@ server_stats server_group::totals() const {
     total.requests_served += stats.requests_served;
     total.idle_closed += stats.idle_closed;
     total.cut += stats.cut;
+    total.streams_cut += stats.streams_cut;
   }
   return total;
 }
@@ -491,7 +499,11 @@ server_stats server_group::totals() const {
 void server_group::log_outcome() {
   const auto total = totals();
   if (exit_code_ != 0) {
-    spdlog::error("shutdown incomplete: {} connection(s) cut, {} request(s) served", total.cut,
+    // A cut HTTP/2 connection may have carried several requests: they are said too.
+    spdlog::error("shutdown incomplete: {} connection(s) cut{}, {} request(s) served", total.cut,
+                  total.streams_cut == 0
+                      ? std::string{}
+                      : fmt::format(" ({} HTTP/2 stream(s) cancelled)", total.streams_cut),
                   total.requests_served);
     notifier_.notify(fmt::format("STATUS=stopped: {} connection(s) cut, {} request(s) served",
                                  total.cut, total.requests_served));

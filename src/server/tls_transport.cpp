@@ -169,7 +169,7 @@ asio::awaitable<std::error_code> tls_transport::handshake() {
       if (first == handshake_record || !starts_http_request(first)) break;
       phase_ = tls_phase::broken;
       finish_handshake(handshake_result::cleartext);
-      counters_->count_response(400);
+      counters_->count_response(400, wire_protocol::http1);
       spdlog::debug("{} server: {} sent cleartext HTTP to a TLS port; answered 400", server_name_,
                     to_string(peer_));
       co_await refuse_cleartext();

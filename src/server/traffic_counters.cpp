@@ -32,6 +32,14 @@ traffic_snapshot traffic_counters::snapshot() const {
   for (std::size_t i = 0; i < handshakes_.size(); ++i)
     copy.handshakes[i] = handshakes_[i].load(std::memory_order_relaxed);
   copy.tls_connections = tls_connections_.load(std::memory_order_relaxed);
+  const auto copy_all = [](const auto& from, auto& to) {
+    for (std::size_t i = 0; i < from.size(); ++i) to[i] = from[i].load(std::memory_order_relaxed);
+  };
+  copy_all(responses_by_protocol_, copy.responses_by_protocol);
+  copy.h2_streams_open = h2_streams_open_.load(std::memory_order_relaxed);
+  copy.h2_streams_refused = h2_streams_refused_.load(std::memory_order_relaxed);
+  copy_all(h2_goaways_sent_, copy.h2_goaways_sent);
+  copy_all(h2_floods_stopped_, copy.h2_floods_stopped);
   return copy;
 }
 

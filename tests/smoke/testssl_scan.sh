@@ -28,9 +28,34 @@ timeout 600 testssl --quiet --color 0 --warnings off --nodns none --jsonfile "$w
   -p -s -f -S -U "127.0.0.1:$port" >"$workdir/scan.txt" 2>&1 || true
 [[ -s $workdir/scan.json ]] || { echo "testssl wrote no findings:"; cat "$workdir/scan.txt"; exit 1; }
 
-python3 - "$workdir/scan.json" <<'PY'
+# testssl 3.0.8 checks ticket resumption with `s_client -sess_out </dev/null`, which may exit on
+# stdin's end before TLS 1.3's NewSessionTicket (sent after the client's Finished) arrives: on a
+# loaded machine the session file stays empty and testssl reports "connect problem". When it
+# does, the same check is made here without that race: the first client waits for its ticket.
+retested=no
+if python3 -c 'import json, sys
+tickets = [f for f in json.load(open(sys.argv[1])) if f["id"] == "sessionresumption_ticket"]
+sys.exit(0 if tickets and "connect problem" in tickets[0]["finding"] else 1)' "$workdir/scan.json"; then
+  echo "testssl could not run its ticket resumption check (connect problem); checking it again:"
+  session="$workdir/session.pem"
+  (sleep 1) | timeout 10 openssl s_client -connect "127.0.0.1:$port" -servername localhost \
+    -sess_out "$session" >"$workdir/first.txt" 2>&1 || true
+  if [[ -s $session ]] && timeout 10 openssl s_client -connect "127.0.0.1:$port" \
+    -servername localhost -sess_in "$session" </dev/null 2>&1 | grep -q '^Reused, TLSv1.3'; then
+    echo "resumed by ticket"
+    retested=yes
+  else
+    echo "not resumed"
+  fi
+fi
+
+python3 - "$workdir/scan.json" "$retested" <<'PY'
 import json, sys
 findings = json.load(open(sys.argv[1]))
+if sys.argv[2] == "yes":
+    for f in findings:
+        if f["id"] == "sessionresumption_ticket":
+            f["severity"], f["finding"] = "OK", "supported"
 judged = [f for f in findings if not f["id"].startswith("cert") and f["id"] != "DNS_CAArecord"]
 bad = [f for f in judged if f["severity"] not in ("OK", "INFO")]
 for f in findings:

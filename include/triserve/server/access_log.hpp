@@ -20,21 +20,22 @@ struct access_entry {
   std::string_view method;  ///< "-" when the request was rejected before it had one
   std::string_view target;  ///< as the client sent it: any bytes at all
   int status = 0;
-  std::uint64_t bytes = 0;   ///< body bytes sent
-  double duration_ms = 0.0;  ///< from the request's first byte to its last byte written
-  std::string_view note;     ///< "aborted", a rejection's reason, or empty
-  std::string_view tls;      ///< "TLSv1.3" over TLS, empty over cleartext
-  std::string_view alpn;     ///< what ALPN chose over TLS ("http/1.1"), empty when nothing
+  std::uint64_t bytes = 0;    ///< body bytes sent
+  double duration_ms = 0.0;   ///< from the request's first byte to its last byte written
+  std::string_view note;      ///< "aborted", a rejection's reason, or empty
+  std::string_view tls;       ///< "TLSv1.3" over TLS, empty over cleartext
+  std::string_view alpn;      ///< what ALPN chose over TLS ("http/1.1"), empty when nothing
+  std::string_view protocol;  ///< what carried the request: "http/1.1", "http/1.0", "h2", "h2c"
 };
 
 /// Appends the entry's JSON members, starting with `"msg":"request"`, then server, peer, method,
-/// target, status, bytes, duration_ms, tls and alpn over TLS, and note when it is not empty. No
-/// braces: the formatter adds "ts" and "level" around them.
+/// target, status, bytes, duration_ms, protocol, tls and alpn over TLS, and note when it is not
+/// empty. No braces: the formatter adds "ts" and "level" around them.
 void append_access_json(std::string& out, const access_entry& entry);
 
 /// Logs the entry at `level`: a text line on the default logger ("hello 127.0.0.1:41234 GET / 200
-/// 13 0.052ms", then over TLS "TLSv1.3 http/1.1" with "-" for no ALPN, then the note), or, with
-/// `json`, its members on the access logger (the default logger when there is none).
+/// 13 0.052ms h2c", the protocol after "TLSv1.3" over TLS, then the note), or, with `json`, its
+/// members on the access logger (the default logger when there is none).
 void log_access(const access_entry& entry, spdlog::level::level_enum level, bool json);
 
 }  // namespace triserve::server

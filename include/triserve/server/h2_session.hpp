@@ -16,6 +16,7 @@
 #include "triserve/http/date.hpp"
 #include "triserve/server/client_wait.hpp"
 #include "triserve/server/relaxed.hpp"
+#include "triserve/server/traffic_counters.hpp"
 #include "triserve/server/transport.hpp"
 
 struct nghttp2_session;
@@ -113,6 +114,8 @@ class h2_session {
   /// Feeds `bytes` to nghttp2; false when the connection must end (nghttp2 queued a GOAWAY
   /// for a connection error, if it could).
   bool feed(std::string_view bytes);
+  /// Counts a GOAWAY sent, and the flood it stopped when nghttp2 sent it for one.
+  void count_goaway(std::uint32_t error_code);
   /// Sends the final GOAWAY (of a drain, or of a connection idle too long), with the last stream
   /// that will be served, once.
   void send_final_goaway();
@@ -156,9 +159,14 @@ class h2_session {
   transport::clock::time_point final_goaway_due_ = transport::clock::time_point::max();
   /// Since when no stream has been open (from the start, or when the last one closed).
   transport::clock::time_point idle_since_;
+  wire_protocol protocol_;  ///< h2 over TLS, h2c in cleartext
+  /// When the reader last received something: a closing connection lingers while bytes come.
+  transport::clock::time_point last_received_at_{};
   http::date_cache dates_;
   bool draining_ = false;
   bool final_goaway_sent_ = false;
+  /// We have submitted a GOAWAY (any other is nghttp2's own).
+  bool goaway_submitted_ = false;
   /// The last stream id of the final GOAWAY: streams above it are refused.
   std::int32_t last_stream_served_ = 0;
   /// New streams above it seen in the bytes being fed, to be refused once they are taken.
@@ -174,6 +182,8 @@ class h2_session {
   std::uint64_t handed_to_kernel_ = 0;  ///< bytes the transport accepted from our writes
   std::uint64_t delivered_seen_ = 0;    ///< delivered_bytes() when last accounted
   bool closed_ = false;  ///< no more reading or writing: close_now() or force_close()
+  /// feed() failed: once nghttp2's GOAWAY has left, the connection ends.
+  bool connection_error_ = false;
   bool reader_done_ = false;
   bool writer_done_ = false;
 };

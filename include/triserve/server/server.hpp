@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <asio/any_io_executor.hpp>
@@ -31,6 +32,7 @@ namespace triserve::server {
 
 class connection;
 class server_group;
+class transport;
 
 /// Counts a server keeps for the final log line of a drain.
 struct server_stats {
@@ -39,6 +41,8 @@ struct server_stats {
   /// request yet, and ones whose response had already promised keep-alive.
   std::uint64_t idle_closed = 0;
   std::uint64_t cut = 0;  ///< connections closed at the deadline or by a second signal
+  /// HTTP/2 streams those connections carried, cancelled with them.
+  std::uint64_t streams_cut = 0;
 };
 
 /// Where a server listens, once bound.
@@ -108,6 +112,10 @@ class server {
   void count_request() { requests_served_.fetch_add(1, std::memory_order_relaxed); }
   void count_idle_closed() { idle_closed_.fetch_add(1, std::memory_order_relaxed); }
   void count_cut() { cut_.fetch_add(1, std::memory_order_relaxed); }
+  /// A connection cut at the deadline (or by a second signal) cancelled `streams` HTTP/2 streams.
+  void count_streams_cut(std::uint64_t streams) {
+    streams_cut_.fetch_add(streams, std::memory_order_relaxed);
+  }
   traffic_counters& traffic() { return traffic_; }
   const traffic_counters& traffic() const { return traffic_; }
   /// The handler threw answering `request` from `peer`: counts it and logs one error line.
@@ -115,6 +123,12 @@ class server {
   /// connection closes without one.
   void handler_failed(const http::request& request, const asio::ip::tcp::endpoint& peer,
                       std::exception_ptr failure, bool answered);
+  /// One access-log line (at debug level when the access log is off) for `request`, received
+  /// over `stream` by `protocol` `took` ago: a rejected request may have no method or target
+  /// yet; `note` says why it was rejected or aborted.
+  void log_request(const transport& stream, const http::request& request, std::string_view protocol,
+                   int status, std::uint64_t body_bytes, std::chrono::steady_clock::duration took,
+                   std::string_view note) const;
 
  private:
   using registry = std::list<std::shared_ptr<connection>>;
@@ -157,6 +171,7 @@ class server {
   std::atomic<std::uint64_t> requests_served_{0};
   std::atomic<std::uint64_t> idle_closed_{0};
   std::atomic<std::uint64_t> cut_{0};
+  std::atomic<std::uint64_t> streams_cut_{0};
   traffic_counters traffic_;
   bool accepting_ = false;  ///< only touched on the group's strand
 };

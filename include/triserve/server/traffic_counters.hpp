@@ -1,10 +1,12 @@
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 namespace triserve::server {
 
@@ -25,6 +27,41 @@ enum class handshake_result {
   cleartext   ///< an HTTP request sent in cleartext to a TLS port, answered 400
 };
 inline constexpr std::size_t handshake_result_count = 4;
+
+/// The protocol a request came by: HTTP/1.x, HTTP/2 over TLS, HTTP/2 in cleartext.
+enum class wire_protocol : std::uint8_t { http1, h2, h2c };
+inline constexpr std::size_t wire_protocol_count = 3;
+/// The protocol's name as ALPN spells it ("http/1.1", "h2", "h2c"; RFC 9113 §3.1).
+constexpr std::string_view protocol_name(wire_protocol protocol) {
+  return protocol == wire_protocol::h2 ? "h2" : protocol == wire_protocol::h2c ? "h2c" : "http/1.1";
+}
+
+/// A flood an HTTP/2 connection was ended for, with GOAWAY.
+enum class h2_flood : std::uint8_t {
+  rapid_reset,   ///< streams opened and reset past nghttp2's rate limit (CVE-2023-44487)
+  continuation,  ///< a header section in too many CONTINUATION frames (CVE-2024-28182)
+  control        ///< SETTINGS, PING or other frames whose answers pile up (nghttp2's FLOODED)
+};
+inline constexpr std::size_t h2_flood_count = 3;
+/// GOAWAY error codes counted one by one (RFC 9113 §7: NO_ERROR to HTTP_1_1_REQUIRED); any
+/// other is counted in the last slot.
+inline constexpr std::size_t h2_error_code_count = 14;
+/// Their names, as RFC 9113 §7 spells them.
+inline constexpr std::array<std::string_view, h2_error_code_count> h2_error_code_names{
+    "NO_ERROR",
+    "PROTOCOL_ERROR",
+    "INTERNAL_ERROR",
+    "FLOW_CONTROL_ERROR",
+    "SETTINGS_TIMEOUT",
+    "STREAM_CLOSED",
+    "FRAME_SIZE_ERROR",
+    "REFUSED_STREAM",
+    "CANCEL",
+    "COMPRESSION_ERROR",
+    "CONNECT_ERROR",
+    "ENHANCE_YOUR_CALM",
+    "INADEQUATE_SECURITY",
+    "HTTP_1_1_REQUIRED"};
 
 /// A copy of one server's traffic counters, for /metrics.
 struct traffic_snapshot {
@@ -48,16 +85,29 @@ struct traffic_snapshot {
   std::array<std::uint64_t, handshake_result_count> handshakes{};
   /// TLS connections open now.
   std::uint64_t tls_connections = 0;
+  /// Responses by wire_protocol.
+  std::array<std::uint64_t, wire_protocol_count> responses_by_protocol{};
+  /// HTTP/2 streams open now, and refused (RST_STREAM REFUSED_STREAM: over the concurrency limit,
+  /// or opened after the drain's last GOAWAY).
+  std::uint64_t h2_streams_open = 0;
+  std::uint64_t h2_streams_refused = 0;
+  /// GOAWAY frames sent, by error code; the last slot holds codes RFC 9113 does not define.
+  std::array<std::uint64_t, h2_error_code_count + 1> h2_goaways_sent{};
+  /// HTTP/2 connections ended for a flood, by h2_flood.
+  std::array<std::uint64_t, h2_flood_count> h2_floods_stopped{};
 };
 
 /// What a server's connections did on the wire, counted from any thread (relaxed atomics: each
 /// counter is exact, a snapshot of several is not taken at one instant).
 class traffic_counters {
  public:
-  /// A response with `status` was queued, whether from a handler or for a rejected request.
-  void count_response(int status) {
+  /// A response with `status` was queued over `protocol`, whether from a handler or for a
+  /// rejected request.
+  void count_response(int status, wire_protocol protocol) {
     const int index = status / 100 - 1;
-    if (index >= 0 && index < 5) add(responses_by_class_[static_cast<std::size_t>(index)], 1);
+    if (index < 0 || index >= 5) return;
+    add(responses_by_class_[static_cast<std::size_t>(index)], 1);
+    add(responses_by_protocol_[static_cast<std::size_t>(protocol)], 1);
   }
   /// A handler answered a request in `took`, from its head parsed to its response queued or sent.
   void observe_duration(std::chrono::steady_clock::duration took);
@@ -81,6 +131,21 @@ class traffic_counters {
     tls_connections_.fetch_add(static_cast<std::uint64_t>(change), std::memory_order_relaxed);
   }
 
+  /// An HTTP/2 stream was opened (`+1`) or closed (`-1`).
+  void count_h2_stream(int change) {
+    h2_streams_open_.fetch_add(static_cast<std::uint64_t>(change), std::memory_order_relaxed);
+  }
+  /// An HTTP/2 stream was refused with RST_STREAM(REFUSED_STREAM).
+  void count_h2_refused() { add(h2_streams_refused_, 1); }
+  /// A GOAWAY with `error_code` was sent.
+  void count_h2_goaway(std::uint32_t error_code) {
+    add(h2_goaways_sent_[std::min<std::size_t>(error_code, h2_error_code_count)], 1);
+  }
+  /// An HTTP/2 connection was ended for `flood`.
+  void count_h2_flood(h2_flood flood) {
+    add(h2_floods_stopped_[static_cast<std::size_t>(flood)], 1);
+  }
+
   traffic_snapshot snapshot() const;
 
  private:
@@ -99,6 +164,11 @@ class traffic_counters {
   std::atomic<std::uint64_t> connection_failures_{0};
   std::array<std::atomic<std::uint64_t>, handshake_result_count> handshakes_{};
   std::atomic<std::uint64_t> tls_connections_{0};
+  std::array<std::atomic<std::uint64_t>, wire_protocol_count> responses_by_protocol_{};
+  std::atomic<std::uint64_t> h2_streams_open_{0};
+  std::atomic<std::uint64_t> h2_streams_refused_{0};
+  std::array<std::atomic<std::uint64_t>, h2_error_code_count + 1> h2_goaways_sent_{};
+  std::array<std::atomic<std::uint64_t>, h2_flood_count> h2_floods_stopped_{};
 };
 
 }  // namespace triserve::server

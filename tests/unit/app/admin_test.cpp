@@ -47,6 +47,12 @@ TEST_CASE("metrics: counts, histogram and drain state in Prometheus text format"
   hello.traffic.duration_sum_us = 20'004'000;
   hello.traffic.handler_failures = 3;
   hello.traffic.connection_failures = 1;
+  hello.traffic.responses_by_protocol = {6, 1, 3};
+  hello.traffic.h2_streams_open = 5;
+  hello.traffic.h2_streams_refused = 9;
+  hello.traffic.h2_goaways_sent[11] = 2;  // ENHANCE_YOUR_CALM
+  hello.traffic.h2_goaways_sent.back() = 1;
+  hello.traffic.h2_floods_stopped = {1, 0, 4};
   report.servers.push_back(hello);
 
   const auto text = render_metrics(report);
@@ -72,6 +78,21 @@ TEST_CASE("metrics: counts, histogram and drain state in Prometheus text format"
   CHECK(s.at("triserve_connection_failures_total{server=\"hello\"}") == "1");
   CHECK(text.find("# TYPE triserve_handler_failures_total counter\n") <
         text.find("triserve_handler_failures_total{"));
+  CHECK(s.at("triserve_requests_by_protocol_total{server=\"hello\",protocol=\"http/1.1\"}") == "6");
+  CHECK(s.at("triserve_requests_by_protocol_total{server=\"hello\",protocol=\"h2\"}") == "1");
+  CHECK(s.at("triserve_requests_by_protocol_total{server=\"hello\",protocol=\"h2c\"}") == "3");
+  CHECK(s.at("triserve_http2_streams{server=\"hello\"}") == "5");
+  CHECK(s.at("triserve_http2_streams_refused_total{server=\"hello\"}") == "9");
+  // NO_ERROR always; other codes once sent.
+  CHECK(s.at("triserve_http2_goaways_sent_total{server=\"hello\",code=\"NO_ERROR\"}") == "0");
+  CHECK(s.at("triserve_http2_goaways_sent_total{server=\"hello\",code=\"ENHANCE_YOUR_CALM\"}") ==
+        "2");
+  CHECK(s.at("triserve_http2_goaways_sent_total{server=\"hello\",code=\"OTHER\"}") == "1");
+  CHECK(s.count("triserve_http2_goaways_sent_total{server=\"hello\",code=\"PROTOCOL_ERROR\"}") ==
+        0);
+  CHECK(s.at("triserve_http2_floods_stopped_total{server=\"hello\",kind=\"rapid_reset\"}") == "1");
+  CHECK(s.at("triserve_http2_floods_stopped_total{server=\"hello\",kind=\"continuation\"}") == "0");
+  CHECK(s.at("triserve_http2_floods_stopped_total{server=\"hello\",kind=\"control\"}") == "4");
   CHECK(s.at("triserve_ready") == "0");
   CHECK(s.at("triserve_draining") == "1");
   CHECK(s.at("triserve_phase{phase=\"draining\"}") == "1");
@@ -89,9 +110,9 @@ TEST_CASE("metrics: a server's durations land in the bucket whose bound they do 
   counters.observe_duration(std::chrono::microseconds{500});  // le 0.0005
   counters.observe_duration(std::chrono::microseconds{501});  // le 0.001
   counters.observe_duration(std::chrono::seconds{11});        // +Inf
-  counters.count_response(200);
-  counters.count_response(404);
-  counters.count_response(99);  // not a status: not counted
+  counters.count_response(200, server::wire_protocol::http1);
+  counters.count_response(404, server::wire_protocol::h2c);
+  counters.count_response(99, server::wire_protocol::h2);  // not a status: not counted
   counters.count_handler_failure();
   counters.count_handler_failure();
   counters.count_connection_failure();
@@ -104,6 +125,9 @@ TEST_CASE("metrics: a server's durations land in the bucket whose bound they do 
   CHECK(copy.responses_by_class[1] == 1);
   CHECK(copy.responses_by_class[3] == 1);
   CHECK(copy.responses_by_class[0] == 0);
+  CHECK(copy.responses_by_protocol[static_cast<std::size_t>(server::wire_protocol::http1)] == 1);
+  CHECK(copy.responses_by_protocol[static_cast<std::size_t>(server::wire_protocol::h2c)] == 1);
+  CHECK(copy.responses_by_protocol[static_cast<std::size_t>(server::wire_protocol::h2)] == 0);
   CHECK(copy.handler_failures == 2);
   CHECK(copy.connection_failures == 1);
 }

@@ -24,6 +24,15 @@ TEST_CASE("an access-log entry as JSON members", "[access_log]") {
                  R"("target":"/a\"b\\c\u00ff","status":200,"bytes":12,"duration_ms":0.123)");
   }
 
+  SECTION("with the protocol, and TLS's version and ALPN") {
+    entry.protocol = "h2";
+    entry.tls = "TLSv1.3";
+    entry.alpn = "h2";
+    std::string out;
+    append_access_json(out, entry);
+    CHECK(out.ends_with(R"("duration_ms":0.123,"protocol":"h2","tls":"TLSv1.3","alpn":"h2")"));
+  }
+
   SECTION("with a note, after what is already there") {
     entry.note = "missing Host header";
     entry.status = 400;
