@@ -63,24 +63,6 @@ parse_result check_line_so_far(std::string_view so_far, std::size_t judged, bool
   return valid;
 }
 
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-/// Calls `f` with each non-empty, OWS-trimmed element of a comma-separated list (RFC 9110 §5.6.1).
-template <typename F>
-void for_each_element(std::string_view list, F f) {
-  while (!list.empty()) {
-    const std::size_t comma = list.find(',');
-    const std::string_view element = trim_ows(list.substr(0, comma));
-    if (!element.empty()) f(element);
-    if (comma == npos) break;
-    list.remove_prefix(comma + 1);
-  }
-}
-
 /// The line that starts at `start` and ends with the LF at `lf`, without its LF or CRLF.
 std::string_view line_at(std::string_view input, std::size_t start, std::size_t lf) {
   std::size_t end = lf;

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "triserve/http/h2c_upgrade.hpp"
 #include "triserve/http/response_head.hpp"
 #include "triserve/http/status.hpp"
 #include "triserve/server/access_log.hpp"
@@ -183,7 +184,7 @@ asio::awaitable<void> connection::run() {
     }
     borrow_workspace();
     if (first && server_.options().http2 && co_await arrives_as_http2()) {
-      co_await serve_http2();
+      co_await serve_http2(std::make_unique<h2_session>(server_, transport_, input_.data()));
       co_return;
     }
     http::parse_result head;
@@ -194,6 +195,20 @@ asio::awaitable<void> connection::run() {
       queue_error(head.error_status, head.error_reason);
       co_await finish_and_close();
       co_return;
+    }
+    if (server_.options().http2 && !draining() && transport_.security().version.empty()) {
+      if (const auto settings = http::h2c_upgrade_settings(work_->request)) {
+        auto session = std::make_unique<h2_session>(server_, transport_, input_.data());
+        // nghttp2 refusing the client's settings leaves the request to HTTP/1.1, like any
+        // upgrade a server declines (RFC 9110 §7.8).
+        if (session->accept_upgrade(work_->request, *settings)) {
+          // RFC 7540 §3.2: 101, then the server's preface; the response comes in HTTP/2.
+          work_->output.append(
+              "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
+          if (co_await write()) co_await serve_http2(std::move(session));
+          co_return;
+        }
+      }
     }
     bool keep_alive = false;
     const bool answered = co_await answer(keep_alive);
@@ -233,9 +248,10 @@ asio::awaitable<bool> connection::arrives_as_http2() {
   }
 }
 
-asio::awaitable<void> connection::serve_http2() {
-  // The session keeps its own buffers: the connection's go back to their pools.
-  h2_ = std::make_unique<h2_session>(server_, transport_, input_.data());
+asio::awaitable<void> connection::serve_http2(std::unique_ptr<h2_session> session) {
+  // The session has copied what it needs (the bytes received, an upgraded request): the
+  // connection's buffers go back to their pools.
+  h2_ = std::move(session);
   input_.consume(input_.size());
   input_.unpin();
   input_.release_if_empty();

@@ -111,7 +111,7 @@ struct h2_callbacks {
     return 0;
   }
 
-  static int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+  static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     auto& self = of(user_data);
     const auto id = frame->hd.stream_id;
     const bool ends_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
@@ -124,21 +124,7 @@ struct h2_callbacks {
           if (ends_stream) ex->body_ended();
           break;
         }
-        switch (ex->complete_head(ends_stream)) {
-          case h2_exchange::head_verdict::serve:
-            self.spawn_handler(*ex);
-            break;
-          case h2_exchange::head_verdict::malformed:
-            // RFC 9113 §8.1.1: a malformed request is a stream error of type PROTOCOL_ERROR.
-            nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_PROTOCOL_ERROR);
-            break;
-          case h2_exchange::head_verdict::too_large:
-            self.send_error(*ex, 431, "request header fields too large");
-            break;
-          case h2_exchange::head_verdict::not_supported:
-            self.send_error(*ex, 501, "CONNECT is not supported: no server here tunnels");
-            break;
-        }
+        self.start_stream(*ex, ex->complete_head(ends_stream));
         break;
       }
       case NGHTTP2_DATA:
@@ -287,6 +273,7 @@ h2_session::~h2_session() = default;
 
 asio::awaitable<void> h2_session::run() {
   using namespace asio::experimental::awaitable_operators;
+  if (upgraded_) start_stream(*upgraded_->first, upgraded_->second);
   co_await (read_loop() && write_loop());
   // Handlers still running refer to the session: each is told, and returns.
   close_now();
@@ -600,6 +587,61 @@ asio::awaitable<void> h2_session::wait_for_backlog() {
 h2_exchange* h2_session::find(std::int32_t stream_id) {
   const auto found = streams_.find(stream_id);
   return found == streams_.end() ? nullptr : found->second.get();
+}
+
+void h2_session::start_stream(h2_exchange& ex, h2_exchange::head_verdict verdict) {
+  switch (verdict) {
+    case h2_exchange::head_verdict::serve:
+      spawn_handler(ex);
+      break;
+    case h2_exchange::head_verdict::malformed:
+      // RFC 9113 §8.1.1: a malformed request is a stream error of type PROTOCOL_ERROR.
+      nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, ex.stream_id(),
+                                NGHTTP2_PROTOCOL_ERROR);
+      break;
+    case h2_exchange::head_verdict::too_large:
+      send_error(ex, 431, "request header fields too large");
+      break;
+    case h2_exchange::head_verdict::not_supported:
+      send_error(ex, 501, "CONNECT is not supported: no server here tunnels");
+      break;
+  }
+}
+
+bool h2_session::accept_upgrade(const http::request& request, std::string_view settings) {
+  // RFC 7540 §3.2: the request that asked for the upgrade becomes stream 1, half-closed on the
+  // client's side (it has no body); its response comes in HTTP/2. nghttp2 takes the client's
+  // settings from HTTP2-Settings and refuses those that are invalid.
+  if (nghttp2_session_upgrade2(session_.get(),
+                               reinterpret_cast<const std::uint8_t*>(settings.data()),
+                               settings.size(), request.is_head() ? 1 : 0, nullptr) != 0)
+    return false;
+  constexpr std::int32_t upgraded_stream = 1;
+  auto& ex =
+      *streams_.emplace(upgraded_stream, std::make_unique<h2_exchange>(*this, upgraded_stream))
+           .first->second;
+  open_streams_ = open_streams_.load() + 1;
+  server_.traffic().count_h2_stream(+1);
+  // The HTTP/1.1 head as an HTTP/2 header list (RFC 9113 §8.3.1): Host becomes :authority, and
+  // the fields that only concern the HTTP/1.1 connection are left behind (§8.2.2).
+  ex.add_field(":method", request.method);
+  ex.add_field(":scheme", "http");
+  ex.add_field(":path", request.target);
+  if (const auto host = request.header("Host")) ex.add_field(":authority", *host);
+  std::string name;
+  for (const auto& field : request.headers) {
+    name.assign(field.name);
+    std::transform(name.begin(), name.end(), name.begin(), [](char c) {
+      return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    });
+    if (name == "host" || name == "connection" || name == "upgrade" || name == "http2-settings" ||
+        name == "keep-alive" || name == "proxy-connection" || name == "transfer-encoding" ||
+        name == "te")
+      continue;
+    ex.add_field(name, field.value);
+  }
+  upgraded_ = {&ex, ex.complete_head(true)};
+  return true;
 }
 
 void h2_session::spawn_handler(h2_exchange& ex) {

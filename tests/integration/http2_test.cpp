@@ -419,6 +419,84 @@ TEST_CASE("http2: the access log and /metrics name the protocol, and count flood
   check_clean_exit(*daemon);
 }
 
+TEST_CASE("http2: Upgrade: h2c switches a request without a body to HTTP/2", "[http2][upgrade]") {
+  auto daemon = daemon_process::start({"--access-log"});
+  const auto base = [&](const char* server) {
+    return "http://127.0.0.1:" + std::to_string(daemon->port(server));
+  };
+  // curl --http2 on http:// asks with Upgrade: h2c and HTTP2-Settings; its request is answered
+  // on stream 1 in HTTP/2, and the connection goes on in HTTP/2.
+  const std::string curl = "curl -sS --http2 -w \"\\n%{http_version}\" ";
+  auto result = run_command(curl + "\"" + base("hello-name") + "/?name=Alex%20B\"");
+  INFO(result.output);
+  CHECK(result.output == "Hello, Alex B!\n2");
+  result = run_command(curl + base("hello") + "/ " + base("hello") + "/second");
+  CHECK(result.output == "Hello, world!\n2Hello, world!\n2");
+  // HEAD upgrades too: the head alone comes back.
+  result = run_command("curl -sS --http2 -I " + base("hello") + "/");
+  CHECK(result.output.rfind("HTTP/1.1 101 Switching Protocols\r\n", 0) == 0);
+  CHECK(result.output.find("HTTP/2 200") != std::string::npos);
+  CHECK(result.output.find("content-length: 13") != std::string::npos);
+  // A request with a body stays HTTP/1.1 (its body would have to come in HTTP/1.1 while the
+  // response goes in HTTP/2).
+  result = run_command(curl + "--data-binary upgrade-body " + base("echo") + "/");
+  CHECK(result.output == "upgrade-body\n1.1");
+  // nghttp's upgrade (-u) too.
+  result = run_command("nghttp -u -v " + base("hello") + "/");
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(result.output.find("HTTP Upgrade response") != std::string::npos);
+  CHECK(result.output.find("Hello, world!") != std::string::npos);
+  CHECK(daemon->wait_for_log("GET /?name=Alex%20B 200 14", 2s));
+  CHECK(daemon->log_lines_with("GET /?name=Alex%20B 200 14").at(0).ends_with("ms h2c"));
+  check_clean_exit(*daemon);
+}
+
+TEST_CASE("http2: an Upgrade: h2c that must not be honoured is served as HTTP/1.1",
+          "[http2][upgrade]") {
+  auto daemon = daemon_process::start();
+  const auto port = daemon->port("hello");
+  const std::string head = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n";
+  for (const std::string& fields : {
+           // RFC 7540 §3.2.1: no HTTP2-Settings, or two.
+           std::string{"Connection: Upgrade, HTTP2-Settings\r\n"},
+           std::string{"Connection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABk\r\n"
+                       "HTTP2-Settings: AAMAAABk\r\n"},
+           // Not base64url, not whole settings, Upgrade not a connection option.
+           std::string{"Connection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AA==\r\n"},
+           std::string{"Connection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAA\r\n"},
+           std::string{"Connection: HTTP2-Settings\r\nHTTP2-Settings: AAMAAABk\r\n"},
+       }) {
+    INFO(fields);
+    raw_client client(port);
+    const auto response = client.round_trip(head + fields + "\r\n");
+    CHECK(response.status == 200);
+    CHECK(response.body == "Hello, world!");
+    // The connection goes on in HTTP/1.1.
+    CHECK(client.round_trip("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
+  }
+  // Settings that are well-formed but invalid (ENABLE_PUSH 2; RFC 9113 §6.5.2 allows 0 or 1) are
+  // taken as a SETTINGS frame would be (RFC 7540 §3.2.1): the upgrade happens, and the
+  // connection ends with GOAWAY.
+  raw_client invalid(port);
+  invalid.send_all(head +
+                   "Connection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAIAAAAC\r\n\r\n");
+  const auto answer = invalid.read_until_eof(5s);
+  CHECK(answer.closed);
+  REQUIRE(answer.data.rfind("HTTP/1.1 101 Switching Protocols\r\n", 0) == 0);
+  bool goaway = false;
+  for (const auto& frame : frames_in(answer.data.substr(answer.data.find("\r\n\r\n") + 4)))
+    if (frame.type == goaway_frame) goaway = true;
+  CHECK(goaway);
+  // With HTTP/2 off, a good upgrade is declined too.
+  auto off = daemon_process::start({"--http2", "off"});
+  const auto result = run_command("curl -sS --http2 -w \"\\n%{http_version}\" http://127.0.0.1:" +
+                                  std::to_string(off->port("hello")) + "/");
+  CHECK(result.output == "Hello, world!\n1.1");
+  check_clean_exit(*off);
+  check_clean_exit(*daemon);
+}
+
 TEST_CASE("http2: nghttp speaks h2c with prior knowledge and sees our SETTINGS", "[http2]") {
   auto daemon = daemon_process::start();
   const auto result =

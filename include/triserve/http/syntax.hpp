@@ -47,6 +47,25 @@ inline constexpr bool is_vchar(char c) {
   return c >= 0x21 && c <= 0x7e;
 }
 
+/// `s` without the OWS around it.
+inline constexpr std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+/// Calls `f` with each non-empty, OWS-trimmed element of a comma-separated list (RFC 9110 §5.6.1).
+template <typename F>
+constexpr void for_each_element(std::string_view list, F f) {
+  while (!list.empty()) {
+    const std::size_t comma = list.find(',');
+    const std::string_view element = trim_ows(list.substr(0, comma));
+    if (!element.empty()) f(element);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+}
+
 /// The value of a hex digit (either case), or -1.
 inline constexpr int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -153,8 +153,9 @@ class connection {
   /// Whether the client speaks HTTP/2: `h2` chosen by ALPN over TLS (RFC 9113 §3.2), or the client
   /// preface in cleartext (§3.3 prior knowledge). Reads while the bytes could still be the preface.
   asio::awaitable<bool> arrives_as_http2();
-  /// Serves the rest of the connection as HTTP/2, from the bytes already received.
-  asio::awaitable<void> serve_http2();
+  /// Serves the rest of the connection as HTTP/2 with `session`, made from the bytes already
+  /// received (and the request of an `Upgrade: h2c`).
+  asio::awaitable<void> serve_http2(std::unique_ptr<h2_session> session);
   /// The HTTP/2 session, once there is one; set once, on the connection's strand.
   std::unique_ptr<h2_session> h2_;
   /// h2_ is set: published for the observers, which may run on other threads.

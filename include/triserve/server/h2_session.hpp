@@ -3,10 +3,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <asio/any_io_executor.hpp>
@@ -14,7 +16,9 @@
 #include <asio/steady_timer.hpp>
 
 #include "triserve/http/date.hpp"
+#include "triserve/http/request.hpp"
 #include "triserve/server/client_wait.hpp"
+#include "triserve/server/h2_exchange.hpp"
 #include "triserve/server/relaxed.hpp"
 #include "triserve/server/traffic_counters.hpp"
 #include "triserve/server/transport.hpp"
@@ -25,7 +29,6 @@ struct nghttp2_option;
 
 namespace triserve::server {
 
-class h2_exchange;
 class server;
 
 /// The 24 bytes every HTTP/2 connection starts with (RFC 9113 §3.4).
@@ -45,6 +48,11 @@ class h2_session {
   ~h2_session();
   h2_session(const h2_session&) = delete;
   h2_session& operator=(const h2_session&) = delete;
+
+  /// Takes over an HTTP/1.1 request that asked to continue in HTTP/2 (`Upgrade: h2c`, see
+  /// http::h2c_upgrade_settings), with `settings` its decoded HTTP2-Settings, as stream 1; before
+  /// run(). False when nghttp2 refuses the settings: the request is then HTTP/1.1's to serve.
+  bool accept_upgrade(const http::request& request, std::string_view settings);
 
   /// Serves the connection until the client leaves, an error, or the drain's GOAWAY with no
   /// stream left; returns once every stream's handler has returned.
@@ -105,6 +113,9 @@ class h2_session {
   asio::awaitable<void> write_loop();
   /// Runs the handler of `ex` and settles what it leaves: an error answer, a reset, the counts.
   asio::awaitable<void> serve_stream(h2_exchange& ex);
+  /// Serves a stream whose header section is complete as `verdict` says: its handler, an error
+  /// response, or a reset.
+  void start_stream(h2_exchange& ex, h2_exchange::head_verdict verdict);
   /// Starts the handler of `ex` on the connection's executor.
   void spawn_handler(h2_exchange& ex);
   /// The handler of `ex` has returned.
@@ -150,6 +161,8 @@ class h2_session {
   std::vector<char> read_buffer_;
   std::string output_;  ///< what mem_send yielded, gathered for one write
   std::unordered_map<std::int32_t, std::unique_ptr<h2_exchange>> streams_;
+  /// The request of an `Upgrade: h2c` (stream 1) and how it turned out, started by run().
+  std::optional<std::pair<h2_exchange*, h2_exchange::head_verdict>> upgraded_;
   relaxed<std::size_t> open_streams_ = 0;  ///< streams nghttp2 has open with an exchange
   std::size_t handlers_running_ = 0;
   asio::steady_timer writer_wake_;
