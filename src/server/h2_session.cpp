@@ -34,8 +34,9 @@ constexpr std::uint32_t stream_window = 65535;
 /// what is held, and one stalled stream must not stall the others (RFC 9113 §5.2.2). Large, so
 /// that its WINDOW_UPDATEs are rare.
 constexpr std::int32_t connection_window = 16 * 1024 * 1024;
-/// Bytes asked of the transport per read.
-constexpr std::size_t read_size = 16 * 1024;
+/// Reads into one borrowed receive buffer before the reader waits for readability again: a
+/// client sending fast is read without a wait per read, and a quiet one holds no buffer.
+constexpr std::size_t reads_per_wake = 16;
 /// What mem_send yields is gathered up to this much for one write.
 constexpr std::size_t write_gather = 64 * 1024;
 /// CVE-2023-44487 (Rapid Reset): a client opening and resetting streams at once makes a server
@@ -212,7 +213,6 @@ h2_session::h2_session(server& owner, transport& stream, std::string_view receiv
     : server_(owner),
       transport_(stream),
       initial_(received),
-      read_buffer_(read_size),
       writer_wake_(stream.executor(), transport::clock::time_point::max()),
       reader_wake_(stream.executor(), transport::clock::time_point::max()),
       handlers_done_(stream.executor(), transport::clock::time_point::max()),
@@ -290,19 +290,51 @@ asio::awaitable<void> h2_session::read_loop() {
     std::string{}.swap(initial_);
     wake_writer();
   }
-  while (!closed_) {
+  auto& pool = server_.input_buffers();
+  bool ended = false;
+  while (!closed_ && !ended) {
     co_await wait_for_backlog();
     if (closed_) break;
-    auto [ec, received] = co_await transport_.read_some({read_buffer_.data(), read_buffer_.size()});
-    if (ec) break;
-    server_.traffic().count_received(received);
-    last_received_at_ = now();
-    // After a connection error, or the last GOAWAY with no stream left, what still comes is
-    // dropped while the writer sends our last frames and lingers: closing with it unread would
-    // reset the connection, and the reset could destroy our GOAWAY before the client reads it.
-    if (fatal || nghttp2_session_want_read(session_.get()) == 0) continue;
-    fatal = !feed({read_buffer_.data(), received});
-    wake_writer();
+    // A connection waits for its client's next bytes without a receive buffer, as HTTP/1.1's
+    // does: one is borrowed from the pool for as long as bytes keep coming.
+    if (!transport_.has_pending_input()) {
+      auto [waited] = co_await transport_.wait_readable();
+      if (waited || closed_) break;
+    }
+    auto block = pool.acquire();
+    const std::span<char> room{block.get(), pool.block_size()};
+    for (std::size_t reads = 0; reads < reads_per_wake && !closed_; ++reads) {
+      std::error_code ec;
+      std::size_t received = transport_.read_now(room, ec);
+      // Nothing yet (stale readiness, or the rest of a TLS record to come): wait again.
+      if (ec == asio::error::would_block) break;
+      if (!ec && received == 0) {
+        // TLS cannot tell without reading the record: read it, holding the buffer meanwhile.
+        auto [failure, count] = co_await transport_.read_some(room);
+        ec = failure;
+        received = count;
+      }
+      if (received > 0) {
+        server_.traffic().count_received(received);
+        last_received_at_ = now();
+        // After a connection error, or the last GOAWAY with no stream left, what still comes is
+        // dropped while the writer sends our last frames and lingers: closing with it unread
+        // would reset the connection, and the reset could destroy our GOAWAY before the client
+        // reads it.
+        if (!fatal && nghttp2_session_want_read(session_.get()) != 0) {
+          fatal = !feed({room.data(), received});
+          wake_writer();
+        }
+      }
+      if (ec) {
+        ended = true;
+        break;
+      }
+      // Answers pile up while our write waits: read no more until it has gone.
+      if (writing_ && nghttp2_session_get_outbound_queue_size(session_.get()) > max_output_backlog)
+        break;
+    }
+    pool.release(std::move(block));
   }
   reader_done_ = true;
   // The client left (or the transport failed): nobody will read our frames. After a fatal error
@@ -367,8 +399,8 @@ asio::awaitable<void> h2_session::write_loop() {
         send_final_goaway();
         continue;
       }
-      // A quiet connection keeps no large output buffer: a burst of DATA grew it.
-      if (idle() && output_.capacity() > read_size) std::string{}.swap(output_);
+      // A connection with no stream open keeps no output buffer while it waits.
+      if (idle()) std::string{}.swap(output_);
       writer_wake_.expires_at(goaway_at);
       co_await writer_wake_.async_wait(as_result);
       continue;

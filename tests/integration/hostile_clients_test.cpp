@@ -43,12 +43,6 @@ using steady = std::chrono::steady_clock;
 
 constexpr std::size_t mib = 1024 * 1024;
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-// A sanitizer's slower code needs looser timing bounds.
-constexpr bool sanitized = true;
-#else
-constexpr bool sanitized = false;
-#endif
 // How much a daemon's peak RSS may grow over a test that streams tens of MiB through it; its
 // start-up RSS differs by build (a sanitizer's shadow memory alone is ~45 MiB) and is left out.
 constexpr std::size_t peak_rss_growth_limit_kib = 16 * 1024;

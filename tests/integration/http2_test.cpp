@@ -12,8 +12,10 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -519,6 +521,58 @@ TEST_CASE("http2: h2load sends 2000 requests on 4 connections, 10 streams each, 
   CHECK(result.exit_code == 0);
   CHECK(result.output.find("2000 succeeded, 0 failed, 0 errored") != std::string::npos);
   CHECK(result.output.find("status codes: 2000 2xx") != std::string::npos);
+  check_clean_exit(*daemon);
+}
+
+TEST_CASE("http2: a 1 GiB echo over h2c and over h2 is byte-exact in bounded memory",
+          "[http2][echo][memory]") {
+  test_certificates certificates;
+  auto arguments = with_tls(certificates);
+  arguments.push_back("--access-log");
+  auto daemon = daemon_process::start(arguments);
+  const auto start_kib = daemon->peak_rss_kib().value_or(0);
+  // 1 GiB of random bytes in a file, streamed up by curl (-T reads as it sends, and names the
+  // file in the path) and compared
+  // with what comes back as it comes (cmp): neither side holds the body.
+  const auto body = std::filesystem::path(certificates.path("ca.pem")).parent_path() / "gib.bin";
+  {
+    std::ofstream out(body, std::ios::binary);
+    std::mt19937_64 generator(13);
+    std::string block(1 << 20, '\0');
+    for (int mib = 0; mib < 1024; ++mib) {
+      for (std::size_t at = 0; at < block.size(); at += 8) {
+        const auto word = generator();
+        std::memcpy(block.data() + at, &word, 8);
+      }
+      out.write(block.data(), static_cast<std::streamsize>(block.size()));
+    }
+    REQUIRE(out.good());
+  }
+  const auto limit = sanitized ? 600s : 120s;
+  const std::string upload = "curl -sS -X POST -T " + body.string() + " ";
+  auto result = run_command(
+      upload + "--http2-prior-knowledge http://127.0.0.1:" + std::to_string(daemon->port("echo")) +
+          "/ | cmp - " + body.string() + " && echo identical",
+      limit);
+  INFO(result.output);
+  CHECK(result.output == "identical\n");
+  result = run_command(upload + "--http2 --cacert " + certificates.path("ca.pem") +
+                           " https://127.0.0.1:" + std::to_string(tls_port(*daemon, "echo")) +
+                           "/ | cmp - " + body.string() + " && echo identical",
+                       limit);
+  INFO(result.output);
+  CHECK(result.output == "identical\n");
+  // Both went over HTTP/2: h2c, then h2.
+  INFO("stderr:\n" << daemon->log());
+  const auto logged = daemon->log_lines_with("POST /gib.bin 200 1073741824 ");
+  REQUIRE(logged.size() == 2);
+  CHECK(logged[0].ends_with("ms h2c"));
+  CHECK(logged[1].ends_with("ms TLSv1.3 h2"));
+  std::filesystem::remove(body);
+  const auto peak_kib = daemon->peak_rss_kib();
+  REQUIRE(peak_kib.has_value());
+  INFO("daemon VmHWM: " << start_kib << " KiB after start, " << *peak_kib << " KiB at the end");
+  if (!sanitized) CHECK(*peak_kib - start_kib < 16 * 1024);
   check_clean_exit(*daemon);
 }
 

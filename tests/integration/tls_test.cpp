@@ -30,13 +30,6 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-// RSS means nothing under a sanitizer (shadow memory), and its slower code needs looser timing.
-constexpr bool sanitized = true;
-#else
-constexpr bool sanitized = false;
-#endif
-
 /// The port `server` logged for its TLS address ("hello server listening on tls://..."), or 0.
 std::uint16_t tls_port(const daemon_process& daemon, const std::string& server) {
   const std::string marker = server + " server listening on tls://";

@@ -158,7 +158,6 @@ class h2_session {
   transport& transport_;
   std::unique_ptr<nghttp2_session, session_free> session_;
   std::string initial_;  ///< bytes read before the session took over, served first
-  std::vector<char> read_buffer_;
   std::string output_;  ///< what mem_send yielded, gathered for one write
   std::unordered_map<std::int32_t, std::unique_ptr<h2_exchange>> streams_;
   /// The request of an `Upgrade: h2c` (stream 1) and how it turned out, started by run().
