@@ -233,13 +233,18 @@ def contention_text(values, t):
             f"{CLEAN_PCT:.0f}% of CPU 0 or CPU 1): † and ‡ as above." if other else "")
 
 
+def load_part(csv_path, commands_path, facts_path, build, meta):
+    """(values, commands, facts, table) of one part (TLS, HTTP/2) from its CSV; prints the table."""
+    values = load(csv_path)
+    t = build(values, meta)
+    print(t.markdown())
+    facts = dict(line.rstrip("\n").split("=", 1) for line in open(facts_path) if "=" in line)
+    return values, read_commands(commands_path), facts, t
+
+
 def tls_markdown(args, meta):
-    values = load(args.tls_csv)
-    commands = read_commands(args.tls_commands)
-    facts = dict(line.rstrip("\n").split("=", 1) for line in open(args.tls_facts) if "=" in line)
-    t = build_tls_table(values, meta)
+    values, commands, facts, t = load_part(args.tls_csv, args.tls_commands, args.tls_facts, build_tls_table, meta)
     table = t.markdown()
-    print(table)
     rounds = int(meta["rounds"])
     elapsed = int(meta.get("tls_elapsed_s", "0"))
     contention = contention_text(values, t)
@@ -364,12 +369,9 @@ def build_http2_table(values, meta):
 
 
 def http2_markdown(args, meta):
-    values = load(args.http2_csv)
-    commands = read_commands(args.http2_commands)
-    facts = dict(line.rstrip("\n").split("=", 1) for line in open(args.http2_facts) if "=" in line)
-    t = build_http2_table(values, meta)
+    values, commands, facts, t = load_part(args.http2_csv, args.http2_commands, args.http2_facts,
+                                           build_http2_table, meta)
     table = t.markdown()
-    print(table)
     rounds = int(meta["rounds"])
     elapsed = int(meta.get("http2_elapsed_s", "0"))
     protocols = "; ".join(f"{TITLES[s]} {facts.get(f'{w}.{s}.protocol', '?')}" for w in ("h2c-hello", "h2-hello")

@@ -437,22 +437,30 @@ status_kb() { # FIELD PIDS... -> VmRSS / VmHWM summed, in KiB
 # ---------------------------------------------------------------------------------------------
 # Measurements
 # ---------------------------------------------------------------------------------------------
+load_run() { # SERVER OUT COMMAND...: runs a load generator (output to OUT) against the server's
+  # processes; sets load_t0/load_t1 (their CPU ticks before and after) and load_k0 (this shell's
+  # reaped children's before: the generator's own once contention_record has read them after)
+  local s=$1 out=$2
+  shift 2
+  local -a pids
+  read -r -a pids <<<"$(server_pids "$s")"
+  load_t0=$(cpu_ticks "${pids[@]}")
+  contention_begin "$load_t0"
+  load_k0=${contention0[5]}
+  "$@" >"$out" 2>&1 || return 1
+  load_t1=$(cpu_ticks "${pids[@]}")
+}
+
 wrk_run() { # ROUND SERVER WORKLOAD CONNECTIONS PATH SCRIPT [record: 1|0]
   local round=$1 s=$2 workload=$3 conns=$4 path=$5 script=$6 keep=${7:-1} port scheme=http
   [[ $workload == name-* ]] && port=${name_port[$s]} || port=${hello_port[$s]}
   [[ $s != *-tls ]] || scheme=https # wrk does not verify the certificate
   local url="$scheme://$host:$port$path" out=$logs/wrk.$workload.$s.r$round.log
-  local -a pids
-  read -r -a pids <<<"$(server_pids "$s")"
   local wrk_cmd=(taskset -c 0 wrk -t1 -c"$conns" -d"${duration}s" --latency -s "$script" "$url")
   ((keep)) || wrk_cmd=(taskset -c 0 wrk -t1 -c"$conns" -d1s -s "$script" "$url")
   ((keep)) && note_command "${wrk_cmd[@]}"
-  local t0 t1 k0
-  t0=$(cpu_ticks "${pids[@]}")
-  contention_begin "$t0"
-  k0=${contention0[5]}
-  "${wrk_cmd[@]}" >"$out" 2>&1 || die "wrk failed against $s ($url): $(tail -3 "$out")"
-  t1=$(cpu_ticks "${pids[@]}")
+  load_run "$s" "$out" "${wrk_cmd[@]}" || die "wrk failed against $s ($url): $(tail -3 "$out")"
+  local t0=$load_t0 t1=$load_t1 k0=$load_k0
   ((keep)) || return 0
   contention_record "$round" "$s" "$workload" "$t1"
   local k1=$kids_ticks # wrk's CPU time, once reaped (contention_record read it)
@@ -618,17 +626,12 @@ h2_conns=64
 h2_streams=10
 
 h2load_run() { # ROUND SERVER WORKLOAD URL [record: 1|0]: requests over HTTP/2 for the run's duration
-  local round=$1 s=$2 workload=$3 url=$4 keep=${5:-1} out=$logs/h2load.$3.$2.r$1.log t0 t1 k0 k1
-  local -a pids
-  read -r -a pids <<<"$(server_pids "$s")"
+  local round=$1 s=$2 workload=$3 url=$4 keep=${5:-1} out=$logs/h2load.$3.$2.r$1.log
   local h2load_cmd=(taskset -c 0 h2load -t1 -c"$h2_conns" -m"$h2_streams" -D"$duration" "$url")
   ((keep)) || h2load_cmd=(taskset -c 0 h2load -t1 -c"$h2_conns" -m"$h2_streams" -D1 "$url")
   ((keep)) && note_command "${h2load_cmd[@]}"
-  t0=$(cpu_ticks "${pids[@]}")
-  contention_begin "$t0"
-  k0=${contention0[5]}
-  "${h2load_cmd[@]}" >"$out" 2>&1 || die "h2load failed against $s ($url): $(tail -3 "$out")"
-  t1=$(cpu_ticks "${pids[@]}")
+  load_run "$s" "$out" "${h2load_cmd[@]}" || die "h2load failed against $s ($url): $(tail -3 "$out")"
+  local t0=$load_t0 t1=$load_t1 k0=$load_k0 k1
   ((keep)) || return 0
   contention_record "$round" "$s" "$workload" "$t1"
   k1=$kids_ticks
