@@ -4,8 +4,8 @@
 # the same three servers over TLS (one ECDSA P-256 certificate made for the run); then the three
 # over HTTP/2, h2c and h2 by ALPN (h2load, nghttp).
 #
-#   bench/run.sh              full run: 3 rounds, 10 s per wrk run (~37 minutes: TLS ~10, HTTP/2 ~10)
-#   bench/run.sh --quick      1 round, 3 s per wrk run (~7 minutes), for development
+#   bench/run.sh              full run: 3 rounds, 10 s per wrk run (~33 minutes: TLS ~10, HTTP/2 ~6)
+#   bench/run.sh --quick      1 round, 3 s per wrk run (~6 minutes), for development
 #   bench/run.sh --only tls   the TLS part alone (--only cleartext, --only http2: that part alone)
 #
 # Every measurement runs for every server in turn (round 1: triserve, nginx, go, canned; round 2:
