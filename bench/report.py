@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """Turns bench/results/latest.csv into the table of medians (stdout), docs/BENCHMARKS.md and
-the connection-count plot, and bench/results/tls.csv into the TLS section of docs/BENCHMARKS.md.
-Called by bench/run.sh; can be rerun alone on kept CSVs:
+the connection-count plot, bench/results/tls.csv into the TLS section of docs/BENCHMARKS.md, and
+bench/results/http2.csv into its HTTP/2 section. Called by bench/run.sh; can be rerun alone on
+kept CSVs:
 
   bench/report.py --csv bench/results/latest.csv --meta bench/results/logs/meta.env \
       --commands bench/results/logs/commands.txt --markdown docs/BENCHMARKS.md \
       --png docs/bench-connections.png --plot bench/plot.gp --workdir /tmp \
       --tls-csv bench/results/tls.csv --tls-commands bench/results/logs/tls-commands.txt \
-      --tls-facts bench/results/logs/tls-facts.env
+      --tls-facts bench/results/logs/tls-facts.env --http2-csv bench/results/http2.csv \
+      --http2-commands bench/results/logs/http2-commands.txt --http2-facts bench/results/logs/tls-facts.env
 
 Without --csv, the cleartext part of the existing docs/BENCHMARKS.md stays as it is; without
---tls-csv, its TLS section (between the "tls: begin" and "tls: end" markers) does.
+--tls-csv, its TLS section (between the "tls: begin" and "tls: end" markers) does; without
+--http2-csv, its HTTP/2 section (between "http2: begin" and "http2: end").
 """
 import argparse
 import collections
@@ -220,21 +223,31 @@ def build_tls_table(values, meta):
     return t
 
 
-def tls_markdown(args, meta):
-    values = load(args.tls_csv)
-    commands = read_commands(args.tls_commands)
-    facts = dict(line.rstrip("\n").split("=", 1) for line in open(args.tls_facts) if "=" in line)
-    t = build_tls_table(values, meta)
-    table = t.markdown()
-    print(table)
-    rounds = int(meta["rounds"])
-    elapsed = int(meta.get("tls_elapsed_s", "0"))
+def contention_text(values, t):
+    """The sentence on how much others used the CPUs during a part's measured runs."""
     other = sorted(x for (s, w, m), v in values.items() if m == "cpu1_other_pct" for _, x in v)
     runs = {(s, w, r) for (s, w, m), v in values.items() if m.endswith("_other_pct") for r, _ in v}
     disturbed = sum(1 for s, w, r in runs if t.disturbed(s, w, r))
-    contention = (f"Other processes used a median {statistics.median(other):.1f}% of CPU 1 during the measured "
-                  f"runs, {other[-1]:.1f}% at worst; {disturbed} of {len(runs)} runs were disturbed (more than "
-                  f"{CLEAN_PCT:.0f}% of CPU 0 or CPU 1): † and ‡ as above." if other else "")
+    return (f"Other processes used a median {statistics.median(other):.1f}% of CPU 1 during the measured "
+            f"runs, {other[-1]:.1f}% at worst; {disturbed} of {len(runs)} runs were disturbed (more than "
+            f"{CLEAN_PCT:.0f}% of CPU 0 or CPU 1): † and ‡ as above." if other else "")
+
+
+def load_part(csv_path, commands_path, facts_path, build, meta):
+    """(values, commands, facts, table) of one part (TLS, HTTP/2) from its CSV; prints the table."""
+    values = load(csv_path)
+    t = build(values, meta)
+    print(t.markdown())
+    facts = dict(line.rstrip("\n").split("=", 1) for line in open(facts_path) if "=" in line)
+    return values, read_commands(commands_path), facts, t
+
+
+def tls_markdown(args, meta):
+    values, commands, facts, t = load_part(args.tls_csv, args.tls_commands, args.tls_facts, build_tls_table, meta)
+    table = t.markdown()
+    rounds = int(meta["rounds"])
+    elapsed = int(meta.get("tls_elapsed_s", "0"))
+    contention = contention_text(values, t)
 
     def negotiated(prefix):
         return "; ".join(f"{TITLES[s]} {facts[f'{prefix}.{s}']}" for s in TLS_SERVERS if f"{prefix}.{s}" in facts)
@@ -325,6 +338,105 @@ triserve's median over the other's. {contention}
 {TLS_END}"""
 
 
+def build_http2_table(values, meta):
+    t = Table(values, TLS_SERVERS)
+    load = f"{meta.get('h2_conns', '64')} conns × {meta.get('h2_streams', '10')} streams"
+    ge_nginx = ("≥ nginx", lambda tr, n, g: tr >= n)
+    t.row(f"hello over h2c, {load}: req/s", "h2c-hello", "rps", "int", ge_nginx)
+    t.row(f"hello over h2c, {load}: server CPU per request (µs)", "h2c-hello", "cpu_us_per_req", "us",
+          ("≤ nginx", lambda tr, n, g: tr <= n))
+    t.row("… server CPU busy (% of one CPU)", "h2c-hello", "server_cpu_pct", "pct")
+    t.row("… h2load's CPU busy (% of one CPU)", "h2c-hello", "client_cpu_pct", "pct")
+    t.row(f"hello-name `/?name=Alex` over h2c, {load}: req/s", "h2c-name", "rps", "int")
+    t.row(f"hello-name `/?name=Alex` over h2c, {load}: server CPU per request (µs)", "h2c-name",
+          "cpu_us_per_req", "us")
+    t.row(f"hello over h2 (TLS, ALPN), {load}: req/s", "h2-hello", "rps", "int", ge_nginx)
+    t.row(f"hello over h2 (TLS, ALPN), {load}: server CPU per request (µs)", "h2-hello", "cpu_us_per_req", "us")
+    t.row("… server CPU busy (% of one CPU)", "h2-hello", "server_cpu_pct", "pct")
+    t.row("… h2load's CPU busy (% of one CPU)", "h2-hello", "client_cpu_pct", "pct")
+    size = f"{meta.get('h2_echo_mib', '256')} MiB"
+    t.row(f"echo {size} over h2c, one stream: MB/s", "h2c-echo", "gbps", "int", ("≥ Go", lambda tr, n, g: tr >= g),
+          scale=1000)
+    t.row(f"echo {size} over h2c: server CPU (s per GiB)", "h2c-echo", "server_cpu_s_per_gib", "us")
+    t.row(f"echo {size} over h2c: client's CPU, nghttp + cmp (s)", "h2c-echo", "client_cpu_s", "us")
+    t.row(f"echo {size} over h2c: server peak RSS (MiB)", "h2c-echo", "peak_rss_kb", "mib",
+          ("< 16 MiB", lambda tr, n, g: tr < 16384))
+    t.matched(f"echo {size} over h2c: bytes matched", "h2c-echo")
+    t.row("idle RSS right after start, h2c addresses (MiB)", "h2c-idle", "rss_start_kb", "mib")
+    t.row(f"memory per idle h2c connection, {meta.get('idle_conns', '10000')} conns (bytes)",
+          "h2c-idle", "per_conn_bytes", "int", ("≤ nginx", lambda tr, n, g: tr <= n))
+    return t
+
+
+def http2_markdown(args, meta):
+    values, commands, facts, t = load_part(args.http2_csv, args.http2_commands, args.http2_facts,
+                                           build_http2_table, meta)
+    table = t.markdown()
+    rounds = int(meta["rounds"])
+    elapsed = int(meta.get("http2_elapsed_s", "0"))
+    protocols = "; ".join(f"{TITLES[s]} {facts.get(f'{w}.{s}.protocol', '?')}" for w in ("h2c-hello", "h2-hello")
+                          for s in TLS_SERVERS)
+    errors = sum(x for (s, w, m), v in values.items() if m == "errors" for _, x in v)
+    mib = meta.get("h2_echo_mib", "256")
+    return f"""{HTTP2_BEGIN}
+## HTTP/2
+
+<!-- Generated by bench/run.sh's http2 part ({meta['mode']} run): do not edit by hand, rerun it
+     (bench/run.sh --only http2 regenerates this section alone). -->
+
+The same three servers over HTTP/2: h2c by prior knowledge on cleartext addresses, and h2 chosen
+by ALPN over TLS (the TLS section's certificate). triserve runs its defaults (`--http2 on`);
+nginx listens with `http2` (one worker, `bench/nginx/nginx-h2c.conf.in` and `nginx-h2.conf.in`;
+Debian's nginx-light has the `http_v2` module); Go wraps its handlers in
+`h2c.NewHandler(h, &http2.Server{{}})` (`bench/go/main.go --h2c`, golang.org/x/net
+{meta.get('x_net', '?')} from Debian's golang-golang-x-net-dev, built offline in GOPATH mode),
+and over TLS is `ListenAndServeTLS`, which offers h2 by ALPN. Measured in the same run,
+interleaved as above; the ratios are triserve's median over the other's. h2load reported
+{errors:.0f} failed, errored or timed-out requests in all. {contention_text(values, t)}
+
+- **Run**: {meta.get('http2_date', '?')}, {meta['mode']} ({rounds} round{'s' if rounds > 1 else ''},
+  {meta['duration']} s per h2load run), took {elapsed // 60} min {elapsed % 60} s.
+  Command: `{('bench/run.sh ' + meta.get('args', '')).strip()}`.
+- **Software**: {meta['triserve']} (release preset, libnghttp2 {meta.get('libnghttp2', '?')}),
+  {meta['nginx'].replace('nginx version: ', '')}, {meta['go'].split()[2]} with x/net's http2,
+  {meta.get('h2load', 'h2load')} and nghttp from nghttp2-client.
+- **Protocol** h2load reported: {protocols}.
+
+{table}
+
+### How each row is measured
+
+- **Request rates**: `h2load -t1 -c {meta.get('h2_conns', '64')} -m {meta.get('h2_streams', '10')} -D {meta['duration']}`
+  (one thread on CPU 0, {meta.get('h2_conns', '64')} connections, at most {meta.get('h2_streams', '10')}
+  streams in flight on each), after a 1 s warm-up run per server (not counted), all servers
+  of the round started fresh. req/s = succeeded requests over h2load's measured period. Server
+  CPU per request: utime + stime of the server (nginx: master + worker) across the h2load run,
+  over the requests that succeeded; that CPU includes h2load's connecting before its period.
+  h2load gives no latency percentiles comparable to wrk's: none are reported.
+- **Echo**: a fresh server; `nghttp -w 24 -W 24 -d FILE` posts a {mib} MiB file of random bytes
+  (made with `head -c` from /dev/urandom for the run) on one h2c stream with Content-Length, and
+  writes the answer's body to a pipe into `cmp - FILE`, which checks every byte ("bytes matched"
+  counts runs where both exited 0). The client's receive windows are 2^24-1 (stream and
+  connection), so its reading is not what paces the server; the server's own windows pace the
+  upload. MB/s = 10⁶ bytes of body per second from starting nghttp to cmp's exit. Peak RSS:
+  the server's VmHWM after the echo (nginx: master + worker). nginx's echo module reads the
+  whole body first (to a temp file on disk beyond its buffers), then sends it; Go's `io.Copy`
+  and triserve stream it back while it arrives.
+- **Idle connections**: `idle_conns.py --h2c`: as the cleartext row, but each of the
+  {meta.get('idle_conns', '10000')} connections sends the preface and an empty SETTINGS, makes one
+  GET / on stream 1 (answer checked: `:status 200` and the hello body), ACKs the server's
+  SETTINGS, then stays idle; (VmRSS with − VmRSS before) / connections. Kernel socket buffers
+  are not in VmRSS. triserve holds a 16 KiB read buffer per idle HTTP/2 connection in this
+  build (to be released while idle).
+
+### Commands
+
+```sh
+{chr(10).join(commands)}
+```
+{HTTP2_END}"""
+
+
 def size_text(meta):
     mib = int(meta.get("echo_mib", "1024"))
     return "1 GiB" if mib == 1024 else f"{mib} MiB"
@@ -352,40 +464,54 @@ def read_commands(path):
 
 TLS_BEGIN = "<!-- tls: begin -->"
 TLS_END = "<!-- tls: end -->"
+HTTP2_BEGIN = "<!-- http2: begin -->"
+HTTP2_END = "<!-- http2: end -->"
+SECTIONS = [(TLS_BEGIN, TLS_END), (HTTP2_BEGIN, HTTP2_END)]
 
 
 def split_markdown(path):
-    """(the cleartext part, the TLS section) of an existing docs/BENCHMARKS.md ("" when missing)."""
+    """[the cleartext part, the TLS section, the HTTP/2 section] of an existing docs/BENCHMARKS.md
+    ("" when missing): the cleartext part is what precedes the first section."""
     try:
         text = open(path).read()
     except FileNotFoundError:
-        return "", ""
-    begin, end = text.find(TLS_BEGIN), text.find(TLS_END)
-    if begin < 0 or end < begin:
-        return text, ""
-    return text[:begin].rstrip("\n") + "\n", text[begin:end + len(TLS_END)] + "\n"
+        return ["", "", ""]
+    parts, first = [], len(text)
+    for begin_marker, end_marker in SECTIONS:
+        begin, end = text.find(begin_marker), text.find(end_marker)
+        if begin < 0 or end < begin:
+            parts.append("")
+            continue
+        parts.append(text[begin:end + len(end_marker)] + "\n")
+        first = min(first, begin)
+    return [text[:first].rstrip("\n") + "\n"] + parts
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for name in ["meta", "markdown", "workdir"]:
         ap.add_argument("--" + name, required=True)
-    for name in ["csv", "commands", "png", "plot", "tls-csv", "tls-commands", "tls-facts"]:
+    for name in ["csv", "commands", "png", "plot", "tls-csv", "tls-commands", "tls-facts",
+                 "http2-csv", "http2-commands", "http2-facts"]:
         ap.add_argument("--" + name)
     args = ap.parse_args()
     if args.csv and not (args.commands and args.png and args.plot):
         ap.error("--csv needs --commands, --png and --plot")
     if args.tls_csv and not (args.tls_commands and args.tls_facts):
         ap.error("--tls-csv needs --tls-commands and --tls-facts")
+    if args.http2_csv and not (args.http2_commands and args.http2_facts):
+        ap.error("--http2-csv needs --http2-commands and --http2-facts")
 
     meta = dict(line.rstrip("\n").split("=", 1) for line in open(args.meta) if "=" in line)
-    cleartext, tls = split_markdown(args.markdown)
+    cleartext, tls, http2 = split_markdown(args.markdown)
     if args.csv:
         cleartext = cleartext_markdown(args, meta)
     if args.tls_csv:
         tls = tls_markdown(args, meta)
+    if args.http2_csv:
+        http2 = http2_markdown(args, meta)
     with open(args.markdown, "w") as f:
-        f.write(cleartext + ("\n" + tls if tls else ""))
+        f.write(cleartext + "".join("\n" + section for section in (tls, http2) if section))
 
 
 def cleartext_markdown(args, meta):

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # triserve's benchmark, in one command: triserve against nginx 1.22 (one worker), the Go program
 # it re-creates, and a canned-bytes epoll loop (the ceiling), each on its own loopback ports; then
-# the same three servers over TLS (one ECDSA P-256 certificate made for the run).
+# the same three servers over TLS (one ECDSA P-256 certificate made for the run); then the three
+# over HTTP/2, h2c and h2 by ALPN (h2load, nghttp).
 #
-#   bench/run.sh              full run: 3 rounds, 10 s per wrk run (~27 minutes: TLS ~10 of them)
-#   bench/run.sh --quick      1 round, 3 s per wrk run (~5 minutes), for development
-#   bench/run.sh --only tls   the TLS part alone (--only cleartext: the rest alone)
+#   bench/run.sh              full run: 3 rounds, 10 s per wrk run (~33 minutes: TLS ~10, HTTP/2 ~6)
+#   bench/run.sh --quick      1 round, 3 s per wrk run (~6 minutes), for development
+#   bench/run.sh --only tls   the TLS part alone (--only cleartext, --only http2: that part alone)
 #
 # Every measurement runs for every server in turn (round 1: triserve, nginx, go, canned; round 2:
 # ...), the servers pinned to CPU 1 and the load generators to CPU 0; the report gives medians
@@ -13,23 +14,24 @@
 # of interleaved runs is steadier than any absolute number.
 #
 # Writes bench/results/latest.csv (every raw number of the cleartext part), bench/results/tls.csv
-# (the TLS part's), bench/results/logs/ (wrk and server output of the last run), docs/BENCHMARKS.md
-# and docs/bench-connections.png, and prints the tables. A run of one part leaves the other's CSV
-# and its section of docs/BENCHMARKS.md as they were. Installs its Debian packages when some are missing (run as root, or with sudo at hand).
+# (the TLS part's), bench/results/http2.csv (the HTTP/2 part's), bench/results/logs/ (wrk and server output of the last run), docs/BENCHMARKS.md
+# and docs/bench-connections.png, and prints the tables. A run of one part leaves the others' CSVs
+# and their sections of docs/BENCHMARKS.md as they were. Installs its Debian packages when some are missing (run as root, or with sudo at hand).
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: bench/run.sh [--quick] [--only cleartext|tls] [--rounds N] [--duration SECONDS] [--nice N]
+usage: bench/run.sh [--quick] [--only cleartext|tls|http2] [--rounds N] [--duration SECONDS] [--nice N]
                     [--idle-conns N] [--echo-mib N] [--rebuild] [--no-install]
 
   --quick            1 round, 3 s per wrk run (the default is 3 rounds, 10 s per run)
-  --only PART        run one part: cleartext (the original benchmark) or tls (the three servers
-                     over TLS); the other part's CSV and report section stay as they were
+  --only PART        run one part: cleartext (the original benchmark), tls (the three servers
+                     over TLS) or http2 (the three over h2c and h2); the other parts' CSVs and
+                     report sections stay as they were
   --rounds N         rounds of every measurement (median reported)
   --duration S       seconds per wrk (and ab) run
   --idle-conns N     idle connections to measure memory with (default 10000; fewer for a smoke test)
-  --echo-mib N       MiB echoed (default 1024; less for a smoke test)
+  --echo-mib N       MiB echoed (default 1024, over HTTP/2 256; less for a smoke test)
   --nice N           run servers and load generators at this niceness (e.g. -10, as root): on
                      a machine others are using, they then take less of the benchmark's CPUs
                      (and the benchmark more of theirs); off by default
@@ -38,7 +40,8 @@ usage: bench/run.sh [--quick] [--only cleartext|tls] [--rounds N] [--duration SE
 
 environment: BENCH_PORT_BASE (default 17100): triserve listens on BASE..BASE+2, nginx on
 BASE+100.., Go on BASE+200.., canned on BASE+300; over TLS, triserve on BASE+10..BASE+12 (its
-admin server on BASE+13), nginx on BASE+110..BASE+113, Go on BASE+210..BASE+212.
+admin server on BASE+13), nginx on BASE+110..BASE+113, Go on BASE+210..BASE+212; over h2c,
+BASE+20..22, BASE+120..122, BASE+220..222; over h2 (TLS), BASE+30..32, BASE+130, BASE+230..232.
 EOF
 }
 
@@ -51,7 +54,7 @@ mode=full
 rebuild=0
 install=1
 niceness=""
-parts="cleartext tls"
+parts="cleartext tls http2"
 idle_conns_wanted=10000
 echo_mib=1024
 while (($#)); do
@@ -59,8 +62,8 @@ while (($#)); do
     --quick) mode=quick rounds=1 duration=3 ;;
     --only)
       case ${2:-} in
-        cleartext | tls) parts=$2 ;;
-        *) echo "bench/run.sh: --only takes cleartext or tls" >&2; exit 2 ;;
+        cleartext | tls | http2) parts=$2 ;;
+        *) echo "bench/run.sh: --only takes cleartext, tls or http2" >&2; exit 2 ;;
       esac
       shift ;;
     --idle-conns) idle_conns_wanted=${2:?--idle-conns needs a number}; shift ;;
@@ -90,15 +93,19 @@ die() { printf 'bench/run.sh: error: %s\n' "$*" >&2; exit 1; }
 # ---------------------------------------------------------------------------------------------
 echo_module=/usr/lib/nginx/modules/ngx_http_echo_module.so
 # ab (apache2-utils) makes a full TLS handshake per request; openssl makes the certificate;
-# libssl-dev lets echo_bytes speak TLS.
-packages=(wrk nginx-light libnginx-mod-http-echo golang-go gnuplot-nox python3 apache2-utils openssl libssl-dev)
+# libssl-dev lets echo_bytes speak TLS. nghttp2-client has h2load and nghttp; Go's h2c comes
+# from golang-golang-x-net-dev (nginx-light has http_v2: `nginx -V`).
+packages=(wrk nginx-light libnginx-mod-http-echo golang-go gnuplot-nox python3 apache2-utils openssl libssl-dev
+  nghttp2-client golang-golang-x-net-dev)
+gopath=/usr/share/gocode # Debian's Go libraries, in GOPATH layout
 have_all_tools() {
   command -v wrk && command -v nginx && [[ -f $echo_module ]] && command -v go &&
     command -v gnuplot && command -v python3 && command -v cc && command -v taskset &&
-    command -v ab && command -v openssl && [[ -f /usr/include/openssl/ssl.h ]]
+    command -v ab && command -v openssl && [[ -f /usr/include/openssl/ssl.h ]] &&
+    command -v h2load && command -v nghttp && [[ -d $gopath/src/golang.org/x/net/http2/h2c ]]
 } >/dev/null
 if ! have_all_tools; then
-  ((install)) || die "missing tools (wrk, nginx, its echo module, go, gnuplot, python3, cc, taskset, ab, openssl, libssl-dev) and --no-install was given"
+  ((install)) || die "missing tools (wrk, nginx, its echo module, go, gnuplot, python3, cc, taskset, ab, openssl, libssl-dev, h2load, nghttp, Go's x/net) and --no-install was given"
   sudo=()
   [[ $(id -u) -eq 0 ]] || sudo=(sudo)
   extra=()
@@ -140,8 +147,9 @@ build_c canned "$here/peers/canned.c"
 build_c echo_bytes "$here/clients/echo_bytes.c" -pthread -lssl -lcrypto
 goserver=$bin/goserver
 if [[ ! -x $goserver || $here/go/main.go -nt $goserver ]]; then
-  log "building $goserver (standard library only, offline)"
-  (cd "$here/go" && GOCACHE=$cache/go-build GOPATH=$cache/gopath GOPROXY=off GOFLAGS=-mod=readonly \
+  # GOPATH mode on Debian's packaged libraries (x/net for h2c): offline, no go.sum to keep.
+  log "building $goserver (standard library and Debian's golang.org/x/net, offline)"
+  (cd "$here/go" && GOCACHE=$cache/go-build GO111MODULE=off GOPATH=$gopath GOPROXY=off \
     GOTOOLCHAIN=local CGO_ENABLED=0 go build -o "$goserver" .) || die "cannot build bench/go"
 fi
 
@@ -174,18 +182,28 @@ servers=(triserve nginx go canned)
 # The TLS part's servers: the same programs on their own ports, every address speaking TLS.
 # In the CSV they are triserve, nginx and go again (bench/results/tls.csv holds only them).
 tls_servers=(triserve-tls nginx-tls go-tls)
+# The HTTP/2 part's: over h2c (prior knowledge), all three handlers; over h2 (TLS, ALPN), hello
+# (nginx's h2 peer serves nothing else). Recorded by their program's name in http2.csv.
+h2c_servers=(triserve-h2c nginx-h2c go-h2c)
+h2_servers=(triserve-h2 nginx-h2 go-h2)
 declare -A hello_port=([triserve]=$base [nginx]=$((base + 100)) [go]=$((base + 200)) [canned]=$((base + 300))
-  [triserve-tls]=$((base + 10)) [nginx-tls]=$((base + 110)) [go-tls]=$((base + 210)))
+  [triserve-tls]=$((base + 10)) [nginx-tls]=$((base + 110)) [go-tls]=$((base + 210))
+  [triserve-h2c]=$((base + 20)) [nginx-h2c]=$((base + 120)) [go-h2c]=$((base + 220))
+  [triserve-h2]=$((base + 30)) [nginx-h2]=$((base + 130)) [go-h2]=$((base + 230)))
 declare -A name_port=([triserve]=$((base + 1)) [nginx]=$((base + 101)) [go]=$((base + 201))
-  [triserve-tls]=$((base + 11)) [nginx-tls]=$((base + 111)) [go-tls]=$((base + 211)))
+  [triserve-tls]=$((base + 11)) [nginx-tls]=$((base + 111)) [go-tls]=$((base + 211))
+  [triserve-h2c]=$((base + 21)) [nginx-h2c]=$((base + 121)) [go-h2c]=$((base + 221))
+  [triserve-h2]=$((base + 31)) [go-h2]=$((base + 231)))
 declare -A echo_port=([triserve]=$((base + 2)) [nginx]=$((base + 102)) [go]=$((base + 202))
-  [triserve-tls]=$((base + 12)) [nginx-tls]=$((base + 112)) [go-tls]=$((base + 212)))
+  [triserve-tls]=$((base + 12)) [nginx-tls]=$((base + 112)) [go-tls]=$((base + 212))
+  [triserve-h2c]=$((base + 22)) [nginx-h2c]=$((base + 122)) [go-h2c]=$((base + 222))
+  [triserve-h2]=$((base + 32)) [go-h2]=$((base + 232)))
 admin_port=$((base + 13))       # triserve's admin server (cleartext): its handshake counter
 check_port=$((base + 113))      # nginx's resumption-check server (TLS)
 host=127.0.0.1
 
 port_taken() { (exec 3<>"/dev/tcp/$host/$1") 2>/dev/null; }
-for s in "${servers[@]}" "${tls_servers[@]}"; do
+for s in "${servers[@]}" "${tls_servers[@]}" "${h2c_servers[@]}" "${h2_servers[@]}"; do
   for p in ${hello_port[$s]} ${name_port[$s]:-} ${echo_port[$s]:-}; do
     ! port_taken "$p" || die "port $p ($s) is already in use: stop what listens there or set BENCH_PORT_BASE"
   done
@@ -198,20 +216,21 @@ results=$here/results
 logs=$results/logs
 rm -rf "$logs"
 mkdir -p "$logs"
-csv=$results/latest.csv.partial # the TLS part switches to tls.csv.partial
-# round server workload metric value; a TLS server (nginx-tls) is recorded by its program's name
-record() { echo "$1,${2%-tls},$3,$4,$5" >>"$csv"; }
+csv=$results/latest.csv.partial # the TLS part switches to tls.csv.partial, HTTP/2 to http2.csv.partial
+# round server workload metric value; a TLS or HTTP/2 server (nginx-tls, go-h2c) is recorded by its program's name
+record() { echo "$1,${2%%-*},$3,$4,$5" >>"$csv"; }
 facts=$logs/tls-facts.env # what is not a number: the TLS versions, suites and groups negotiated
 : >"$facts"
 fact() { echo "$1=$2" >>"$facts"; } # KEY VALUE
 tmp=$(mktemp -d /tmp/triserve-bench.XXXXXX)
-commands=$logs/commands.txt # the TLS part switches to tls-commands.txt
+commands=$logs/commands.txt # the TLS part switches to tls-commands.txt, HTTP/2 to http2-commands.txt
 : >"$logs/commands.txt"
 : >"$logs/tls-commands.txt"
+: >"$logs/http2-commands.txt"
 note_command() { # ARGS...: remembers a command line for the report, quoted for a shell
   local arg line=""
   for arg; do
-    [[ $arg =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]] || arg="'$arg'"
+    [[ $arg =~ ^[A-Za-z0-9_./:=,@%+-]+$ || $arg == "|" ]] || arg="'$arg'" # "|": a pipe between two commands
     line+="${line:+ }$arg"
   done
   grep -qxF -- "$line" "$commands" || echo "$line" >>"$commands"
@@ -235,9 +254,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
-declare -A nginx_prefix=([nginx]=$tmp/nginx [nginx-tls]=$tmp/nginx-tls)
-declare -A nginx_template=([nginx]=$here/nginx/nginx.conf.in [nginx-tls]=$here/nginx/nginx-tls.conf.in)
-make_nginx_conf() { # nginx|nginx-tls
+declare -A nginx_prefix=([nginx]=$tmp/nginx [nginx-tls]=$tmp/nginx-tls [nginx-h2c]=$tmp/nginx-h2c [nginx-h2]=$tmp/nginx-h2)
+declare -A nginx_template=([nginx]=$here/nginx/nginx.conf.in [nginx-tls]=$here/nginx/nginx-tls.conf.in
+  [nginx-h2c]=$here/nginx/nginx-h2c.conf.in [nginx-h2]=$here/nginx/nginx-h2.conf.in)
+make_nginx_conf() { # nginx|nginx-tls|nginx-h2c|nginx-h2
   local s=$1 prefix=${nginx_prefix[$1]}
   mkdir -p "$prefix"
   # Enough for the idle-connection test (and wrk's 1024) and no more: nginx allocates a
@@ -248,8 +268,8 @@ make_nginx_conf() { # nginx|nginx-tls
   local worker_connections=$((w < nofile ? w : nofile))
   sed -e "s|@PREFIX@|$prefix|g" -e "s|@USER@|$(id -un)|g" -e "s|@GROUP@|$(id -gn)|g" \
     -e "s|@NOFILE@|$nofile|g" -e "s|@WORKER_CONNECTIONS@|$worker_connections|g" -e "s|@HOST@|$host|g" \
-    -e "s|@HELLO_PORT@|${hello_port[$s]}|g" -e "s|@HELLO_NAME_PORT@|${name_port[$s]}|g" \
-    -e "s|@ECHO_PORT@|${echo_port[$s]}|g" -e "s|@ERROR_LOG@|$logs/$s-error.log|g" \
+    -e "s|@HELLO_PORT@|${hello_port[$s]}|g" -e "s|@HELLO_NAME_PORT@|${name_port[$s]:-}|g" \
+    -e "s|@ECHO_PORT@|${echo_port[$s]:-}|g" -e "s|@ERROR_LOG@|$logs/$s-error.log|g" \
     -e "s|@TLS_CERT@|$tls_dir/server.pem|g" -e "s|@TLS_KEY@|$tls_dir/server.key|g" \
     -e "s|@CHECK_PORT@|$check_port|g" -e "s|@CHECK_LOG@|$logs/nginx-tls-resumption.log|g" \
     "${nginx_template[$s]}" >"$prefix/nginx.conf"
@@ -278,13 +298,16 @@ make_certificate() {
 server_command() { # SERVER -> the command line, in the array "cmd"
   local s=$1 tls_cert=$tls_dir/server.pem tls_key=$tls_dir/server.key t=tls://
   case $s in
-    triserve) cmd=("$triserve" --hello "$host:${hello_port[$s]}" --hello-name "$host:${name_port[$s]}" --echo "$host:${echo_port[$s]}") ;;
+    triserve | triserve-h2c) cmd=("$triserve" --hello "$host:${hello_port[$s]}" --hello-name "$host:${name_port[$s]}" --echo "$host:${echo_port[$s]}") ;;
     go) cmd=("$goserver" --hello "$host:${hello_port[$s]}" --hello-name "$host:${name_port[$s]}" --echo "$host:${echo_port[$s]}") ;;
-    nginx | nginx-tls) cmd=(nginx -p "${nginx_prefix[$s]}/" -c "${nginx_prefix[$s]}/nginx.conf" -e "$logs/$s-error.log" -g "daemon off;") ;;
+    go-h2c) cmd=("$goserver" --hello "$host:${hello_port[$s]}" --hello-name "$host:${name_port[$s]}" --echo "$host:${echo_port[$s]}" --h2c) ;;
+    nginx*) cmd=(nginx -p "${nginx_prefix[$s]}/" -c "${nginx_prefix[$s]}/nginx.conf" -e "$logs/$s-error.log" -g "daemon off;") ;;
     canned) cmd=("$bin/canned" "$host:${hello_port[$s]}") ;;
     triserve-tls) cmd=("$triserve" --hello "$t$host:${hello_port[$s]}" --hello-name "$t$host:${name_port[$s]}"
       --echo "$t$host:${echo_port[$s]}" --admin "$host:$admin_port" --tls-cert "$tls_cert" --tls-key "$tls_key") ;;
-    go-tls) cmd=("$goserver" --hello "$host:${hello_port[$s]}" --hello-name "$host:${name_port[$s]}"
+    triserve-h2) cmd=("$triserve" --hello "$t$host:${hello_port[$s]}" --hello-name "$t$host:${name_port[$s]}"
+      --echo "$t$host:${echo_port[$s]}" --tls-cert "$tls_cert" --tls-key "$tls_key") ;;
+    go-tls | go-h2) cmd=("$goserver" --hello "$host:${hello_port[$s]}" --hello-name "$host:${name_port[$s]}"
       --echo "$host:${echo_port[$s]}" --tls-cert "$tls_cert" --tls-key "$tls_key") ;;
   esac
 }
@@ -298,7 +321,7 @@ start_server() { # SERVER TAG [CPUS [EXTRA ARGS...]]: a fresh instance on CPU 1 
   server_command "$s"
   cmd+=("$@")
   note_command taskset -c "$cpus" "${cmd[@]}"
-  if [[ $s == triserve-tls ]]; then
+  if [[ $s == triserve-tls || $s == triserve-h2 ]]; then
     # triserve up to ed552ee let OpenSSL write to its sockets with write(2) and did not ignore
     # SIGPIPE: a TLS client that reset its connection (wrk and ab do, at their end) killed it
     # (fixed by 9718588). Started with SIGPIPE ignored (inherited), older builds can be measured.
@@ -414,22 +437,30 @@ status_kb() { # FIELD PIDS... -> VmRSS / VmHWM summed, in KiB
 # ---------------------------------------------------------------------------------------------
 # Measurements
 # ---------------------------------------------------------------------------------------------
+load_run() { # SERVER OUT COMMAND...: runs a load generator (output to OUT) against the server's
+  # processes; sets load_t0/load_t1 (their CPU ticks before and after) and load_k0 (this shell's
+  # reaped children's before: the generator's own once contention_record has read them after)
+  local s=$1 out=$2
+  shift 2
+  local -a pids
+  read -r -a pids <<<"$(server_pids "$s")"
+  load_t0=$(cpu_ticks "${pids[@]}")
+  contention_begin "$load_t0"
+  load_k0=${contention0[5]}
+  "$@" >"$out" 2>&1 || return 1
+  load_t1=$(cpu_ticks "${pids[@]}")
+}
+
 wrk_run() { # ROUND SERVER WORKLOAD CONNECTIONS PATH SCRIPT [record: 1|0]
   local round=$1 s=$2 workload=$3 conns=$4 path=$5 script=$6 keep=${7:-1} port scheme=http
   [[ $workload == name-* ]] && port=${name_port[$s]} || port=${hello_port[$s]}
   [[ $s != *-tls ]] || scheme=https # wrk does not verify the certificate
   local url="$scheme://$host:$port$path" out=$logs/wrk.$workload.$s.r$round.log
-  local -a pids
-  read -r -a pids <<<"$(server_pids "$s")"
   local wrk_cmd=(taskset -c 0 wrk -t1 -c"$conns" -d"${duration}s" --latency -s "$script" "$url")
   ((keep)) || wrk_cmd=(taskset -c 0 wrk -t1 -c"$conns" -d1s -s "$script" "$url")
   ((keep)) && note_command "${wrk_cmd[@]}"
-  local t0 t1 k0
-  t0=$(cpu_ticks "${pids[@]}")
-  contention_begin "$t0"
-  k0=${contention0[5]}
-  "${wrk_cmd[@]}" >"$out" 2>&1 || die "wrk failed against $s ($url): $(tail -3 "$out")"
-  t1=$(cpu_ticks "${pids[@]}")
+  load_run "$s" "$out" "${wrk_cmd[@]}" || die "wrk failed against $s ($url): $(tail -3 "$out")"
+  local t0=$load_t0 t1=$load_t1 k0=$load_k0
   ((keep)) || return 0
   contention_record "$round" "$s" "$workload" "$t1"
   local k1=$kids_ticks # wrk's CPU time, once reaped (contention_record read it)
@@ -589,6 +620,77 @@ resumption_check() { # does ab resume TLS sessions? nginx's check server logs ".
   ((resumed == 0)) || log "warning: ab resumed $resumed TLS sessions: its handshake rate is not that of full handshakes"
 }
 
+# --- HTTP/2 measurements ---
+# h2load's load: 64 connections, 10 streams in flight on each (the issue's `h2load -c 64 -m 10`).
+h2_conns=64
+h2_streams=10
+
+h2load_run() { # ROUND SERVER WORKLOAD URL [record: 1|0]: requests over HTTP/2 for the run's duration
+  local round=$1 s=$2 workload=$3 url=$4 keep=${5:-1} out=$logs/h2load.$3.$2.r$1.log
+  local h2load_cmd=(taskset -c 0 h2load -t1 -c"$h2_conns" -m"$h2_streams" -D"$duration" "$url")
+  ((keep)) || h2load_cmd=(taskset -c 0 h2load -t1 -c"$h2_conns" -m"$h2_streams" -D1 "$url")
+  ((keep)) && note_command "${h2load_cmd[@]}"
+  load_run "$s" "$out" "${h2load_cmd[@]}" || die "h2load failed against $s ($url): $(tail -3 "$out")"
+  local t0=$load_t0 t1=$load_t1 k0=$load_k0 k1
+  ((keep)) || return 0
+  contention_record "$round" "$s" "$workload" "$t1"
+  k1=$kids_ticks
+  # "finished in 10.00s, 123.45 req/s, 4.00MB/s" and "requests: N total, N started, N done,
+  # N succeeded, N failed, N errored, N timeout"; with -D, the time is the measured period's.
+  local seconds succeeded errors protocol
+  seconds=$(awk '/^finished in/ { t = $3; sub(",", "", t); if (t ~ /ms$/) { sub("ms", "", t); t /= 1000 } else sub("s", "", t); print t }' "$out")
+  succeeded=$(awk '/^requests:/ { print $8 }' "$out")
+  errors=$(awk '/^requests:/ { print $10 + $12 + $14 }' "$out")
+  protocol=$(awk -F': ' '/^Application protocol:/ { print $2 }' "$out")
+  [[ -n $succeeded && $succeeded -gt 0 ]] || die "h2load completed no request against $s ($url): $(tail -3 "$out")"
+  [[ $protocol == h2 || $protocol == h2c ]] || die "h2load spoke '$protocol', not HTTP/2, to $s ($url)"
+  fact "$workload.${s%%-*}.protocol" "$protocol"
+  record "$round" "$s" "$workload" requests "$succeeded"
+  record "$round" "$s" "$workload" rps "$(awk -v r="$succeeded" -v d="$seconds" 'BEGIN { printf "%.0f", r / d }')"
+  record "$round" "$s" "$workload" cpu_us_per_req "$(awk -v t=$((t1 - t0)) -v hz="$clk_tck" -v r="$succeeded" 'BEGIN { printf "%.3f", t / hz * 1e6 / r }')"
+  record "$round" "$s" "$workload" errors "$errors"
+  # Which side was the limit. The server's ticks include h2load's connecting, outside -D's period.
+  record "$round" "$s" "$workload" server_cpu_pct "$(awk -v t=$((t1 - t0)) -v hz="$clk_tck" -v d="$seconds" 'BEGIN { printf "%.1f", t / hz / d * 100 }')"
+  record "$round" "$s" "$workload" client_cpu_pct "$(awk -v t=$((k1 - k0)) -v hz="$clk_tck" -v d="$seconds" 'BEGIN { printf "%.1f", t / hz / d * 100 }')"
+  ((errors == 0)) || log "warning: h2load saw $errors failed, errored or timed-out requests against $s in $workload"
+  log "  $workload $s: $(awk -v r="$succeeded" -v d="$seconds" 'BEGIN { printf "%.0f req/s", r / d }') ($protocol), server CPU $((t1 - t0)) ticks"
+}
+
+h2_echo_run() { # ROUND SERVER WORKLOAD: one h2c stream uploads h2_echo_file and reads it back, a fresh server
+  local round=$1 s=$2 workload=$3 out=$logs/$3.$2.r$1.log t0 t1 k0 k1 ns0 ns1 hwm
+  local -a pids rc
+  start_server "$s" "$workload.r$round"
+  read -r -a pids <<<"$(server_pids "$s")"
+  # nghttp posts the file on one stream and writes the answer's body to stdout; cmp checks every
+  # byte. Windows of 2^24-1 on the client's side: its reading is not what limits the server.
+  local client=(taskset -c 0 nghttp -w 24 -W 24 -d "$h2_echo_file" "http://$host:${echo_port[$s]}/")
+  note_command "${client[@]}" "|" taskset -c 0 cmp - "$h2_echo_file"
+  t0=$(cpu_ticks "${pids[@]}")
+  contention_begin "$t0"
+  k0=${contention0[5]}
+  ns0=$(date +%s%N)
+  { # in an || list, a failing pipeline does not stop the script: PIPESTATUS says who failed
+    "${client[@]}" 2>"$out" | taskset -c 0 cmp - "$h2_echo_file" >>"$out" 2>&1
+    rc=("${PIPESTATUS[@]}")
+  } || true
+  ns1=$(date +%s%N)
+  t1=$(cpu_ticks "${pids[@]}")
+  contention_record "$round" "$s" "$workload" "$t1"
+  k1=$kids_ticks
+  hwm=$(status_kb VmHWM "${pids[@]}")
+  stop_server "$s"
+  local matched=$((rc[0] == 0 && rc[1] == 0 ? 1 : 0)) bytes
+  bytes=$(stat -c %s "$h2_echo_file")
+  ((matched)) || log "warning: the h2c echo of $s did not come back intact (nghttp exit ${rc[0]}, cmp exit ${rc[1]}): $(tail -2 "$out" | tr '\n' ' ')"
+  record "$round" "$s" "$workload" matched "$matched"
+  record "$round" "$s" "$workload" seconds "$(awk -v n=$((ns1 - ns0)) 'BEGIN { printf "%.3f", n / 1e9 }')"
+  record "$round" "$s" "$workload" gbps "$(awk -v b="$bytes" -v n=$((ns1 - ns0)) 'BEGIN { printf "%.4f", b / n }')"
+  record "$round" "$s" "$workload" server_cpu_s_per_gib "$(awk -v t=$((t1 - t0)) -v hz="$clk_tck" -v b="$bytes" 'BEGIN { printf "%.3f", t / hz / (b / 1073741824) }')"
+  record "$round" "$s" "$workload" client_cpu_s "$(awk -v t=$((k1 - k0)) -v hz="$clk_tck" 'BEGIN { printf "%.3f", t / hz }')"
+  record "$round" "$s" "$workload" peak_rss_kb "$hwm"
+  log "  $workload $s: $(awk -v b="$bytes" -v n=$((ns1 - ns0)) 'BEGIN { printf "%.0f MB/s", b / n * 1000 }'), matched $matched, VmHWM $hwm KiB"
+}
+
 report=$here/wrk/report.lua
 pipeline=$here/wrk/pipeline.lua
 # name CONNECTIONS PATH SCRIPT: the canned peer answers hello only.
@@ -604,6 +706,8 @@ workloads=(
 serves() { [[ $1 != canned || $2 == hello-* ]]; } # SERVER WORKLOAD
 
 echo_bytes_total=$((echo_mib << 20))
+h2_echo_mib=$((echo_mib < 256 ? echo_mib : 256))
+h2_echo_file=$tmp/h2-echo.bin
 start_time=$(date -u '+%Y-%m-%d %H:%M UTC')
 t_start=$SECONDS
 log "$mode run ($parts): $rounds round(s), ${duration}s per wrk run; servers on CPU 1, load on CPU 0${niceness:+, niceness $niceness}; logs in ${logs#"$root"/}"
@@ -697,6 +801,37 @@ if runs tls; then
   mv "$csv" "$results/tls.csv"
   tls_elapsed=$((SECONDS - t_tls))
 fi
+
+if runs http2; then
+  http2_start_time=$(date -u '+%Y-%m-%d %H:%M UTC')
+  t_http2=$SECONDS
+  [[ -f $tls_dir/server.pem ]] || make_certificate
+  make_nginx_conf nginx-h2c
+  make_nginx_conf nginx-h2
+  csv=$results/http2.csv.partial
+  echo "round,server,workload,metric,value" >"$csv"
+  commands=$logs/http2-commands.txt
+  head -c $((h2_echo_mib << 20)) /dev/urandom >"$h2_echo_file" || die "cannot write $h2_echo_file"
+
+  for ((round = 1; round <= rounds; round++)); do
+    log "HTTP/2 round $round/$rounds: hello over h2c and over h2 (h2load -c $h2_conns -m $h2_streams)"
+    for s in "${h2c_servers[@]}" "${h2_servers[@]}"; do start_server "$s" "r$round"; done
+    for s in "${h2c_servers[@]}"; do h2load_run "$round" "$s" warmup "http://$host:${hello_port[$s]}/" 0; done
+    for s in "${h2c_servers[@]}"; do h2load_run "$round" "$s" h2c-hello "http://$host:${hello_port[$s]}/"; done
+    for s in "${h2c_servers[@]}"; do h2load_run "$round" "$s" h2c-name "http://$host:${name_port[$s]}/?name=Alex"; done
+    for s in "${h2_servers[@]}"; do h2load_run "$round" "$s" warmup "https://$host:${hello_port[$s]}/" 0; done
+    for s in "${h2_servers[@]}"; do h2load_run "$round" "$s" h2-hello "https://$host:${hello_port[$s]}/"; done
+    for s in "${h2c_servers[@]}" "${h2_servers[@]}"; do stop_server "$s"; done
+
+    log "HTTP/2 round $round/$rounds: memory per idle h2c connection ($idle_conns connections)"
+    for s in "${h2c_servers[@]}"; do idle_run "$round" "$s" h2c-idle --h2c; done
+
+    log "HTTP/2 round $round/$rounds: echo of a $h2_echo_mib MiB body on one h2c stream"
+    for s in "${h2c_servers[@]}"; do h2_echo_run "$round" "$s" h2c-echo; done
+  done
+  mv "$csv" "$results/http2.csv"
+  http2_elapsed=$((SECONDS - t_http2))
+fi
 elapsed=$((SECONDS - t_start))
 
 # ---------------------------------------------------------------------------------------------
@@ -738,10 +873,21 @@ meta=$logs/meta.env
     echo "handshake_conns=$handshake_conns"
     echo "certificate=$(openssl x509 -in "$tls_dir/server.pem" -noout -text | awk '/Public Key Algorithm|NIST CURVE|Signature Algorithm/ { sub(/^ */, ""); print }' | sort -u | tr '\n' ';')"
   fi
+  if runs http2; then
+    echo "http2_date=$http2_start_time"
+    echo "http2_elapsed_s=$http2_elapsed"
+    echo "h2load=$(h2load --version 2>&1 | head -1)"
+    echo "x_net=$(dpkg-query -W -f '${Version}' golang-golang-x-net-dev)"
+    echo "libnghttp2=$(dpkg-query -W -f '${Version}' libnghttp2-14)"
+    echo "h2_echo_mib=$h2_echo_mib"
+    echo "h2_conns=$h2_conns"
+    echo "h2_streams=$h2_streams"
+  fi
 } >"$meta"
 report_args=(--meta "$meta" --markdown "$root/docs/BENCHMARKS.md" --workdir "$tmp")
 runs cleartext && report_args+=(--csv "$results/latest.csv" --commands "$logs/commands.txt"
   --png "$root/docs/bench-connections.png" --plot "$here/plot.gp")
 runs tls && report_args+=(--tls-csv "$results/tls.csv" --tls-commands "$logs/tls-commands.txt" --tls-facts "$facts")
+runs http2 && report_args+=(--http2-csv "$results/http2.csv" --http2-commands "$logs/http2-commands.txt" --http2-facts "$facts")
 "$python" "$here/report.py" "${report_args[@]}"
-log "done in $((elapsed / 60)) min $((elapsed % 60)) s: docs/BENCHMARKS.md$(runs cleartext && echo ", docs/bench-connections.png, bench/results/latest.csv")$(runs tls && echo ", bench/results/tls.csv")"
+log "done in $((elapsed / 60)) min $((elapsed % 60)) s: docs/BENCHMARKS.md$(runs cleartext && echo ", docs/bench-connections.png, bench/results/latest.csv")$(runs tls && echo ", bench/results/tls.csv")$(runs http2 && echo ", bench/results/http2.csv")"

@@ -4,7 +4,10 @@
 // uses a sync.WaitGroup so that it builds offline with the standard library alone.
 //
 // With --tls-cert and --tls-key, all three serve TLS instead (ListenAndServeTLS, Go's default
-// TLS settings), the TLS peer of the benchmark.
+// TLS settings, which offer h2 by ALPN), the TLS peer of the benchmark. With --h2c, the
+// cleartext servers also speak HTTP/2 without TLS (golang.org/x/net/http2/h2c: the preface of
+// prior knowledge, or Upgrade: h2c), the h2c peer. x/net comes from Debian's
+// golang-golang-x-net-dev, built offline in GOPATH mode (bench/run.sh).
 package main
 
 import (
@@ -20,6 +23,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/h2c"
 )
 
 func main() {
@@ -28,9 +34,13 @@ func main() {
 	echoAddr := flag.String("echo", ":9000", "address of the echo server")
 	tlsCert := flag.String("tls-cert", "", "PEM certificate: with --tls-key, every server speaks TLS")
 	tlsKey := flag.String("tls-key", "", "PEM private key of --tls-cert")
+	withH2c := flag.Bool("h2c", false, "the cleartext servers also speak HTTP/2 (h2c), with x/net's defaults")
 	flag.Parse()
 	if (*tlsCert == "") != (*tlsKey == "") {
 		log.Fatal("--tls-cert and --tls-key go together")
+	}
+	if *withH2c && *tlsCert != "" {
+		log.Fatal("--h2c is for cleartext servers: over TLS, h2 is offered by ALPN anyway")
 	}
 	serve := func(s *http.Server) error { return s.ListenAndServe() }
 	if *tlsCert != "" {
@@ -47,6 +57,12 @@ func main() {
 		{Addr: *echoAddr, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.Copy(w, r.Body)
 		})},
+	}
+
+	if *withH2c {
+		for _, s := range servers {
+			s.Handler = h2c.NewHandler(s.Handler, &http2.Server{})
+		}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
