@@ -55,6 +55,7 @@ h2_exchange::h2_exchange(h2_session& session, std::int32_t stream_id)
       stream_id_(stream_id),
       started_(session.now()),
       head_due_(started_ + session.owner().options().header_timeout),
+      window_(h2_session::initial_stream_window()),
       body_wait_(session.owner().options().body_read_timeout,
                  session.owner().options().min_receive_rate,
                  session.owner().options().min_rate_grace),
@@ -217,7 +218,13 @@ void h2_exchange::stream_closed(std::uint32_t) {
   const auto now = session_.now();
   body_wait_.end(now);
   window_wait_.end(now);
+  give_window_back();
   wake();
+}
+
+void h2_exchange::give_window_back() {
+  session_.release_stream_window(window_);
+  window_ = h2_session::initial_stream_window();
 }
 
 void h2_exchange::response_sent() {
@@ -233,6 +240,7 @@ void h2_exchange::abandon() {
   const auto now = session_.now();
   body_wait_.end(now);
   window_wait_.end(now);
+  give_window_back();
   wake();
 }
 
@@ -363,6 +371,7 @@ asio::awaitable<std::string_view> h2_exchange::read_body_some() {
     // handler that stops reading stalls its own stream, never the connection, whose window is
     // given back as bytes arrive (h2_session).
     nghttp2_session_consume_stream(session_.native(), stream_id_, handed_.size());
+    if (handed_.size() >= window_) window_ = session_.widen_stream_window(stream_id_, window_);
     session_.wake_writer();
   }
   co_return std::string_view{handed_};

@@ -24,12 +24,18 @@ namespace {
 
 constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
 
-/// Each stream's receive window (SETTINGS_INITIAL_WINDOW_SIZE): the most of one request body the
-/// server holds before its handler takes some. HTTP/2's own default, 64 KiB - 1 (RFC 9113
-/// §6.9.2), and nginx's http2_body_preread_size: enough for a request body to flow at loopback
-/// and LAN speeds, and a connection at h2_max_streams (128) stalled streams holds at most 8 MiB.
-/// A larger window would only speed single uploads over long round trips.
+/// Each stream's receive window to begin with (SETTINGS_INITIAL_WINDOW_SIZE): the most of one
+/// request body the server holds before its handler takes some. HTTP/2's own default, 64 KiB - 1
+/// (RFC 9113 §6.9.2), and nginx's http2_body_preread_size: a connection at h2_max_streams (128)
+/// stalled streams holds at most 8 MiB.
 constexpr std::uint32_t stream_window = 65535;
+/// A stream whose handler takes a whole window at once is held back by the window, not by its
+/// handler: its window doubles, up to Go's 1 MiB per stream (MaxUploadBufferPerStream), so that
+/// one upload is not one round trip per 64 KiB. What the streams of a connection hold beyond
+/// their first window is bounded by max_window_growth, which keeps the worst case of a connection
+/// at 8 + 4 MiB. A stream that stops reading keeps the window it had.
+constexpr std::uint32_t max_stream_window = 1024 * 1024;
+constexpr std::uint64_t max_window_growth = 4 * 1024 * 1024;
 /// The connection's receive window, given back as bytes arrive: the stream windows already bound
 /// what is held, and one stalled stream must not stall the others (RFC 9113 §5.2.2). Large, so
 /// that its WINDOW_UPDATEs are rare.
@@ -455,6 +461,29 @@ transport::clock::time_point h2_session::next_goaway_at() const {
   // "a server might send GOAWAY after a period of inactivity"), as Go and nginx do.
   if (idle()) at = std::min(at, idle_since_ + server_.options().idle_timeout);
   return at;
+}
+
+std::uint32_t h2_session::initial_stream_window() {
+  return stream_window;
+}
+
+std::uint32_t h2_session::widen_stream_window(std::int32_t stream_id, std::uint32_t window) {
+  const auto wider = static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(std::uint64_t{window} * 2, max_stream_window));
+  const std::uint64_t extra = wider - window;
+  if (extra == 0 || window_growth_ + extra > max_window_growth) return window;
+  // nghttp2 sends the WINDOW_UPDATE for the difference.
+  if (nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, stream_id,
+                                            static_cast<std::int32_t>(wider)) != 0)
+    return window;
+  window_growth_ += extra;
+  wake_writer();
+  return wider;
+}
+
+void h2_session::release_stream_window(std::uint32_t window) {
+  window_growth_ -=
+      std::min<std::uint64_t>(window_growth_, window - std::min(window, stream_window));
 }
 
 void h2_session::wake_writer() {

@@ -144,6 +144,8 @@ class h2_exchange final : private h2_request_storage, public exchange {
   void queue_head(bool with_body);
   /// Sends `100 Continue` (an interim HEADERS, RFC 9113 §8.1) when the client asked for it.
   void send_continue_if_expected();
+  /// Gives what the stream's window had beyond the initial one back to the session, once.
+  void give_window_back();
   /// Starts or ends the wait for window as the response has bytes nghttp2 has not sent.
   void track_window_wait();
   /// Suspends until the session or nghttp2 changes something of this stream.
@@ -157,6 +159,7 @@ class h2_exchange final : private h2_request_storage, public exchange {
   /// When the header section must be complete (RFC 9113 §6.10: until it is, the connection
   /// carries nothing else); time_point::max() once it is.
   clock::time_point head_due_;
+  std::uint32_t window_;     ///< the stream's receive window (h2_session::widen_stream_window)
   client_wait body_wait_;    ///< the handler waits for request body
   client_wait window_wait_;  ///< the response waits for the client to open a window
   /// Sum of the header section's field sizes as SETTINGS_MAX_HEADER_LIST_SIZE counts them
