@@ -46,6 +46,12 @@ depends=$(field Depends)
 depends_on() { [[ ",$depends," =~ [\ ,|]"$1"[\ ,|\(] ]]; }
 depends_on libc6 || fail "Depends does not list libc6: '$depends'"
 depends_on libssl3 || fail "Depends does not list libssl3 (TLS): '$depends'"
+# HTTP/2's flood limits need a libnghttp2 with nghttp2_option_set_max_continuations (CVE-2024-28182):
+# Debian 12's 1.52.0-1+deb12u2. The version comes from the library's symbols file.
+nghttp2_minimum=$(sed -n 's/.*libnghttp2-14 (>= \([^)]*\)).*/\1/p' <<<"$depends")
+[ -n "$nghttp2_minimum" ] || fail "Depends does not ask for a version of libnghttp2-14: '$depends'"
+dpkg --compare-versions "$nghttp2_minimum" ge 1.52.0-1+deb12u2~ ||
+  fail "Depends asks for libnghttp2-14 >= $nghttp2_minimum, older than 1.52.0-1+deb12u2 (no CONTINUATION limit)"
 
 # The files.
 dpkg-deb --contents "$deb" | awk '{print $NF}' >"$work/contents"
