@@ -426,8 +426,9 @@ interleaved as above; the ratios are triserve's median over the other's. h2load 
   {meta.get('idle_conns', '10000')} connections sends the preface and an empty SETTINGS, makes one
   GET / on stream 1 (answer checked: `:status 200` and the hello body), ACKs the server's
   SETTINGS, then stays idle; (VmRSS with − VmRSS before) / connections. Kernel socket buffers
-  are not in VmRSS. triserve holds a 16 KiB read buffer per idle HTTP/2 connection in this
-  build (to be released while idle).
+  are not in VmRSS. An idle triserve HTTP/2 connection holds no receive buffer (one is
+  borrowed from a pool while bytes come) nor output buffer; most of what it holds is
+  libnghttp2's session.
 
 ### Commands
 
