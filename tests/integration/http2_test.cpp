@@ -16,9 +16,11 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <initializer_list>
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "support/commands.hpp"
@@ -298,6 +300,16 @@ frames_run run_frames(const std::string& arguments, std::chrono::seconds limit =
   INFO(error);
   REQUIRE(result.has_value());
   return {ran.output, *result};
+}
+
+/// Checks the results `expected` of a frame run, each a result's name and the value it must have.
+void check_results(const frames_run& run,
+                   std::initializer_list<std::pair<std::string, std::string>> expected) {
+  INFO(run.output);
+  for (const auto& [name, value] : expected) {
+    INFO(name);
+    CHECK(run.result.at(name) == value);
+  }
 }
 
 }  // namespace
@@ -860,24 +872,22 @@ TEST_CASE("http2: a request body that stops coming is answered 408 on its stream
   auto daemon = daemon_process::start({"--body-timeout", "1s"});
   const auto port = std::to_string(daemon->port("echo"));
   auto run = run_frames("stalled-body --port " + port + " --size 100000");
-  INFO(run.output);
-  CHECK(run.result.at("status") == "408");
-  CHECK(run.result.at("ended") == "true");
-  CHECK(run.result.at("body").rfind("408 Request Timeout: timed out reading", 0) == 0);
   // The rest of the body is stopped (RFC 9113 §8.1); the connection goes on.
-  CHECK(run.result.at("reset") == "NO_ERROR");
-  CHECK(run.result.at("goaways") == "0");
-  CHECK(run.result.at("closed") == "false");
+  check_results(run, {{"status", "408"},
+                      {"ended", "true"},
+                      {"reset", "NO_ERROR"},
+                      {"goaways", "0"},
+                      {"closed", "false"}});
+  CHECK(run.result.at("body").rfind("408 Request Timeout: timed out reading", 0) == 0);
 
   // Once the echo's head has left, only a reset can end the response: CANCEL, the client's
   // doing.
   run = run_frames("stalled-body --sent 1000 --port " + port + " --size 100000");
-  INFO(run.output);
-  CHECK(run.result.at("status") == "200");
-  CHECK(run.result.at("ended") == "false");
-  CHECK(run.result.at("reset") == "CANCEL");
-  CHECK(run.result.at("goaways") == "0");
-  CHECK(run.result.at("closed") == "false");
+  check_results(run, {{"status", "200"},
+                      {"ended", "false"},
+                      {"reset", "CANCEL"},
+                      {"goaways", "0"},
+                      {"closed", "false"}});
 
   // Below the minimum receive rate, long before the body timeout: the same 408, counted.
   auto slow = daemon_process::start(
@@ -900,23 +910,19 @@ TEST_CASE("http2: a client keeping its windows shut loses the stream, or the con
   // stays.
   auto run =
       run_frames("shut-window --initial-window 0 --port " + std::to_string(daemon->port("hello")));
-  INFO(run.output);
-  CHECK(run.result.at("status") == "200");
-  CHECK(run.result.at("ended") == "false");
-  CHECK(run.result.at("received") == "0");
-  CHECK(run.result.at("reset") == "CANCEL");
-  CHECK(run.result.at("goaways") == "0");
-  CHECK(run.result.at("closed") == "false");
+  check_results(run, {{"status", "200"},
+                      {"ended", "false"},
+                      {"received", "0"},
+                      {"reset", "CANCEL"},
+                      {"goaways", "0"},
+                      {"closed", "false"}});
 
   // The connection's window shut (CVE-2019-9517's zero window): every stream is held, so the
   // connection is cut, with GOAWAY.
   run = run_frames("shut-window --hold-connection --size 200000 --port " +
                    std::to_string(daemon->port("echo")));
-  INFO(run.output);
-  CHECK(run.result.at("received") == "65535");
-  CHECK(run.result.at("reset") == "CANCEL");
-  CHECK(run.result.at("goaways") == "1");
-  CHECK(run.result.at("closed") == "true");
+  check_results(run,
+                {{"received", "65535"}, {"reset", "CANCEL"}, {"goaways", "1"}, {"closed", "true"}});
   check_clean_exit(*daemon);
 }
 
