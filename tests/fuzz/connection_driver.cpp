@@ -9,6 +9,9 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "fuzz_check.hpp"
+#include "triserve/app/handlers.hpp"
+#include "triserve/server/connection.hpp"
 #include "triserve/server/exchange.hpp"
 
 namespace triserve::fuzz {
@@ -26,15 +29,14 @@ constexpr std::array<std::chrono::milliseconds, 8> clock_jumps{
 constexpr std::size_t max_steps = 4096;
 
 /// Moves the clock on by `by` and runs the deadline sweep at the new time.
-void jump(server::server& serving, memory_transport& client, driven_connection& record,
-          std::chrono::milliseconds by) {
-  client.advance(by);
+void jump(served_connection& served, driven_connection& record, std::chrono::milliseconds by) {
+  served.client.advance(by);
   record.clock_moved += by;
-  serving.enforce_deadlines(client.now());
+  served.serving_server.enforce_deadlines(served.client.now());
 }
 
-}  // namespace
-
+/// Echo that throws as a handler with a bug would: before answering (`kind` 0), after queuing an
+/// answer (1), or after echoing `pieces` pieces of the body (2).
 server::handler faulty_echo(std::uint64_t kind, std::uint64_t pieces) {
   return [kind, pieces](server::exchange& ex) -> asio::awaitable<void> {
     if (kind == 0) throw std::runtime_error("injected before the response");
@@ -57,19 +59,63 @@ server::handler faulty_echo(std::uint64_t kind, std::uint64_t pieces) {
   };
 }
 
+/// The handler that serves for `serving`; the faulty echo's fault is drawn from `plan`.
+server::handler handler_of(product serving, const read_plan& plan) {
+  switch (serving) {
+    case product::hello:
+      return app::hello;
+    case product::hello_name:
+      return app::hello_name;
+    case product::echo:
+      return app::echo;
+    case product::faulty_echo:
+      break;
+  }
+  return faulty_echo(plan.draw(7) % 3, plan.draw(8) % 4);
+}
+
+}  // namespace
+
+std::string expected_body(product serving, std::string_view name, std::string_view body) {
+  switch (serving) {
+    case product::hello:
+      return "Hello, world!";
+    case product::hello_name:
+      return "Hello, " + std::string(name) + "!";
+    case product::echo:
+    case product::faulty_echo:
+      return std::string(body);
+  }
+  return {};
+}
+
+served_connection::served_connection(const server::server_options& options, const read_plan& plan)
+    : serving(static_cast<product>(plan.draw(6) % 4)),
+      group(io, options, std::chrono::seconds{5}),
+      input_buffers(16 * 1024, 4),
+      workspaces([&options] { return std::make_unique<server::request_workspace>(options); }, 4),
+      serving_server(io, io.get_executor(), 1, "fuzz", handler_of(serving, plan), options, group,
+                     input_buffers, workspaces),
+      client(io.get_executor()) {
+  serving_server.serve(std::make_shared<server::connection>(serving_server, client));
+}
+
 void settle(asio::io_context& io) {
   io.restart();
   io.poll();
 }
 
-driven_connection drive_connection(asio::io_context& io, server::server& serving,
-                                   memory_transport& client, const read_plan& plan,
+driven_connection drive_connection(served_connection& served, const read_plan& plan,
                                    std::string_view wire, const std::vector<std::size_t>& ends) {
+  auto& serving = served.serving_server;
+  auto& client = served.client;
   driven_connection record;
   std::size_t next_piece = 0;
   std::size_t sent = 0;
+  // A quarter of clients never close: only the connection's timeouts can end it.
+  const bool client_closes = plan.draw(12) % 4 != 0;
   for (std::size_t step = 0; step < max_steps; ++step) {
-    settle(io);
+    settle(served.io);
     if (serving.connection_count() == 0) break;
     const std::uint64_t choice = plan.draw(1000 + step);
     const std::uint64_t detail = choice >> 8;
@@ -78,7 +124,7 @@ driven_connection drive_connection(asio::io_context& io, server::server& serving
       client.deliver(wire.substr(sent, ends[next_piece] - sent));
       sent = ends[next_piece++];
     } else if (act < 82) {
-      jump(serving, client, record, clock_jumps[detail % clock_jumps.size()]);
+      jump(served, record, clock_jumps[detail % clock_jumps.size()]);
     } else if (act < 90) {
       // The client stops reading (no room), reads a little, or reads everything.
       const std::uint64_t kind = detail % 4;
@@ -93,7 +139,7 @@ driven_connection drive_connection(asio::io_context& io, server::server& serving
       record.writes_cut = true;
       record.forced = true;
       serving.force_close();
-    } else if (sent == wire.size() && !record.input_closed && detail % 2 == 0) {
+    } else if (sent == wire.size() && client_closes && !record.input_closed && detail % 2 == 0) {
       record.input_closed = true;
       client.close_input();
     }
@@ -101,14 +147,24 @@ driven_connection drive_connection(asio::io_context& io, server::server& serving
   return record;
 }
 
-void let_time_pass(asio::io_context& io, server::server& serving, memory_transport& client,
-                   driven_connection& record) {
+void let_time_pass(served_connection& served, driven_connection& record) {
   for (int jumps = 0; jumps < 64; ++jumps) {
-    settle(io);
-    if (serving.connection_count() == 0) break;
-    jump(serving, client, record, std::chrono::seconds{7});
+    settle(served.io);
+    if (served.serving_server.connection_count() == 0) break;
+    jump(served, record, std::chrono::seconds{7});
   }
-  settle(io);
+  settle(served.io);
+}
+
+void check_connection_gone(const served_connection& served) {
+  FUZZ_CHECK(served.serving_server.connection_count() == 0);
+  FUZZ_CHECK(served.input_buffers.lent_count() == 0);
+  FUZZ_CHECK(served.workspaces.lent_count() == 0);
+  FUZZ_CHECK(!served.client.wrote_after_shutdown());
+  // Nothing else in the connection code threw: only the faulty handler may.
+  const auto traffic = served.serving_server.traffic().snapshot();
+  FUZZ_CHECK(traffic.connection_failures == 0);
+  if (served.serving != product::faulty_echo) FUZZ_CHECK(traffic.handler_failures == 0);
 }
 
 void silence_logs() {

@@ -10,45 +10,31 @@
 // wait without a deadline); and every pooled buffer and workspace comes back.
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <asio/io_context.hpp>
-
 #include "connection_driver.hpp"
 #include "fuzz_check.hpp"
-#include "memory_transport.hpp"
 #include "read_plan.hpp"
-#include "triserve/app/handlers.hpp"
 #include "triserve/http/chunked_decoder.hpp"
 #include "triserve/http/query.hpp"
 #include "triserve/http/request_parser.hpp"
 #include "triserve/http/status.hpp"
-#include "triserve/server/connection.hpp"
-#include "triserve/server/exchange.hpp"
-#include "triserve/server/server.hpp"
-#include "triserve/server/server_group.hpp"
+#include "triserve/server/server_options.hpp"
 
 namespace {
 
 using namespace triserve::http;
-using triserve::fuzz::memory_transport;
+using triserve::fuzz::product;
 using triserve::fuzz::read_plan;
 namespace server = triserve::server;
-namespace app = triserve::app;
-
-/// Which handler serves the connection: one of the product's, or echo with a bug that throws.
-enum class product { hello, hello_name, echo, faulty_echo };
 
 /// One request of the client's stream, as the client meant it.
 struct reference_request {
@@ -201,20 +187,6 @@ parsed_response read_response(std::string_view& wire, bool head_request) {
   return out;
 }
 
-/// The body a product answers a request with.
-std::string expected_body(product serving, const reference_request& request) {
-  switch (serving) {
-    case product::hello:
-      return "Hello, world!";
-    case product::hello_name:
-      return "Hello, " + request.name + "!";
-    case product::echo:
-    case product::faulty_echo:
-      return request.body;
-  }
-  return {};
-}
-
 /// What the connection wrote answers the requests the client sent, in order, framed exactly.
 /// `writes_cut`: a write may have been cut short (the client stopped reading until the write
 /// timeout, or the connection was forced closed), so the output may end anywhere.
@@ -271,7 +243,8 @@ void check_responses(std::string_view wire, const std::vector<reference_request>
       break;
     }
     FUZZ_CHECK(r.status == 200);
-    const std::string body = request.head_request ? std::string{} : expected_body(serving, request);
+    const std::string body =
+        request.head_request ? std::string{} : expected_body(serving, request.name, request.body);
     if (r.truncated || r.close_delimited)
       FUZZ_CHECK(body.substr(0, r.body.size()) == r.body);
     else
@@ -313,44 +286,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const parser_limits limits{options.max_request_line, options.max_header_bytes,
                              options.max_header_fields};
-  const auto serving = static_cast<product>(plan.draw(6) % 4);
-  const server::handler handlers[] = {
-      app::hello, app::hello_name, app::echo,
-      triserve::fuzz::faulty_echo(plan.draw(7) % 3, plan.draw(8) % 4)};
-
-  asio::io_context io;
-  server::server_group group{io, options, std::chrono::seconds{5}};
-  server::buffer_pool input_buffers{16 * 1024, 4};
-  server::workspace_pool workspaces{
-      [&options] { return std::make_unique<server::request_workspace>(options); }, 4};
-  server::server serving_server{
-      io,    io.get_executor(), 1,         "fuzz", handlers[static_cast<int>(serving)], options,
-      group, input_buffers,     workspaces};
-  memory_transport client{io.get_executor()};
-  serving_server.serve(std::make_shared<server::connection>(serving_server, client));
-
+  triserve::fuzz::served_connection served{options, plan};
   const std::string_view payload = plan.payload;
-  auto driven = triserve::fuzz::drive_connection(io, serving_server, client, plan, payload,
-                                                 plan.prefix_ends(1024));
+  auto driven = triserve::fuzz::drive_connection(served, plan, payload, plan.prefix_ends(1024));
   // Every wait the connection is left in has a deadline, so it ends by itself as time passes.
-  triserve::fuzz::let_time_pass(io, serving_server, client, driven);
-  FUZZ_CHECK(serving_server.connection_count() == 0);
-  FUZZ_CHECK(input_buffers.lent_count() == 0);
-  FUZZ_CHECK(workspaces.lent_count() == 0);
-  FUZZ_CHECK(!client.wrote_after_shutdown());
-  // Nothing else in the connection code threw: only the faulty handler may.
-  const auto traffic = serving_server.traffic().snapshot();
-  FUZZ_CHECK(traffic.connection_failures == 0);
-  if (serving != product::faulty_echo) FUZZ_CHECK(traffic.handler_failures == 0);
+  triserve::fuzz::let_time_pass(served, driven);
+  triserve::fuzz::check_connection_gone(served);
 
   // To see what a failing input did: TRISERVE_FUZZ_PRINT=1 connection_fuzz crash-file.
   if (std::getenv("TRISERVE_FUZZ_PRINT") != nullptr)
-    std::fprintf(stderr, "product %d, writes cut %d, output:\n%s\n", static_cast<int>(serving),
-                 static_cast<int>(driven.writes_cut), client.output().c_str());
+    std::fprintf(stderr, "product %d, writes cut %d, output:\n%s\n",
+                 static_cast<int>(served.serving), static_cast<int>(driven.writes_cut),
+                 served.client.output().c_str());
   // A 408 needs time to pass: the header timeout, or the grace of a minimum rate at least.
   const bool timeouts_possible =
       driven.clock_moved >= std::min(options.header_timeout, options.min_rate_grace);
-  check_responses(client.output(), reference_requests(payload, limits), serving, driven.writes_cut,
-                  timeouts_possible);
+  check_responses(served.client.output(), reference_requests(payload, limits), served.serving,
+                  driven.writes_cut, timeouts_possible);
   return 0;
 }

@@ -17,51 +17,30 @@
 
 #include <algorithm>
 #include <charconv>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include <asio/io_context.hpp>
-
 #include "connection_driver.hpp"
 #include "fuzz_check.hpp"
-#include "memory_transport.hpp"
 #include "read_plan.hpp"
-#include "triserve/app/handlers.hpp"
 #include "triserve/http/query.hpp"
-#include "triserve/server/connection.hpp"
 #include "triserve/server/h2_session.hpp"
-#include "triserve/server/server.hpp"
-#include "triserve/server/server_group.hpp"
+#include "triserve/server/server_options.hpp"
 
 namespace {
 
-using triserve::fuzz::memory_transport;
+using triserve::fuzz::product;
 using triserve::fuzz::read_plan;
 namespace server = triserve::server;
-namespace app = triserve::app;
 
-/// Which handler serves the connection: one of the product's, or echo with a bug that throws.
-enum class product { hello, hello_name, echo, faulty_echo };
-
-// RFC 9113 §6: frame types, flags and error codes.
-constexpr std::uint8_t data_frame = 0x0, headers_frame = 0x1, rst_stream_frame = 0x3,
-                       settings_frame = 0x4, ping_frame = 0x6, goaway_frame = 0x7,
-                       window_update_frame = 0x8, continuation_frame = 0x9;
-constexpr std::uint8_t end_stream = 0x1, ack = 0x1, end_headers = 0x4, padded = 0x8,
-                       priority = 0x20;
-constexpr std::uint32_t internal_error = 0x2;
-/// RFC 9113 §6.9.2: every window starts at 65,535 bytes.
-constexpr std::uint64_t initial_window = 65535;
 /// nghttp2 cuts DATA and header blocks into frames of at most the default SETTINGS_MAX_FRAME_SIZE
 /// (RFC 9113 §4.2), whatever larger size the client allows.
 constexpr std::size_t largest_frame = 16384;
@@ -97,17 +76,17 @@ std::optional<frame> take_frame(std::string_view& wire) {
   return taken;
 }
 
-/// A DATA or HEADERS payload without its padding (and, for HEADERS, its priority fields):
-/// nothing when the padding does not fit (RFC 9113 §6.1, §6.2).
+/// A DATA or HEADERS payload without its padding (and, for HEADERS, its NGHTTP2_FLAG_PRIORITY
+/// fields): nothing when the padding does not fit (RFC 9113 §6.1, §6.2).
 std::optional<std::string_view> unpadded(const frame& f) {
   std::string_view content = f.payload;
   std::size_t pad = 0;
-  if ((f.flags & padded) != 0) {
+  if ((f.flags & NGHTTP2_FLAG_PADDED) != 0) {
     if (content.empty()) return std::nullopt;
     pad = static_cast<std::uint8_t>(content.front());
     content.remove_prefix(1);
   }
-  if (f.type == headers_frame && (f.flags & priority) != 0) {
+  if (f.type == NGHTTP2_HEADERS && (f.flags & NGHTTP2_FLAG_PRIORITY) != 0) {
     if (content.size() < 5) return std::nullopt;
     content.remove_prefix(5);
   }
@@ -161,20 +140,23 @@ struct client_stream {
   std::uint64_t window = 0;  ///< WINDOW_UPDATE increments granted on it
 };
 
-/// What the client's bytes said, read frame by frame up to the first that the server could not
-/// have taken (incomplete, a header block that does not decode): the streams it opened, what it
-/// sent on them, and the windows, SETTINGS and PINGs it gave the server.
+/// What the client's bytes allowed the server, over-estimated where the server may have stopped
+/// reading (a connection error): every frame counts, up to the first that is not all there. The
+/// streams it opened (a HEADERS frame begun), what it sent on them (header blocks decoded in
+/// order until one does not decode: the server ends the connection there), and the SETTINGS,
+/// PINGs and windows it gave.
 struct client_frames {
   std::map<std::int32_t, client_stream> streams;
-  std::uint64_t settings = 0;                        ///< SETTINGS frames to acknowledge
-  std::uint64_t pings = 0;                           ///< PINGs to answer
-  std::uint64_t connection_window = initial_window;  ///< and its WINDOW_UPDATEs
-  std::uint64_t largest_initial_window = initial_window;
+  std::uint64_t settings = 0;  ///< SETTINGS frames to acknowledge
+  std::uint64_t pings = 0;     ///< PINGs to answer
+  std::uint64_t connection_window = NGHTTP2_INITIAL_WINDOW_SIZE;  ///< and its WINDOW_UPDATEs
+  std::uint64_t largest_initial_window = NGHTTP2_INITIAL_WINDOW_SIZE;
 };
 
 client_frames read_client_frames(std::string_view wire) {
   client_frames sent;
   const hpack_decoder decoder = make_hpack_decoder();
+  bool decoding = true;  ///< the header blocks so far decoded
   std::string block;
   std::int32_t block_stream = 0;
   bool block_ends_stream = false;
@@ -183,59 +165,58 @@ client_frames read_client_frames(std::string_view wire) {
     const auto f = take_frame(wire);
     if (!f) {
       // A HEADERS frame begun opens its stream: the server may reset it before the frame ends.
-      if (wire.size() >= 9 && wire[3] == headers_frame)
+      if (wire.size() >= 9 && wire[3] == NGHTTP2_HEADERS)
         sent.streams[static_cast<std::int32_t>(read_u32(wire.substr(5, 4)) & 0x7fffffffu)];
-      break;
-    }
-    if (!block.empty() || block_stream != 0) {
-      // RFC 9113 §6.10: nothing but CONTINUATION of the same stream inside a header block.
-      if (f->type != continuation_frame || f->stream != block_stream) break;
-      block.append(f->payload);
-    } else if (f->type == headers_frame && f->stream != 0) {
-      const auto fragment = unpadded(*f);
-      if (!fragment) break;
-      block.assign(*fragment);
-      block_stream = f->stream;
-      block_ends_stream = (f->flags & end_stream) != 0;
-      // Open once its HEADERS begin, whatever follows: the server may reset it meanwhile.
-      block_opens = sent.streams.count(block_stream) == 0;
-      sent.streams[block_stream];
-    } else if (f->type == continuation_frame) {
-      break;
-    }
-    if (f->type == headers_frame || f->type == continuation_frame) {
-      if ((f->flags & end_headers) == 0) continue;
-      const auto fields = decode_block(decoder.get(), block);
-      if (!fields) break;
-      auto& stream = sent.streams[block_stream];
-      if (block_opens) {
-        for (const auto& [name, value] : *fields) {
-          if (name == ":method") stream.method = value;
-          if (name == ":path") {
-            const auto question = value.find('?');
-            if (question != std::string::npos)
-              triserve::http::first_query_value(std::string_view{value}.substr(question + 1),
-                                                "name", stream.name);
-          }
-        }
-      }
-      stream.ended = stream.ended || block_ends_stream;
-      block.clear();
-      block_stream = 0;
-      continue;
+      return sent;
     }
     switch (f->type) {
-      case data_frame: {
-        const auto content = unpadded(*f);
-        if (!content) return sent;
-        auto found = sent.streams.find(f->stream);
-        if (found == sent.streams.end() || found->second.ended) break;
-        found->second.body.append(*content);
-        found->second.ended = (f->flags & end_stream) != 0;
+      case NGHTTP2_HEADERS:
+      case NGHTTP2_CONTINUATION: {
+        if (f->stream == 0) break;
+        const bool opens = sent.streams.count(f->stream) == 0;
+        auto& stream = sent.streams[f->stream];
+        if (!decoding) break;
+        // RFC 9113 §6.10: a header block is a HEADERS frame and the CONTINUATIONs that follow.
+        const auto fragment = unpadded(*f);
+        if (f->type == NGHTTP2_HEADERS && block_stream == 0 && fragment) {
+          block.assign(*fragment);
+          block_stream = f->stream;
+          block_ends_stream = (f->flags & NGHTTP2_FLAG_END_STREAM) != 0;
+          block_opens = opens;
+        } else if (f->type == NGHTTP2_CONTINUATION && block_stream == f->stream) {
+          block.append(f->payload);
+        } else {
+          decoding = false;
+          break;
+        }
+        if ((f->flags & NGHTTP2_FLAG_END_HEADERS) == 0) break;
+        const auto fields = decode_block(decoder.get(), block);
+        block_stream = 0;
+        if (!fields) {
+          decoding = false;
+          break;
+        }
+        for (const auto& [name, value] : *fields) {
+          if (!block_opens) break;
+          if (name == ":method") stream.method = value;
+          const auto question = value.find('?');
+          if (name == ":path" && question != std::string::npos)
+            triserve::http::first_query_value(std::string_view{value}.substr(question + 1), "name",
+                                              stream.name);
+        }
+        stream.ended = stream.ended || block_ends_stream;
         break;
       }
-      case settings_frame:
-        if ((f->flags & ack) != 0) break;
+      case NGHTTP2_DATA: {
+        const auto content = unpadded(*f);
+        const auto found = sent.streams.find(f->stream);
+        if (!content || found == sent.streams.end() || found->second.ended) break;
+        found->second.body.append(*content);
+        found->second.ended = (f->flags & NGHTTP2_FLAG_END_STREAM) != 0;
+        break;
+      }
+      case NGHTTP2_SETTINGS:
+        if ((f->flags & NGHTTP2_FLAG_ACK) != 0) break;
         ++sent.settings;
         for (std::size_t at = 0; at + 6 <= f->payload.size(); at += 6) {
           const auto id = static_cast<std::uint8_t>(f->payload[at + 1]);
@@ -244,10 +225,10 @@ client_frames read_client_frames(std::string_view wire) {
                 sent.largest_initial_window, read_u32(f->payload.substr(at + 2, 4)));
         }
         break;
-      case ping_frame:
-        if ((f->flags & ack) == 0) ++sent.pings;
+      case NGHTTP2_PING:
+        if ((f->flags & NGHTTP2_FLAG_ACK) == 0) ++sent.pings;
         break;
-      case window_update_frame:
+      case NGHTTP2_WINDOW_UPDATE:
         if (f->payload.size() != 4) break;
         if (f->stream == 0)
           sent.connection_window += read_u32(f->payload) & 0x7fffffffu;
@@ -257,8 +238,10 @@ client_frames read_client_frames(std::string_view wire) {
       default:
         break;
     }
+    // Any other frame inside a header block breaks it (RFC 9113 §6.10).
+    if (block_stream != 0 && f->type != NGHTTP2_HEADERS && f->type != NGHTTP2_CONTINUATION)
+      decoding = false;
   }
-  return sent;
 }
 
 /// One stream's response, as the server sent it.
@@ -314,20 +297,6 @@ void check_response_fields(const header_list& fields, response_stream& stream, b
   stream.status = status;
 }
 
-/// The body a product answers a request with.
-std::string expected_body(product serving, const client_stream& request) {
-  switch (serving) {
-    case product::hello:
-      return "Hello, world!";
-    case product::hello_name:
-      return "Hello, " + request.name + "!";
-    case product::echo:
-    case product::faulty_echo:
-      return request.body;
-  }
-  return {};
-}
-
 /// The server's bytes are a valid HTTP/2 server stream (RFC 9113), given what the client sent:
 /// - our SETTINGS first, with the options' values; every frame well-formed for its type, no larger
 ///   than 16 KiB, with known flags, only of the types a server sends (no PUSH_PROMISE, PRIORITY);
@@ -359,18 +328,18 @@ std::size_t check_server_stream(std::string_view wire, const client_frames& clie
     FUZZ_CHECK(f->payload.size() <= largest_frame);
     if (first) {
       // RFC 9113 §3.4: the server's preface is a SETTINGS frame, ours announcing the options.
-      FUZZ_CHECK(f->type == settings_frame && f->flags == 0 && f->payload.size() == 18);
+      FUZZ_CHECK(f->type == NGHTTP2_SETTINGS && f->flags == 0 && f->payload.size() == 18);
       const auto& options = *facts.options;
       FUZZ_CHECK(f->payload[1] == NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS &&
                  read_u32(f->payload.substr(2)) == options.h2_max_streams);
       FUZZ_CHECK(f->payload[7] == NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE &&
-                 read_u32(f->payload.substr(8)) == initial_window);
+                 read_u32(f->payload.substr(8)) == NGHTTP2_INITIAL_WINDOW_SIZE);
       FUZZ_CHECK(f->payload[13] == NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE &&
                  read_u32(f->payload.substr(14)) == options.max_header_bytes);
       first = false;
       continue;
     }
-    if (block_stream != 0) FUZZ_CHECK(f->type == continuation_frame && f->stream == block_stream);
+    if (block_stream != 0) FUZZ_CHECK(f->type == NGHTTP2_CONTINUATION && f->stream == block_stream);
     const bool on_connection = f->stream == 0;
     response_stream* stream = nullptr;
     if (!on_connection) {
@@ -380,21 +349,21 @@ std::size_t check_server_stream(std::string_view wire, const client_frames& clie
       FUZZ_CHECK(!stream->reset);
     }
     switch (f->type) {
-      case headers_frame:
-      case continuation_frame: {
+      case NGHTTP2_HEADERS:
+      case NGHTTP2_CONTINUATION: {
         FUZZ_CHECK(stream != nullptr);
-        if (f->type == headers_frame) {
-          FUZZ_CHECK((f->flags & ~(end_stream | end_headers)) == 0);
+        if (f->type == NGHTTP2_HEADERS) {
+          FUZZ_CHECK((f->flags & ~(NGHTTP2_FLAG_END_STREAM | NGHTTP2_FLAG_END_HEADERS)) == 0);
           FUZZ_CHECK(!stream->ended);
           if (final_goaway) FUZZ_CHECK(f->stream <= *last_goaway);
           block.assign(f->payload);
           block_stream = f->stream;
-          block_ends_stream = (f->flags & end_stream) != 0;
+          block_ends_stream = (f->flags & NGHTTP2_FLAG_END_STREAM) != 0;
         } else {
-          FUZZ_CHECK(block_stream == f->stream && (f->flags & ~end_headers) == 0);
+          FUZZ_CHECK(block_stream == f->stream && (f->flags & ~NGHTTP2_FLAG_END_HEADERS) == 0);
           block.append(f->payload);
         }
-        if ((f->flags & end_headers) == 0) break;
+        if ((f->flags & NGHTTP2_FLAG_END_HEADERS) == 0) break;
         const auto fields = decode_block(decoder.get(), block);
         FUZZ_CHECK(fields.has_value());
         check_response_fields(*fields, *stream, block_ends_stream);
@@ -406,8 +375,9 @@ std::size_t check_server_stream(std::string_view wire, const client_frames& clie
         block_stream = 0;
         break;
       }
-      case data_frame: {
-        FUZZ_CHECK(stream != nullptr && (f->flags & ~(end_stream | padded)) == 0);
+      case NGHTTP2_DATA: {
+        FUZZ_CHECK(stream != nullptr &&
+                   (f->flags & ~(NGHTTP2_FLAG_END_STREAM | NGHTTP2_FLAG_PADDED)) == 0);
         FUZZ_CHECK(stream->status != 0 && !stream->ended);
         if (final_goaway) FUZZ_CHECK(f->stream <= *last_goaway);
         const auto content = unpadded(*f);
@@ -421,44 +391,44 @@ std::size_t check_server_stream(std::string_view wire, const client_frames& clie
         FUZZ_CHECK(connection_data <= client.connection_window);
         // RFC 9113 §8.1.1: the DATA of a response agrees with its content-length.
         if (stream->content_length) FUZZ_CHECK(stream->body.size() <= *stream->content_length);
-        if ((f->flags & end_stream) != 0) {
+        if ((f->flags & NGHTTP2_FLAG_END_STREAM) != 0) {
           stream->ended = true;
           if (stream->content_length) FUZZ_CHECK(stream->body.size() == *stream->content_length);
         }
         break;
       }
-      case rst_stream_frame:
+      case NGHTTP2_RST_STREAM:
         FUZZ_CHECK(stream != nullptr && f->flags == 0 && f->payload.size() == 4);
         // INTERNAL_ERROR says a handler failed with its response begun.
-        if (read_u32(f->payload) == internal_error)
+        if (read_u32(f->payload) == NGHTTP2_INTERNAL_ERROR)
           FUZZ_CHECK(facts.serving == product::faulty_echo);
         stream->reset = true;
         break;
-      case settings_frame:
-        FUZZ_CHECK(on_connection && f->flags == ack && f->payload.empty());
+      case NGHTTP2_SETTINGS:
+        FUZZ_CHECK(on_connection && f->flags == NGHTTP2_FLAG_ACK && f->payload.empty());
         FUZZ_CHECK(++settings_acks <= client.settings);
         break;
-      case ping_frame:
-        FUZZ_CHECK(on_connection && f->payload.size() == 8 && (f->flags & ~ack) == 0);
-        if (f->flags == ack) {
+      case NGHTTP2_PING:
+        FUZZ_CHECK(on_connection && f->payload.size() == 8 && (f->flags & ~NGHTTP2_FLAG_ACK) == 0);
+        if (f->flags == NGHTTP2_FLAG_ACK) {
           FUZZ_CHECK(++ping_acks <= client.pings);
         } else {
           // The drain's PING, sent with its first GOAWAY.
           FUZZ_CHECK(facts.draining && ++pings == 1);
         }
         break;
-      case goaway_frame: {
+      case NGHTTP2_GOAWAY: {
         FUZZ_CHECK(on_connection && f->flags == 0 && f->payload.size() >= 8);
         const auto last = static_cast<std::int32_t>(read_u32(f->payload) & 0x7fffffffu);
         const auto error = read_u32(f->payload.substr(4));
         FUZZ_CHECK(!last_goaway || last <= *last_goaway);
-        FUZZ_CHECK(error != internal_error);
+        FUZZ_CHECK(error != NGHTTP2_INTERNAL_ERROR);
         last_goaway = last;
         if (last != notice_last_stream) final_goaway = true;
         error_goaway = error != NGHTTP2_NO_ERROR;
         break;
       }
-      case window_update_frame: {
+      case NGHTTP2_WINDOW_UPDATE: {
         FUZZ_CHECK(f->flags == 0 && f->payload.size() == 4);
         const auto increment = read_u32(f->payload);
         FUZZ_CHECK(increment >= 1 && increment <= 0x7fffffffu);
@@ -489,7 +459,8 @@ std::size_t check_server_stream(std::string_view wire, const client_frames& clie
       FUZZ_CHECK(stream.body.empty());
       continue;
     }
-    FUZZ_CHECK(stream.body == expected_body(facts.serving, request));
+    FUZZ_CHECK(stream.body ==
+               triserve::fuzz::expected_body(facts.serving, request.name, request.body));
   }
   return completed;
 }
@@ -512,21 +483,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     options.max_header_fields = static_cast<std::size_t>(1 + plan.draw(4) % 8);
     options.h2_max_streams = static_cast<std::uint32_t>(1 + plan.draw(2) % 4);
   }
-  const auto serving = static_cast<product>(plan.draw(6) % 4);
-  const server::handler handlers[] = {
-      app::hello, app::hello_name, app::echo,
-      triserve::fuzz::faulty_echo(plan.draw(7) % 3, plan.draw(8) % 4)};
-
-  asio::io_context io;
-  server::server_group group{io, options, std::chrono::seconds{5}};
-  server::buffer_pool input_buffers{16 * 1024, 4};
-  server::workspace_pool workspaces{
-      [&options] { return std::make_unique<server::request_workspace>(options); }, 4};
-  server::server serving_server{
-      io,    io.get_executor(), 1,         "fuzz", handlers[static_cast<int>(serving)], options,
-      group, input_buffers,     workspaces};
-  memory_transport client{io.get_executor()};
-  serving_server.serve(std::make_shared<server::connection>(serving_server, client));
+  triserve::fuzz::served_connection served{options, plan};
+  auto& client = served.client;
 
   // The preface arrives first, whole or in two reads (the connection waits while what it has
   // could still be the preface), before anything else can happen; then the client's bytes.
@@ -534,42 +492,35 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t split =
       plan.draw(10) % 4 == 0 ? 1 + plan.draw(11) % (preface.size() - 1) : preface.size();
   client.deliver(preface.substr(0, split));
-  triserve::fuzz::settle(io);
+  triserve::fuzz::settle(served.io);
   client.deliver(preface.substr(split));
-  auto driven = triserve::fuzz::drive_connection(io, serving_server, client, plan, plan.payload,
-                                                 plan.prefix_ends(1024));
-  triserve::fuzz::let_time_pass(io, serving_server, client, driven);
-  if (serving_server.connection_count() != 0) {
+  auto driven =
+      triserve::fuzz::drive_connection(served, plan, plan.payload, plan.prefix_ends(1024));
+  triserve::fuzz::let_time_pass(served, driven);
+  if (served.serving_server.connection_count() != 0) {
     // Not yet covered by any timeout (issue 13: per-stream timeouts are still to come): a stream
     // waiting for its body, or for a client that stopped reading. Only a connection with a stream
     // open may still be here; the drain's deadline closes it.
-    FUZZ_CHECK(serving_server.idle_connection_count() == 0);
+    FUZZ_CHECK(served.serving_server.idle_connection_count() == 0);
     driven.writes_cut = true;
-    serving_server.force_close();
-    triserve::fuzz::settle(io);
+    served.serving_server.force_close();
+    triserve::fuzz::settle(served.io);
   }
-  FUZZ_CHECK(serving_server.connection_count() == 0);
-  FUZZ_CHECK(input_buffers.lent_count() == 0);
-  FUZZ_CHECK(workspaces.lent_count() == 0);
-  FUZZ_CHECK(!client.wrote_after_shutdown());
-  // Nothing else in the connection code threw: only the faulty handler may.
-  const auto traffic = serving_server.traffic().snapshot();
-  FUZZ_CHECK(traffic.connection_failures == 0);
-  if (serving != product::faulty_echo) FUZZ_CHECK(traffic.handler_failures == 0);
+  triserve::fuzz::check_connection_gone(served);
 
   // To see what a failing input did: TRISERVE_FUZZ_PRINT=1 h2_connection_fuzz crash-file.
   const std::string& output = client.output();
   const bool print = std::getenv("TRISERVE_FUZZ_PRINT") != nullptr;
   if (print) {
     std::fprintf(stderr, "product %d, writes cut %d, draining %d, %zu bytes out:\n",
-                 static_cast<int>(serving), static_cast<int>(driven.writes_cut),
+                 static_cast<int>(served.serving), static_cast<int>(driven.writes_cut),
                  static_cast<int>(driven.draining), output.size());
     for (const char byte : output) std::fprintf(stderr, "%02x", static_cast<std::uint8_t>(byte));
     std::fprintf(stderr, "\n");
   }
   const std::size_t completed =
       check_server_stream(output, read_client_frames(plan.payload),
-                          {serving, &options, driven.writes_cut, driven.draining});
+                          {served.serving, &options, driven.writes_cut, driven.draining});
   if (print) std::fprintf(stderr, "%zu responses completed\n", completed);
   return 0;
 }
