@@ -76,7 +76,7 @@ std::optional<frame> take_frame(std::string_view& wire) {
   return taken;
 }
 
-/// A DATA or HEADERS payload without its padding (and, for HEADERS, its NGHTTP2_FLAG_PRIORITY
+/// A DATA or HEADERS payload without its padding (and, for HEADERS, its priority
 /// fields): nothing when the padding does not fit (RFC 9113 §6.1, §6.2).
 std::optional<std::string_view> unpadded(const frame& f) {
   std::string_view content = f.payload;
