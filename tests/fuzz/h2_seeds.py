@@ -160,6 +160,23 @@ def seeds():
     yield "content-length-mismatch", (Conversation()
                                       .request(1, "POST", "/", [("content-length", "2")])
                                       .data(1, b"abcd", "END_STREAM"))
+    # Two whose draws (a hash of the bytes) begin the drain while streams keep coming: the PING's
+    # acknowledgement brings the final GOAWAY and the streams after it are refused; and a forced
+    # close that cancels an upload in flight.
+    drain = Conversation()
+    for stream in range(1, 30, 2):
+        drain.request(stream, "GET", "/", (), "END_STREAM")
+        if stream == 9:
+            drain.ping(bytes(8))
+            acknowledgement = frames.PingFrame(0)
+            acknowledgement.opaque_data = bytes(8)
+            drain.add(acknowledgement, "ACK")
+    yield "drain-refuses-late-streams", drain
+    yield "forced-close-cancels", (Conversation()
+                                   .request(1, "POST", "/", [("content-length", "100")])
+                                   .data(1, b"part" * 3)
+                                   .request(3, "GET", "/", (), "END_STREAM")
+                                   .ping((5).to_bytes(8, "big")).data(1, b"more" * 5))
     yield "data-on-idle-stream", Conversation().data(1, b"nobody asked", "END_STREAM")
     yield "decreasing-stream-id", (Conversation().request(5, "GET", "/", (), "END_STREAM")
                                    .request(3, "GET", "/", (), "END_STREAM"))
