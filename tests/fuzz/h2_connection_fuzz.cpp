@@ -334,6 +334,8 @@ void check_response_fields(const header_list& fields, response_stream& stream, b
 /// - a SETTINGS ACK per SETTINGS received at most, a PING ACK per PING; our own PING only in the
 ///   drain; GOAWAYs never raising their last stream id (§6.8), no response on a stream above it
 ///   after the final one, never INTERNAL_ERROR, and nothing after one for an error;
+/// - when the connection ended on its own after the final GOAWAY, every stream it processed was
+///   answered or reset;
 /// - a response that completed answers its request as the handler does.
 /// The output may end in the middle of a frame only when a write was cut. Returns how many
 /// responses completed.
