@@ -552,8 +552,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Every wait the connection and its streams are left in has a deadline (the idle GOAWAY, the
   // per-stream timeouts), so it ends by itself as time passes.
   triserve::fuzz::let_time_pass(served, driven);
-  triserve::fuzz::check_connection_gone(served);
-
   // To see what a failing input did: TRISERVE_FUZZ_PRINT=1 h2_connection_fuzz crash-file.
   const std::string& output = client.output();
   const bool print = std::getenv("TRISERVE_FUZZ_PRINT") != nullptr;
@@ -564,6 +562,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const char byte : output) std::fprintf(stderr, "%02x", static_cast<std::uint8_t>(byte));
     std::fprintf(stderr, "\n");
   }
+  triserve::fuzz::check_connection_gone(served);
   const std::size_t completed =
       check_server_stream(output, read_client_frames(plan.payload),
                           {served.serving, &options, driven.writes_cut, driven.draining,
