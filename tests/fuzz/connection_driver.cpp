@@ -89,6 +89,13 @@ std::string expected_body(product serving, std::string_view name, std::string_vi
   return {};
 }
 
+server::server_options drawn_options(const read_plan& plan, bool http2) {
+  server::server_options options;
+  options.http2 = http2;
+  options.access_log = plan.draw(5) % 2 == 0;
+  return options;
+}
+
 served_connection::served_connection(const server::server_options& options, const read_plan& plan)
     : serving(static_cast<product>(plan.draw(6) % 4)),
       group(io, options, std::chrono::seconds{5}),

@@ -13,6 +13,7 @@
 #include "read_plan.hpp"
 #include "triserve/server/server.hpp"
 #include "triserve/server/server_group.hpp"
+#include "triserve/server/server_options.hpp"
 
 namespace triserve::fuzz {
 
@@ -22,6 +23,10 @@ enum class product { hello, hello_name, echo, faulty_echo };
 /// The body a product answers a request with: `name` is hello-name's decoded `name` query
 /// value, `body` the request's body.
 std::string expected_body(product serving, std::string_view name, std::string_view body);
+
+/// The options a connection harness starts from: the product's defaults, HTTP/2 on or off, and
+/// the access log on for half the inputs.
+server::server_options drawn_options(const read_plan& plan, bool http2);
 
 /// A real server (with its group, buffer and workspace pools) serving one connection over a
 /// memory_transport, handed to it with server::serve as the accept loop hands it a TCP one. The

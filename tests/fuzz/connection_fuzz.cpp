@@ -262,11 +262,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const read_plan plan = triserve::fuzz::make_read_plan(data, size);
-  server::server_options options;
   // This harness drives HTTP/1.1 (h2_connection_fuzz drives HTTP/2): a preface is answered as
   // HTTP/1.1 would answer it.
-  options.http2 = false;
-  options.access_log = plan.draw(5) % 2 == 0;
+  server::server_options options = triserve::fuzz::drawn_options(plan, false);
   // The minimum rates as shipped (240 bytes/s after 5 s), or off, or strict.
   switch (plan.draw(9) % 4) {
     case 0:

@@ -538,9 +538,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const read_plan plan = triserve::fuzz::make_read_plan(data, size);
-  server::server_options options;
-  options.http2 = true;
-  options.access_log = plan.draw(5) % 2 == 0;
+  server::server_options options = triserve::fuzz::drawn_options(plan, true);
   if (plan.draw(1) % 4 == 0) {
     // Small limits, so that short inputs reach 431 and MAX_CONCURRENT_STREAMS.
     options.max_header_bytes = static_cast<std::size_t>(64 + plan.draw(3) % 1024);
