@@ -470,8 +470,8 @@ std::size_t check_server_stream(std::string_view wire, const client_frames& clie
         if (last_goaway && last > *last_goaway) {
           // Known, not yet fixed (tests/fuzz/crashes/h2_connection_fuzz-goaway-raises-last-id):
           // after our final GOAWAY, nghttp2's own GOAWAY for a connection error carries its last
-          // stream id, which can be above ours (a stream refused meanwhile). Only that is let
-          // through; the responses are still held to the lower id.
+          // stream id, which can be above ours (a stream opened after it, unprocessed). Only that
+          // is let through; the responses are still held to the lower id.
           FUZZ_CHECK(final_goaway && error != NGHTTP2_NO_ERROR);
           last = *last_goaway;
         }
