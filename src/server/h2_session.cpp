@@ -535,7 +535,8 @@ void h2_session::cut(std::uint32_t error_code, std::string_view why) {
   if (!why.empty())
     spdlog::debug("{} server: HTTP/2 connection from {} cut: {}", server_.name(),
                   to_string(transport_.peer()), why);
-  if (!closed_ && !writing_) {
+  // Once the writer has ended (gracefully: FIN sent, lingering) nothing more may be written.
+  if (!closed_ && !writing_ && !writer_done_) {
     // The streams still open are cancelled (RFC 9113 §8.7: CANCEL, "the stream is no longer
     // needed"), so that their clients know them cut rather than complete, and the final GOAWAY
     // says which were served, and why (its debug data). Best effort, without waiting: the

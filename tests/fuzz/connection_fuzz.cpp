@@ -10,70 +10,31 @@
 // wait without a deadline); and every pooled buffer and workspace comes back.
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <spdlog/sinks/null_sink.h>
-#include <spdlog/spdlog.h>
-#include <asio/io_context.hpp>
-
+#include "connection_driver.hpp"
 #include "fuzz_check.hpp"
-#include "memory_transport.hpp"
 #include "read_plan.hpp"
-#include "triserve/app/handlers.hpp"
 #include "triserve/http/chunked_decoder.hpp"
 #include "triserve/http/query.hpp"
 #include "triserve/http/request_parser.hpp"
 #include "triserve/http/status.hpp"
-#include "triserve/server/connection.hpp"
-#include "triserve/server/exchange.hpp"
-#include "triserve/server/server.hpp"
-#include "triserve/server/server_group.hpp"
+#include "triserve/server/server_options.hpp"
 
 namespace {
 
 using namespace triserve::http;
-using triserve::fuzz::memory_transport;
+using triserve::fuzz::product;
 using triserve::fuzz::read_plan;
 namespace server = triserve::server;
-namespace app = triserve::app;
-
-/// Which handler serves the connection: one of the product's, or echo with a bug that throws.
-enum class product { hello, hello_name, echo, faulty_echo };
-
-/// Echo that throws as a handler with a bug would: before answering (`kind` 0), after queuing an
-/// answer (1), or after echoing `pieces` pieces of the body (2).
-server::handler faulty_echo(std::uint64_t kind, std::uint64_t pieces) {
-  return [kind, pieces](server::exchange& ex) -> asio::awaitable<void> {
-    if (kind == 0) throw std::runtime_error("injected before the response");
-    if (kind == 1) {
-      ex.respond(200, {"never sent"});
-      throw std::runtime_error("injected after queuing the response");
-    }
-    ex.begin_response(200, ex.request().framing == body_framing::content_length
-                               ? std::optional<std::uint64_t>{ex.request().content_length}
-                           : ex.request().framing == body_framing::none
-                               ? std::optional<std::uint64_t>{0}
-                               : std::nullopt);
-    for (std::uint64_t echoed = 0;; ++echoed) {
-      if (echoed == pieces) throw std::runtime_error("injected in the middle of the body");
-      const std::string_view piece = co_await ex.read_body_some();
-      if (piece.empty()) break;
-      co_await ex.write_body(piece);
-    }
-    ex.finish();
-  };
-}
 
 /// One request of the client's stream, as the client meant it.
 struct reference_request {
@@ -226,20 +187,6 @@ parsed_response read_response(std::string_view& wire, bool head_request) {
   return out;
 }
 
-/// The body a product answers a request with.
-std::string expected_body(product serving, const reference_request& request) {
-  switch (serving) {
-    case product::hello:
-      return "Hello, world!";
-    case product::hello_name:
-      return "Hello, " + request.name + "!";
-    case product::echo:
-    case product::faulty_echo:
-      return request.body;
-  }
-  return {};
-}
-
 /// What the connection wrote answers the requests the client sent, in order, framed exactly.
 /// `writes_cut`: a write may have been cut short (the client stopped reading until the write
 /// timeout, or the connection was forced closed), so the output may end anywhere.
@@ -296,7 +243,8 @@ void check_responses(std::string_view wire, const std::vector<reference_request>
       break;
     }
     FUZZ_CHECK(r.status == 200);
-    const std::string body = request.head_request ? std::string{} : expected_body(serving, request);
+    const std::string body =
+        request.head_request ? std::string{} : expected_body(serving, request.name, request.body);
     if (r.truncated || r.close_delimited)
       FUZZ_CHECK(body.substr(0, r.body.size()) == r.body);
     else
@@ -305,40 +253,18 @@ void check_responses(std::string_view wire, const std::vector<reference_request>
   }
 }
 
-/// How far the clock jumps in one step: from within a timeout's sweep interval to past them all.
-constexpr std::array<std::chrono::milliseconds, 8> clock_jumps{
-    std::chrono::milliseconds{1},      std::chrono::milliseconds{120},
-    std::chrono::milliseconds{600},    std::chrono::milliseconds{4'000},
-    std::chrono::milliseconds{9'000},  std::chrono::milliseconds{11'000},
-    std::chrono::milliseconds{31'000}, std::chrono::milliseconds{61'000}};
-
-/// Most harness steps per input; each delivers a read's worth or acts once.
-constexpr std::size_t max_steps = 4096;
-
-/// Runs every handler that is ready, as io_context::run() would between two events.
-void settle(asio::io_context& io) {
-  io.restart();
-  io.poll();
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  // Log lines are formatted (the access log among them) but go nowhere.
-  auto quiet =
-      std::make_shared<spdlog::logger>("fuzz", std::make_shared<spdlog::sinks::null_sink_mt>());
-  quiet->set_level(spdlog::level::trace);
-  spdlog::set_default_logger(quiet);
+  triserve::fuzz::silence_logs();
   return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const read_plan plan = triserve::fuzz::make_read_plan(data, size);
-  server::server_options options;
-  // This harness drives HTTP/1.1: an h2 session reads and writes at the same time, which
-  // memory_transport (one wait at a time) does not model. A preface is answered as HTTP/1.1.
-  options.http2 = false;
-  options.access_log = plan.draw(5) % 2 == 0;
+  // This harness drives HTTP/1.1 (h2_connection_fuzz drives HTTP/2): a preface is answered as
+  // HTTP/1.1 would answer it.
+  server::server_options options = triserve::fuzz::drawn_options(plan, false);
   // The minimum rates as shipped (240 bytes/s after 5 s), or off, or strict.
   switch (plan.draw(9) % 4) {
     case 0:
@@ -358,87 +284,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const parser_limits limits{options.max_request_line, options.max_header_bytes,
                              options.max_header_fields};
-  const auto serving = static_cast<product>(plan.draw(6) % 4);
-  const server::handler handlers[] = {app::hello, app::hello_name, app::echo,
-                                      faulty_echo(plan.draw(7) % 3, plan.draw(8) % 4)};
-
-  asio::io_context io;
-  server::server_group group{io, options, std::chrono::seconds{5}};
-  server::buffer_pool input_buffers{16 * 1024, 4};
-  server::workspace_pool workspaces{
-      [&options] { return std::make_unique<server::request_workspace>(options); }, 4};
-  server::server serving_server{
-      io,    io.get_executor(), 1,         "fuzz", handlers[static_cast<int>(serving)], options,
-      group, input_buffers,     workspaces};
-  memory_transport client{io.get_executor()};
-  serving_server.serve(std::make_shared<server::connection>(serving_server, client));
-
+  triserve::fuzz::served_connection served{options, plan};
   const std::string_view payload = plan.payload;
-  const std::vector<std::size_t> ends = plan.prefix_ends(1024);
-  std::size_t next_piece = 0;
-  std::size_t sent = 0;
-  bool draining = false;
-  bool closed = false;
-  bool writes_cut = false;
-  std::chrono::milliseconds clock_moved{0};
-  for (std::size_t step = 0; step < max_steps; ++step) {
-    settle(io);
-    if (serving_server.connection_count() == 0) break;
-    const std::uint64_t choice = plan.draw(1000 + step);
-    const std::uint64_t detail = choice >> 8;
-    const std::uint64_t act = choice % 100;
-    if (act < 70 && sent < payload.size()) {
-      client.deliver(payload.substr(sent, ends[next_piece] - sent));
-      sent = ends[next_piece++];
-    } else if (act < 82) {
-      client.advance(clock_jumps[detail % clock_jumps.size()]);
-      clock_moved += clock_jumps[detail % clock_jumps.size()];
-      serving_server.enforce_deadlines(client.now());
-    } else if (act < 90) {
-      // The client stops reading (no room), reads a little, or reads everything.
-      const std::uint64_t kind = detail % 4;
-      writes_cut = writes_cut || kind < 2;
-      client.set_write_room(kind == 0   ? 0
-                            : kind == 1 ? static_cast<std::size_t>(1 + (detail >> 2) % 4096)
-                                        : memory_transport::unlimited);
-    } else if (act < 93 && !draining) {
-      draining = true;
-      serving_server.begin_drain();
-    } else if (act == 93 && detail % 8 == 0) {
-      writes_cut = true;
-      serving_server.force_close();
-    } else if (sent == payload.size() && !closed && detail % 2 == 0) {
-      closed = true;
-      client.close_input();
-    }
-  }
-  // The client falls silent (and may have stopped reading): every wait the connection is left in
-  // has a deadline, so it ends by itself as time passes.
-  for (int jump = 0; jump < 64; ++jump) {
-    settle(io);
-    if (serving_server.connection_count() == 0) break;
-    client.advance(std::chrono::seconds{7});
-    clock_moved += std::chrono::seconds{7};
-    serving_server.enforce_deadlines(client.now());
-  }
-  settle(io);
-  FUZZ_CHECK(serving_server.connection_count() == 0);
-  FUZZ_CHECK(input_buffers.lent_count() == 0);
-  FUZZ_CHECK(workspaces.lent_count() == 0);
-  FUZZ_CHECK(!client.wrote_after_shutdown());
-  // Nothing else in the connection code threw: only the faulty handler may.
-  const auto traffic = serving_server.traffic().snapshot();
-  FUZZ_CHECK(traffic.connection_failures == 0);
-  if (serving != product::faulty_echo) FUZZ_CHECK(traffic.handler_failures == 0);
+  auto driven = triserve::fuzz::drive_connection(served, plan, payload, plan.prefix_ends(1024));
+  // Every wait the connection is left in has a deadline, so it ends by itself as time passes.
+  triserve::fuzz::let_time_pass(served, driven);
+  triserve::fuzz::check_connection_gone(served);
 
   // To see what a failing input did: TRISERVE_FUZZ_PRINT=1 connection_fuzz crash-file.
   if (std::getenv("TRISERVE_FUZZ_PRINT") != nullptr)
-    std::fprintf(stderr, "product %d, writes cut %d, output:\n%s\n", static_cast<int>(serving),
-                 static_cast<int>(writes_cut), client.output().c_str());
+    std::fprintf(stderr, "product %d, writes cut %d, output:\n%s\n",
+                 static_cast<int>(served.serving), static_cast<int>(driven.writes_cut),
+                 served.client.output().c_str());
   // A 408 needs time to pass: the header timeout, or the grace of a minimum rate at least.
   const bool timeouts_possible =
-      clock_moved >= std::min(options.header_timeout, options.min_rate_grace);
-  check_responses(client.output(), reference_requests(payload, limits), serving, writes_cut,
-                  timeouts_possible);
+      driven.clock_moved >= std::min(options.header_timeout, options.min_rate_grace);
+  check_responses(served.client.output(), reference_requests(payload, limits), served.serving,
+                  driven.writes_cut, timeouts_possible);
   return 0;
 }

@@ -14,36 +14,47 @@ constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
 }  // namespace
 
 memory_transport::memory_transport(asio::any_io_executor executor)
-    // Any fixed start will do; deadlines are only ever compared with this clock.
-    : wake_(std::move(executor)), now_(clock::time_point{} + std::chrono::hours{1}) {}
+    : tick_(executor), reading_(executor), writing_(executor) {
+  harness_clock::restart();
+}
 
 asio::ip::tcp::endpoint memory_transport::peer() const {
   return {asio::ip::address_v4::loopback(), 1};
 }
 
-asio::awaitable<bool> memory_transport::wait_for_harness() {
-  waiting_ = true;
-  wake_.expires_at(asio::steady_timer::time_point::max());
-  co_await wake_.async_wait(as_result);
-  waiting_ = false;
-  const bool cancelled = cancelled_;
-  cancelled_ = false;
+asio::awaitable<bool> memory_transport::wait_for_harness(direction& side) {
+  side.waiting = true;
+  side.wake.expires_at(asio::steady_timer::time_point::max());
+  co_await side.wake.async_wait(as_result);
+  side.waiting = false;
+  const bool cancelled = side.cancelled;
+  side.cancelled = false;
   co_return !cancelled;
 }
 
-void memory_transport::wake() {
-  if (waiting_) wake_.cancel();
+void memory_transport::wake(direction& side) {
+  if (side.waiting) side.wake.cancel();
 }
 
 void memory_transport::cancel(server::cut_reason) {
-  if (!waiting_) return;
-  cancelled_ = true;
-  wake_.cancel();
+  for (direction* side : {&reading_, &writing_}) {
+    if (!side->waiting) continue;
+    side->cancelled = true;
+    side->wake.cancel();
+  }
+}
+
+void memory_transport::advance(clock::duration by) {
+  harness_clock::advance(by);
+  // asio's reactor looks at its timers when a timerfd it armed in real time fires. A timer due
+  // at once makes it arm that for now, and the next poll then finds every timer the jump made due.
+  tick_.expires_at(clock::time_point::min());
+  tick_.async_wait([](std::error_code) {});
 }
 
 asio::awaitable<server::transfer_result> memory_transport::read_some(std::span<char> room) {
   while (incoming_.empty() && !input_closed_) {
-    if (!co_await wait_for_harness())
+    if (!co_await wait_for_harness(reading_))
       co_return server::transfer_result{asio::error::operation_aborted, 0};
   }
   std::error_code ec;
@@ -65,7 +76,7 @@ std::size_t memory_transport::read_now(std::span<char> room, std::error_code& ec
 
 asio::awaitable<std::tuple<std::error_code>> memory_transport::wait_readable() {
   while (incoming_.empty() && !input_closed_) {
-    if (!co_await wait_for_harness())
+    if (!co_await wait_for_harness(reading_))
       co_return std::tuple<std::error_code>{asio::error::operation_aborted};
   }
   co_return std::tuple<std::error_code>{};
@@ -74,7 +85,7 @@ asio::awaitable<std::tuple<std::error_code>> memory_transport::wait_readable() {
 asio::awaitable<server::transfer_result> memory_transport::write_some(
     std::span<const asio::const_buffer> pieces) {
   while (write_room_ == 0) {
-    if (!co_await wait_for_harness())
+    if (!co_await wait_for_harness(writing_))
       co_return server::transfer_result{asio::error::operation_aborted, 0};
   }
   co_return server::transfer_result{std::error_code{}, take_output(pieces)};
@@ -105,17 +116,17 @@ std::size_t memory_transport::take_output(std::span<const asio::const_buffer> pi
 
 void memory_transport::deliver(std::string_view bytes) {
   incoming_.append(bytes);
-  wake();
+  wake(reading_);
 }
 
 void memory_transport::close_input() {
   input_closed_ = true;
-  wake();
+  wake(reading_);
 }
 
 void memory_transport::set_write_room(std::size_t bytes) {
   write_room_ = bytes;
-  wake();
+  wake(writing_);
 }
 
 }  // namespace triserve::fuzz

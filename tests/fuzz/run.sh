@@ -10,7 +10,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 build="${2:-$here/../../build/fuzz}"
 bin="$build/tests/fuzz"
 out="${TRISERVE_FUZZ_OUT:-$build/fuzz-out}"
-harnesses=(request_parser_fuzz chunked_decoder_fuzz query_fuzz connection_fuzz)
+harnesses=(request_parser_fuzz chunked_decoder_fuzz query_fuzz connection_fuzz h2_connection_fuzz)
 
 if [[ ! -x "$bin/request_parser_fuzz" ]]; then
   echo "run.sh: no harnesses in $bin; build them first:" >&2
