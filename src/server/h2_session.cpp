@@ -82,22 +82,35 @@ struct h2_callbacks {
 
   static int on_begin_frame(nghttp2_session* session, const nghttp2_frame_hd* header,
                             void* user_data) {
-    // After the final GOAWAY, nghttp2 ignores a new stream above its last id without a word.
-    // RFC 9113 §8.7: REFUSED_STREAM tells the client plainly that nothing of it was processed,
-    // so it may retry it on another connection. Sent once the frame has been taken (feed()):
-    // nghttp2 refuses to reset a stream it has not seen yet.
+    // Once the final GOAWAY is on the wire, nghttp2 ignores a new stream above its last id
+    // without a word. RFC 9113 §8.7: REFUSED_STREAM tells the client plainly that nothing of it
+    // was processed, so it may retry it on another connection. Only a new stream (RFC 9113
+    // §5.1.1: an id above every one before; a lower or repeated one opens nothing) is refused,
+    // once. Sent once the frame has been taken (feed()): nghttp2 refuses to reset a stream it
+    // has not seen yet.
     auto& self = of(user_data);
-    if (header->type == NGHTTP2_HEADERS && self.final_goaway_sent_ &&
-        header->stream_id > self.last_stream_served_ && (header->stream_id & 1) == 1 &&
+    if (header->type != NGHTTP2_HEADERS || (header->stream_id & 1) == 0 ||
+        header->stream_id <= self.highest_stream_seen_)
+      return 0;
+    self.highest_stream_seen_ = header->stream_id;
+    if (self.final_goaway_on_wire_ && header->stream_id > self.last_stream_served_ &&
         nghttp2_session_find_stream(session, header->stream_id) == nullptr)
       self.to_refuse_.push_back(header->stream_id);
     return 0;
   }
 
-  static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+  static int on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame,
+                              void* user_data) {
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     auto& self = of(user_data);
     const auto id = frame->hd.stream_id;
+    if (self.final_goaway_sent_ && id > self.last_stream_served_) {
+      // The final GOAWAY is submitted but not sent yet, and nghttp2 still opens new streams: this
+      // one is above the last id it names, so it is refused rather than served behind the
+      // client's back (it may retry it elsewhere). Without an exchange, its frames are dropped.
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
+      return 0;
+    }
     self.streams_.emplace(id, std::make_unique<h2_exchange>(self, id));
     self.open_streams_ = self.open_streams_.load() + 1;
     self.server_.traffic().count_h2_stream(+1);
@@ -168,6 +181,9 @@ struct h2_callbacks {
     auto& self = of(user_data);
     if (frame->hd.type == NGHTTP2_GOAWAY) {
       self.count_goaway(frame->goaway.error_code);
+      // The final GOAWAY is on the wire: from now on nghttp2 ignores new streams (on_begin_frame).
+      if (self.final_goaway_sent_ && frame->goaway.last_stream_id == self.last_stream_served_)
+        self.final_goaway_on_wire_ = true;
       return 0;
     }
     if (frame->hd.type == NGHTTP2_RST_STREAM) {
@@ -354,8 +370,11 @@ asio::awaitable<void> h2_session::read_loop() {
 bool h2_session::feed(std::string_view bytes) {
   const auto taken = nghttp2_session_mem_recv(
       session_.get(), reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
-  for (const auto stream_id : to_refuse_)
-    nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_REFUSED_STREAM);
+  // Not after a connection error in these bytes: nothing may follow its GOAWAY.
+  if (nghttp2_session_want_read(session_.get()) != 0)
+    for (const auto stream_id : to_refuse_)
+      nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, stream_id,
+                                NGHTTP2_REFUSED_STREAM);
   to_refuse_.clear();
   if (taken >= 0) return true;
   // A bad preface, a flood, or no memory. Protocol errors do not come here: nghttp2 answers
@@ -679,6 +698,7 @@ bool h2_session::accept_upgrade(const http::request& request, std::string_view s
                                settings.size(), request.is_head() ? 1 : 0, nullptr) != 0)
     return false;
   constexpr std::int32_t upgraded_stream = 1;
+  highest_stream_seen_ = upgraded_stream;
   auto& ex =
       *streams_.emplace(upgraded_stream, std::make_unique<h2_exchange>(*this, upgraded_stream))
            .first->second;

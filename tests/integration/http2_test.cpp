@@ -393,7 +393,8 @@ TEST_CASE("http2: the access log and /metrics name the protocol, and count flood
           "[http2][metrics]") {
   test_certificates certificates;
   auto arguments = with_tls(certificates);
-  for (const char* more : {"--access-log", "--admin", "127.0.0.1:0"}) arguments.push_back(more);
+  for (const char* more : {"--access-log", "--admin", "127.0.0.1:0", "--h2-max-streams", "2"})
+    arguments.push_back(more);
   auto daemon = daemon_process::start(arguments);
   const auto hello = std::to_string(daemon->port("hello"));
   CHECK(run_command("curl -sS --http2-prior-knowledge http://127.0.0.1:" + hello + "/h2c")
@@ -428,9 +429,13 @@ TEST_CASE("http2: the access log and /metrics name the protocol, and count flood
   CHECK(sample("triserve_http2_floods_stopped_total", ",kind=\"control\"") == 0);
   CHECK(sample("triserve_http2_goaways_sent_total", ",code=\"INTERNAL_ERROR\"") == 1);
   CHECK(sample("triserve_http2_goaways_sent_total", ",code=\"ENHANCE_YOUR_CALM\"") == 1);
-  // The burst opened more streams at once than --h2-max-streams: the rest were refused.
-  CHECK(sample("triserve_http2_streams_refused_total", "").value_or(0) > 0);
   CHECK(sample("triserve_http2_streams", "") == 0);
+  // A third upload while two are open, over --h2-max-streams: refused, counted.
+  run = run_frames("echo-streams --count 3 --size 100000 --port " +
+                   std::to_string(daemon->port("echo")));
+  check_results(run, {{"exact", "2"}, {"reset", "1"}});
+  CHECK(run.output.find("reset 5 REFUSED_STREAM") != std::string::npos);
+  CHECK(scrape_metric(*daemon, "triserve_http2_streams_refused_total{server=\"echo\"}") == 1);
   check_clean_exit(*daemon);
 }
 

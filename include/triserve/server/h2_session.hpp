@@ -190,6 +190,10 @@ class h2_session {
   bool goaway_submitted_ = false;
   /// The last stream id of the final GOAWAY: streams above it are refused.
   std::int32_t last_stream_served_ = 0;
+  /// The final GOAWAY has been sent (not only submitted): nghttp2 now ignores new streams.
+  bool final_goaway_on_wire_ = false;
+  /// The highest stream id a HEADERS frame has carried: only a higher one opens a stream.
+  std::int32_t highest_stream_seen_ = 0;
   /// New streams above it seen in the bytes being fed, to be refused once they are taken.
   std::vector<std::int32_t> to_refuse_;
   /// A write of output_ is in progress: nothing else may be written before it ends.
