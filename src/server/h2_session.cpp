@@ -510,7 +510,8 @@ void h2_session::wake_writer() {
 }
 
 void h2_session::begin_drain() {
-  if (draining_ || closed_) return;
+  // A connection lingering after its last GOAWAY and FIN is closing already: nothing to say.
+  if (draining_ || closed_ || writer_done_) return;
   draining_ = true;
   if (idle()) server_.count_idle_closed();
   // RFC 9113 §6.8: a GOAWAY with the largest stream id first, so that streams the client is

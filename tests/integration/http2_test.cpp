@@ -284,13 +284,16 @@ struct frames_run {
   json_object result;
 };
 
-/// Runs h2_frames.py (beside make_certificates.sh) with `arguments`; fails the test unless it
-/// exits 0 with a result object on its last line.
-frames_run run_frames(const std::string& arguments, std::chrono::seconds limit = 30s) {
+/// The command that runs h2_frames.py (beside make_certificates.sh) with `arguments`.
+std::string frames_command(const std::string& arguments) {
   const auto script =
       std::filesystem::path(TRISERVE_MAKE_CERTIFICATES).parent_path() / "h2_frames.py";
-  const auto ran =
-      run_command(std::string{system_python} + " " + script.string() + " " + arguments, limit);
+  return std::string{system_python} + " " + script.string() + " " + arguments;
+}
+
+/// What h2_frames.py printed; fails the test unless it exited 0 with a result object on its last
+/// line. On the test's thread: Catch2's assertions are not thread-safe.
+frames_run frames_result(const command_result& ran) {
   INFO(ran.output);
   REQUIRE(ran.exit_code == 0);
   const auto lines = lines_of(ran.output);
@@ -300,6 +303,11 @@ frames_run run_frames(const std::string& arguments, std::chrono::seconds limit =
   INFO(error);
   REQUIRE(result.has_value());
   return {ran.output, *result};
+}
+
+/// Runs h2_frames.py with `arguments` (see frames_result).
+frames_run run_frames(const std::string& arguments, std::chrono::seconds limit = 30s) {
+  return frames_result(run_command(frames_command(arguments), limit));
 }
 
 /// Checks the results `expected` of a frame run, each a result's name and the value it must have.
@@ -1035,16 +1043,16 @@ TEST_CASE("http2: a second signal during the drain cancels the open streams at o
   auto daemon = daemon_process::start({"--drain-timeout", "30s"});
   // The frame client sends the first SIGTERM itself, once its upload is half sent, and holds the
   // rest back; the second comes from here, after both GOAWAYs.
-  auto frames = std::async(std::launch::async, [&] {
-    return run_frames("drain --hold --port " + std::to_string(daemon->port("echo")) + " --pid " +
-                      std::to_string(daemon->pid()) + " --size 200000 --timeout 20");
-  });
+  const auto command =
+      frames_command("drain --hold --port " + std::to_string(daemon->port("echo")) + " --pid " +
+                     std::to_string(daemon->pid()) + " --size 200000 --timeout 20");
+  auto frames = std::async(std::launch::async, [&] { return run_command(command, 30s); });
   REQUIRE(daemon->wait_for_log("draining (deadline 30.0s)"));
   std::this_thread::sleep_for(1500ms);
   const auto second = std::chrono::steady_clock::now();
   daemon->send_signal(SIGTERM);
   const auto status = daemon->wait_for_exit(5s);
-  const auto run = frames.get();
+  const auto run = frames_result(frames.get());
   INFO(run.output << "\nstderr:\n" << daemon->log());
   REQUIRE(status.has_value());
   CHECK(status->code == 1);
