@@ -210,38 +210,32 @@ void h2_exchange::body_ended() {
 }
 
 void h2_exchange::stream_closed(std::uint32_t) {
-  closed_ = true;
   // A stream that closes before both its request and our response have ended was reset (by the
   // client, or by nghttp2 for a protocol error) or went with the connection.
-  if (!(response_sent_ && body_ended_)) fail(failure::disconnected);
+  end_stream(response_sent_ && body_ended_);
+}
+
+void h2_exchange::abandon() {
+  // The session is going away: as good as closed, and failed.
+  end_stream(false);
+}
+
+void h2_exchange::end_stream(bool completed) {
+  closed_ = true;
+  if (!completed) fail(failure::disconnected);
   outgoing_ = {};
   const auto now = session_.now();
   body_wait_.end(now);
   window_wait_.end(now);
-  give_window_back();
-  wake();
-}
-
-void h2_exchange::give_window_back() {
+  // What the window had beyond the initial one goes back to the connection's budget.
   session_.release_stream_window(window_);
   window_ = h2_session::initial_stream_window();
+  wake();
 }
 
 void h2_exchange::response_sent() {
   response_sent_ = true;
   track_window_wait();
-}
-
-void h2_exchange::abandon() {
-  // The session is going away: as good as closed.
-  closed_ = true;
-  fail(failure::disconnected);
-  outgoing_ = {};
-  const auto now = session_.now();
-  body_wait_.end(now);
-  window_wait_.end(now);
-  give_window_back();
-  wake();
 }
 
 void h2_exchange::respond(int status, std::initializer_list<std::string_view> body_parts) {

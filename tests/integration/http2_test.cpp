@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <initializer_list>
 #include <random>
@@ -310,6 +311,21 @@ frames_run run_frames(const std::string& arguments, std::chrono::seconds limit =
   return frames_result(run_command(frames_command(arguments), limit));
 }
 
+/// Asks hello, hello-name and echo with `curl` (a command line that prints the HTTP version after
+/// the body) at the addresses `url` makes of a server and a path, and checks each body and that
+/// it came over HTTP/2.
+void check_three_handlers(const std::string& curl,
+                          const std::function<std::string(const char*, const char*)>& url) {
+  auto result = run_command(curl + url("hello", "/"));
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(result.output == "Hello, world!\n2");
+  result = run_command(curl + "\"" + url("hello-name", "/?name=Alex%20B") + "\"");
+  CHECK(result.output == "Hello, Alex B!\n2");
+  result = run_command(curl + "--data-binary h2-body " + url("echo", "/"));
+  CHECK(result.output == "h2-body\n2");
+}
+
 /// Checks the results `expected` of a frame run, each a result's name and the value it must have.
 void check_results(const frames_run& run,
                    std::initializer_list<std::pair<std::string, std::string>> expected) {
@@ -328,15 +344,7 @@ TEST_CASE("http2: curl with prior knowledge reaches hello, hello-name and echo",
     return "http://127.0.0.1:" + std::to_string(daemon->port(server)) + path;
   };
   const std::string curl = "curl -sS --http2-prior-knowledge -w \"\\n%{http_version}\" ";
-
-  auto result = run_command(curl + url("hello", "/"));
-  INFO(result.output);
-  CHECK(result.exit_code == 0);
-  CHECK(result.output == "Hello, world!\n2");
-  result = run_command(curl + "\"" + url("hello-name", "/?name=Alex%20B") + "\"");
-  CHECK(result.output == "Hello, Alex B!\n2");
-  result = run_command(curl + "--data-binary h2-body " + url("echo", "/"));
-  CHECK(result.output == "h2-body\n2");
+  check_three_handlers(curl, url);
 
   // A body several times the stream window, both with a length and without one (chunked upload:
   // curl sends no content-length), comes back byte-exact.
@@ -344,7 +352,8 @@ TEST_CASE("http2: curl with prior knowledge reaches hello, hello-name and echo",
   const auto body = patterned(1024 * 1024 + 17, 1);
   const auto sent = files.write("body", body);
   const auto back = (files.path / "back").string();
-  result = run_command(curl + "-o " + back + " --data-binary @" + sent + " " + url("echo", "/"));
+  auto result =
+      run_command(curl + "-o " + back + " --data-binary @" + sent + " " + url("echo", "/"));
   CHECK(result.exit_code == 0);
   CHECK(result.output == "\n2");
   CHECK(std::filesystem::file_size(back) == body.size());
@@ -368,17 +377,9 @@ TEST_CASE("http2: curl over TLS negotiates h2 by ALPN with all three servers", "
   const auto url = [&](const char* server, const char* path) {
     return "https://127.0.0.1:" + std::to_string(tls_port(*daemon, server)) + path;
   };
-  const std::string curl =
-      "curl -sS --http2 --cacert " + certificates.path("ca.pem") + " -w \"\\n%{http_version}\" ";
-
-  auto result = run_command(curl + url("hello", "/"));
-  INFO(result.output);
-  CHECK(result.exit_code == 0);
-  CHECK(result.output == "Hello, world!\n2");
-  result = run_command(curl + "\"" + url("hello-name", "/?name=Alex%20B") + "\"");
-  CHECK(result.output == "Hello, Alex B!\n2");
-  result = run_command(curl + "--data-binary tls-h2-body " + url("echo", "/"));
-  CHECK(result.output == "tls-h2-body\n2");
+  check_three_handlers(
+      "curl -sS --http2 --cacert " + certificates.path("ca.pem") + " -w \"\\n%{http_version}\" ",
+      url);
 
   // Our own client sees the choice: h2 first, http/1.1 for those who offer only that.
   tls_options both;

@@ -144,8 +144,9 @@ class h2_exchange final : private h2_request_storage, public exchange {
   void queue_head(bool with_body);
   /// Sends `100 Continue` (an interim HEADERS, RFC 9113 §8.1) when the client asked for it.
   void send_continue_if_expected();
-  /// Gives what the stream's window had beyond the initial one back to the session, once.
-  void give_window_back();
+  /// The stream is closed (`completed`: both its request and our response ended) or gone with
+  /// the session: every wait ends, and its window goes back.
+  void end_stream(bool completed);
   /// Starts or ends the wait for window as the response has bytes nghttp2 has not sent.
   void track_window_wait();
   /// Suspends until the session or nghttp2 changes something of this stream.
