@@ -415,18 +415,57 @@ std::optional<std::size_t> daemon_process::open_descriptors() const {
   return count;
 }
 
+std::string daemon_process::describe_signal_state() const {
+  if (!running()) return "the daemon has exited";
+  const auto proc = "/proc/" + std::to_string(pid_);
+  std::string described = "signals:";
+  std::ifstream status(proc + "/status");
+  std::string line;
+  for (int count = 0; count < 200 && std::getline(status, line); ++count) {
+    for (const std::string_view field : {"SigPnd:", "ShdPnd:", "SigBlk:", "SigCgt:"})
+      if (line.rfind(field, 0) == 0) described += " " + line;
+  }
+  // Each thread's state letter and the kernel function it sleeps in.
+  described += "; threads:";
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(proc + "/task", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::ifstream stat(it->path() / "stat");
+    std::string text;
+    std::getline(stat, text);
+    const auto after_name = text.rfind(") ");
+    std::ifstream wchan(it->path() / "wchan");
+    std::string sleeping_in;
+    std::getline(wchan, sleeping_in);
+    described += " " + it->path().filename().string() + "=" +
+                 (after_name == std::string::npos ? "?" : text.substr(after_name + 2, 1)) + "/" +
+                 sleeping_in;
+  }
+  return described;
+}
+
 daemon_status daemon_process::status(std::chrono::milliseconds timeout) {
   constexpr std::string_view marker = "status: ";
   const auto before = log_lines_with(marker).size();
   send_signal(SIGUSR1);
   const auto deadline = steady::now() + timeout;
+  // Asked again after a long silence: under ThreadSanitizer a signal that reaches a thread
+  // outside an intercepted call waits, inside the sanitizer, for that thread's next one.
+  auto ask_again = steady::now() + 1500ms;
+  int signals_sent = 1;
   std::vector<std::string> lines;
   for (;;) {
     lines = log_lines_with(marker);
     if (lines.size() > before) break;
     if (steady::now() >= deadline)
       throw std::runtime_error("no status line within " + std::to_string(timeout.count()) +
-                               " ms of SIGUSR1; stderr:\n" + log());
+                               " ms of " + std::to_string(signals_sent) + " SIGUSR1; " +
+                               describe_signal_state() + "\nstderr:\n" + log());
+    if (steady::now() >= ask_again) {
+      send_signal(SIGUSR1);
+      ++signals_sent;
+      ask_again = steady::now() + 1500ms;
+    }
     std::unique_lock lock(mutex_);
     output_changed_.wait_for(lock, 20ms);
   }

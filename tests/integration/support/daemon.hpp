@@ -153,6 +153,8 @@ class daemon_process {
  private:
   /// A numeric field of /proc/<pid>/status ("VmHWM:" in KiB, "Threads:").
   std::optional<std::size_t> proc_status_number(std::string_view field) const;
+  /// The child's pending and caught signals and each thread's state, for a status that never came.
+  std::string describe_signal_state() const;
   /// Reads the child's two pipes until both reach EOF or the destructor asks it to stop.
   void collect_output(int out_fd, int err_fd);
 
