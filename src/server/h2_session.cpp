@@ -353,8 +353,7 @@ asio::awaitable<void> h2_session::read_loop() {
         break;
       }
       // Answers pile up while our write waits: read no more until it has gone.
-      if (writing_ && nghttp2_session_get_outbound_queue_size(session_.get()) > max_output_backlog)
-        break;
+      if (backlog_full()) break;
     }
     pool.release(std::move(block));
   }
@@ -656,11 +655,14 @@ std::uint64_t h2_session::delivered_bytes() const {
   return handed_to_kernel_ - std::min(handed_to_kernel_, unacknowledged);
 }
 
+bool h2_session::backlog_full() const {
+  return writing_ && nghttp2_session_get_outbound_queue_size(session_.get()) > max_output_backlog;
+}
+
 asio::awaitable<void> h2_session::wait_for_backlog() {
   // CVE-2019-9517: a client that sends requests, PINGs or SETTINGS but does not read makes the
   // server queue answers without end; this bounds the queue, and the write timeout ends it.
-  while (!closed_ && writing_ &&
-         nghttp2_session_get_outbound_queue_size(session_.get()) > max_output_backlog) {
+  while (!closed_ && backlog_full()) {
     reader_wake_.expires_at(transport::clock::time_point::max());
     co_await reader_wake_.async_wait(as_result);
   }

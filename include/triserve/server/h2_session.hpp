@@ -150,7 +150,10 @@ class h2_session {
   /// Bytes of our output the client has acknowledged (what the transport took from us minus what
   /// it still holds unacknowledged).
   std::uint64_t delivered_bytes() const;
-  /// Waits while a write is blocked and nghttp2 holds more frames than the backlog allows.
+  /// A write is blocked and nghttp2 holds more frames than the backlog allows: reading more
+  /// would only queue more answers.
+  bool backlog_full() const;
+  /// Waits while the backlog is full.
   asio::awaitable<void> wait_for_backlog();
   /// The exchange of `stream_id`, or null.
   h2_exchange* find(std::int32_t stream_id);
