@@ -73,6 +73,9 @@ constexpr std::size_t max_output_backlog = 4096;
 /// max_linger. nginx's lingering_timeout and lingering_time, far shorter.
 constexpr std::chrono::milliseconds linger_time{500};
 constexpr std::chrono::milliseconds max_linger{2000};
+/// Ranges of stream ids a client skipped that are remembered (RFC 9113 §5.1.1: a HEADERS on one
+/// is a connection error); a client skips none unless it means to.
+constexpr std::size_t max_skipped_ranges = 16;
 
 }  // namespace
 
@@ -89,9 +92,20 @@ struct h2_callbacks {
     // once. Sent once the frame has been taken (feed()): nghttp2 refuses to reset a stream it
     // has not seen yet.
     auto& self = of(user_data);
-    if (header->type != NGHTTP2_HEADERS || (header->stream_id & 1) == 0 ||
-        header->stream_id <= self.highest_stream_seen_)
+    if (header->type != NGHTTP2_HEADERS || (header->stream_id & 1) == 0) return 0;
+    if (header->stream_id <= self.highest_stream_seen_) {
+      // RFC 9113 §5.1.1: an id the client skipped was closed unused by the higher one that
+      // followed; a HEADERS on it is "an unexpected stream identifier", a connection error of
+      // type PROTOCOL_ERROR. nghttp2 ignores it, unable to tell it from trailers sent after our
+      // reset of a stream that was opened (which must be ignored, §5.1): the skipped ids tell.
+      if (self.was_skipped(header->stream_id)) {
+        self.goaway_submitted_ = true;
+        nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR);
+      }
       return 0;
+    }
+    if (header->stream_id > self.highest_stream_seen_ + 2)
+      self.remember_skipped(self.highest_stream_seen_ + 2, header->stream_id - 2);
     self.highest_stream_seen_ = header->stream_id;
     if (self.final_goaway_on_wire_ && header->stream_id > self.last_stream_served_ &&
         nghttp2_session_find_stream(session, header->stream_id) == nullptr)
@@ -503,6 +517,19 @@ std::uint32_t h2_session::widen_stream_window(std::int32_t stream_id, std::uint3
 void h2_session::release_stream_window(std::uint32_t window) {
   window_growth_ -=
       std::min<std::uint64_t>(window_growth_, window - std::min(window, stream_window));
+}
+
+void h2_session::remember_skipped(std::int32_t first, std::int32_t last) {
+  // A client skips no id unless it means to: the oldest ranges are forgotten (their HEADERS
+  // then ignored, as nghttp2 would) rather than kept without bound.
+  if (skipped_ids_.size() == max_skipped_ranges) skipped_ids_.erase(skipped_ids_.begin());
+  skipped_ids_.emplace_back(first, last);
+}
+
+bool h2_session::was_skipped(std::int32_t stream_id) const {
+  return std::any_of(skipped_ids_.begin(), skipped_ids_.end(), [stream_id](const auto& range) {
+    return stream_id >= range.first && stream_id <= range.second;
+  });
 }
 
 void h2_session::wake_writer() {
