@@ -69,11 +69,25 @@ h2_exchange::overdue h2_exchange::overdue_at(clock::time_point now) const {
   if (now >= head_due_) return overdue::head;
   if (now >= body_wait_.deadline()) return overdue::body;
   if (now >= window_wait_.deadline()) return overdue::window;
+  if (now >= unread_body_due_) return overdue::unread_body;
   return overdue::nothing;
 }
 
 h2_exchange::clock::time_point h2_exchange::deadline() const {
-  return std::min({head_due_, body_wait_.deadline(), window_wait_.deadline()});
+  return std::min({head_due_, body_wait_.deadline(), window_wait_.deadline(), unread_body_due_});
+}
+
+void h2_exchange::await_unread_body(clock::time_point due) {
+  if (unread_body_stopped_ || !leaves_body_unread()) return;
+  unread_body_due_ = due;
+  session_.arm_deadline(due);
+}
+
+void h2_exchange::stop_unread_body() {
+  unread_body_due_ = clock::time_point::max();
+  if (unread_body_stopped_ || !leaves_body_unread()) return;
+  unread_body_stopped_ = true;
+  reset(NGHTTP2_NO_ERROR);
 }
 
 bool h2_exchange::cut_body_wait(clock::time_point now) {
@@ -227,6 +241,7 @@ void h2_exchange::end_stream(bool completed) {
   const auto now = session_.now();
   body_wait_.end(now);
   window_wait_.end(now);
+  unread_body_due_ = clock::time_point::max();
   // What the window had beyond the initial one goes back to the connection's budget.
   session_.release_stream_window(window_);
   window_ = h2_session::initial_stream_window();

@@ -76,6 +76,9 @@ constexpr std::chrono::milliseconds max_linger{2000};
 /// Ranges of stream ids a client skipped that are remembered (RFC 9113 §5.1.1: a HEADERS on one
 /// is a connection error); a client skips none unless it means to.
 constexpr std::size_t max_skipped_ranges = 16;
+/// How long a request body a complete response leaves unread may still come, within the window
+/// the client has, before RST_STREAM(NO_ERROR) stops it (h2_session::end_unread_body).
+constexpr std::chrono::milliseconds unread_body_grace{500};
 
 }  // namespace
 
@@ -183,15 +186,20 @@ struct h2_callbacks {
     auto* ex = self.find(stream_id);
     if (ex != nullptr && ex->handler_running()) {
       ex->body_arrived({reinterpret_cast<const char*>(data), length});
+    } else if (ex != nullptr && ex->leaves_body_unread()) {
+      // Dropped, and its window kept: the client may end the body within the window it has
+      // (end_unread_body), no further; once that is used up, it is stopped now.
+      if (nghttp2_session_get_stream_local_window_size(session, stream_id) <= 0)
+        ex->stop_unread_body();
     } else {
       // Nobody will read it (answered without a handler, or the handler has returned): dropped,
-      // and its window given back until the stream's reset stops the client.
+      // and its window given back until the response has ended.
       nghttp2_session_consume_stream(session, stream_id, length);
     }
     return 0;
   }
 
-  static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+  static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     auto& self = of(user_data);
     if (frame->hd.type == NGHTTP2_GOAWAY) {
       self.count_goaway(frame->goaway.error_code);
@@ -212,10 +220,7 @@ struct h2_callbacks {
     auto* ex = self.find(frame->hd.stream_id);
     if (ex == nullptr) return 0;
     ex->response_sent();
-    // RFC 9113 §8.1: with the response complete, a request body nobody will read is stopped
-    // with RST_STREAM(NO_ERROR); Go's server does the same.
-    if (!ex->handler_running() && ex->leaves_body_unread())
-      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, ex->stream_id(), NGHTTP2_NO_ERROR);
+    if (!ex->handler_running() && ex->leaves_body_unread()) self.end_unread_body(*ex);
     return 0;
   }
 
@@ -657,6 +662,9 @@ void h2_session::enforce_deadline(transport::clock::time_point now) {
       case h2_exchange::overdue::body:
         if (ex->cut_body_wait(now)) server_.traffic().count_too_slow(transfer_direction::receive);
         break;
+      case h2_exchange::overdue::unread_body:
+        ex->stop_unread_body();
+        break;
       case h2_exchange::overdue::window:
         // While our write waits, the socket is the client's to drain first (above); the stream
         // is looked at again at the next sweep.
@@ -815,13 +823,22 @@ asio::awaitable<void> h2_session::serve_stream(h2_exchange& ex) {
 
 void h2_session::handler_returned(h2_exchange& ex) {
   ex.set_handler_running(false);
-  if (ex.leaves_body_unread()) {
-    nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, ex.stream_id(), NGHTTP2_NO_ERROR);
-    wake_writer();
-  }
+  if (ex.leaves_body_unread()) end_unread_body(ex);
   --handlers_running_;
   forget_if_done(ex);
   if (handlers_running_ == 0) handlers_done_.cancel();
+}
+
+void h2_session::end_unread_body(h2_exchange& ex) {
+  // RFC 9113 §8.1: with the response complete, a request body nobody will read may be stopped
+  // with RST_STREAM(NO_ERROR), as Go's server does. Not at once, unless the client has no window
+  // left or failed the body already: a body about to end (a short one, trailers) ends as it
+  // should, and its frames are judged as the protocol wants (a malformed one is an error, not a
+  // frame on a stream we reset, which must be ignored, §5.1).
+  if (ex.failed() ||
+      nghttp2_session_get_stream_local_window_size(session_.get(), ex.stream_id()) <= 0)
+    return ex.stop_unread_body();
+  ex.await_unread_body(now() + unread_body_grace);
 }
 
 void h2_session::forget_if_done(h2_exchange& ex) {

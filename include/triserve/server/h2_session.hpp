@@ -131,6 +131,9 @@ class h2_session {
   void handler_returned(h2_exchange& ex);
   /// Forgets `ex` once both its stream has closed and its handler has returned.
   void forget_if_done(h2_exchange& ex);
+  /// The response of `ex` has ended, its handler returned, and the client is still sending a
+  /// request body nobody will read: it is stopped (RST_STREAM NO_ERROR), at once or after a grace.
+  void end_unread_body(h2_exchange& ex);
   /// Remembers that the client skipped the odd stream ids `first` to `last`.
   void remember_skipped(std::int32_t first, std::int32_t last);
   /// Whether `stream_id` is one the client skipped (and so closed without opening it).
