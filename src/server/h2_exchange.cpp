@@ -412,8 +412,12 @@ void h2_exchange::finish() {
   finishing_ = true;
   state_ = response_state::complete;
   if (!head_queued_) {
-    // No body was written: the head ends the stream.
-    queue_head(false);
+    // No body was written: an empty DATA frame still ends the stream after the head, as every
+    // streamed body's last one does, when the client's window lets DATA go. Conformance suites
+    // count on it (h2spec's generic/2/2 and 2/3 open the window of a GET's stream and wait for
+    // DATA; http2/5.1.2/1 keeps streams open with a window of 0): the echo of an empty body
+    // behaves as any other's. 9 bytes; a response of respond() with no body has none.
+    queue_head(true);
     return;
   }
   track_window_wait();
