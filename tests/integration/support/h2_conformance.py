@@ -1675,7 +1675,7 @@ def run_case(args, case_id, run, run_deadline):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--tls", action="store_true", help="h2 over TLS (ALPN) instead of h2c")
     parser.add_argument("--ca", help="CA file that signed the server's certificate (--tls)")
     parser.add_argument("--server-name", default="localhost", help="SNI and name checked (--tls)")
@@ -1688,15 +1688,22 @@ def main():
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs of each case: a case passes only if every run does")
     parser.add_argument("--no-strict", action="store_true", help="skip h2spec's strict cases")
+    parser.add_argument("--list", action="store_true", help="list the cases selected, run none")
     parser.add_argument("cases", nargs="*",
                         help="ids or id prefixes to run (\"http2/5.1\", \"hpack\"); all if none")
     args = parser.parse_args()
+    if not args.list and not args.port:
+        parser.error("--port is required")
 
     selected = [(case_id, description, run, strict) for case_id, description, run, strict in CASES
                 if (not args.cases or any(case_id == want or case_id.startswith(want + "/")
                                           or case_id.startswith(want + ".")
                                           for want in args.cases))
                 and not (strict and args.no_strict)]
+    if args.list:
+        for case_id, description, _, strict in selected:
+            print(f"{case_id} {description}{' (strict)' if strict else ''}")
+        return
     run_deadline = time.monotonic() + args.deadline
     print_lock = threading.Lock()
     counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
