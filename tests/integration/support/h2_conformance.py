@@ -510,24 +510,25 @@ def _(conn):
 
 
 def headers_then(conn, interloper, end_stream=False):
-    """A header block left open by HEADERS, `interloper`, then the CONTINUATION that ends it."""
-    conn.send(headers_frame(1, conn.encode(conn.common_headers()), end_stream=end_stream,
-                            end_headers=False),
-              interloper,
-              continuation_frame(1, conn.encode(conn.dummy_headers(1))))
+    """A header block left open by HEADERS, the frame `interloper(conn)` makes, then the
+    CONTINUATION that ends the block. Each block is encoded in the order it is sent: HPACK's
+    dynamic table is the decoder's in that order."""
+    opening = headers_frame(1, conn.encode(conn.common_headers()), end_stream=end_stream,
+                            end_headers=False)
+    conn.send(opening, interloper(conn), continuation_frame(1, conn.encode(conn.dummy_headers(1))))
 
 
 @case("http2/4.3/2", "Sends a PRIORITY frame while sending the header blocks")
 def _(conn):
     conn.handshake()
-    headers_then(conn, priority_frame(1))
+    headers_then(conn, lambda c: priority_frame(1))
     return connection_error(conn, PROTOCOL_ERROR)
 
 
 @case("http2/4.3/3", "Sends a HEADERS frame to another stream while sending the header blocks")
 def _(conn):
     conn.handshake()
-    headers_then(conn, headers_frame(3, conn.encode(conn.common_headers())))
+    headers_then(conn, lambda c: headers_frame(3, c.encode(c.common_headers())))
     return connection_error(conn, PROTOCOL_ERROR)
 
 
@@ -747,14 +748,14 @@ def _(conn):
 @case("http2/6.2/1", "Sends a HEADERS frame without the END_HEADERS flag, and a PRIORITY frame")
 def _(conn):
     conn.handshake()
-    headers_then(conn, priority_frame(1))
+    headers_then(conn, lambda c: priority_frame(1))
     return connection_error(conn, PROTOCOL_ERROR)
 
 
 @case("http2/6.2/2", "Sends a HEADERS frame to another stream while sending a HEADERS frame")
 def _(conn):
     conn.handshake()
-    headers_then(conn, headers_frame(3, conn.encode(conn.common_headers())))
+    headers_then(conn, lambda c: headers_frame(3, c.encode(c.common_headers())))
     return connection_error(conn, PROTOCOL_ERROR)
 
 
