@@ -69,11 +69,25 @@ h2_exchange::overdue h2_exchange::overdue_at(clock::time_point now) const {
   if (now >= head_due_) return overdue::head;
   if (now >= body_wait_.deadline()) return overdue::body;
   if (now >= window_wait_.deadline()) return overdue::window;
+  if (now >= unread_body_due_) return overdue::unread_body;
   return overdue::nothing;
 }
 
 h2_exchange::clock::time_point h2_exchange::deadline() const {
-  return std::min({head_due_, body_wait_.deadline(), window_wait_.deadline()});
+  return std::min({head_due_, body_wait_.deadline(), window_wait_.deadline(), unread_body_due_});
+}
+
+void h2_exchange::await_unread_body(clock::time_point due) {
+  if (unread_body_stopped_ || !leaves_body_unread()) return;
+  unread_body_due_ = due;
+  session_.arm_deadline(due);
+}
+
+void h2_exchange::stop_unread_body() {
+  unread_body_due_ = clock::time_point::max();
+  if (unread_body_stopped_ || !leaves_body_unread()) return;
+  unread_body_stopped_ = true;
+  reset(NGHTTP2_NO_ERROR);
 }
 
 bool h2_exchange::cut_body_wait(clock::time_point now) {
@@ -227,6 +241,7 @@ void h2_exchange::end_stream(bool completed) {
   const auto now = session_.now();
   body_wait_.end(now);
   window_wait_.end(now);
+  unread_body_due_ = clock::time_point::max();
   // What the window had beyond the initial one goes back to the connection's budget.
   session_.release_stream_window(window_);
   window_ = h2_session::initial_stream_window();
@@ -397,8 +412,12 @@ void h2_exchange::finish() {
   finishing_ = true;
   state_ = response_state::complete;
   if (!head_queued_) {
-    // No body was written: the head ends the stream.
-    queue_head(false);
+    // No body was written: an empty DATA frame still ends the stream after the head, as every
+    // streamed body's last one does, when the client's window lets DATA go. Conformance suites
+    // count on it (h2spec's generic/2/2 and 2/3 open the window of a GET's stream and wait for
+    // DATA; http2/5.1.2/1 keeps streams open with a window of 0): the echo of an empty body
+    // behaves as any other's. 9 bytes; a response of respond() with no body has none.
+    queue_head(true);
     return;
   }
   track_window_wait();

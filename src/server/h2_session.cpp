@@ -73,6 +73,12 @@ constexpr std::size_t max_output_backlog = 4096;
 /// max_linger. nginx's lingering_timeout and lingering_time, far shorter.
 constexpr std::chrono::milliseconds linger_time{500};
 constexpr std::chrono::milliseconds max_linger{2000};
+/// Ranges of stream ids a client skipped that are remembered (RFC 9113 §5.1.1: a HEADERS on one
+/// is a connection error); a client skips none unless it means to.
+constexpr std::size_t max_skipped_ranges = 16;
+/// How long a request body a complete response leaves unread may still come, within the window
+/// the client has, before RST_STREAM(NO_ERROR) stops it (h2_session::end_unread_body).
+constexpr std::chrono::milliseconds unread_body_grace{500};
 
 }  // namespace
 
@@ -89,9 +95,20 @@ struct h2_callbacks {
     // once. Sent once the frame has been taken (feed()): nghttp2 refuses to reset a stream it
     // has not seen yet.
     auto& self = of(user_data);
-    if (header->type != NGHTTP2_HEADERS || (header->stream_id & 1) == 0 ||
-        header->stream_id <= self.highest_stream_seen_)
+    if (header->type != NGHTTP2_HEADERS || (header->stream_id & 1) == 0) return 0;
+    if (header->stream_id <= self.highest_stream_seen_) {
+      // RFC 9113 §5.1.1: an id the client skipped was closed unused by the higher one that
+      // followed; a HEADERS on it is "an unexpected stream identifier", a connection error of
+      // type PROTOCOL_ERROR. nghttp2 ignores it, unable to tell it from trailers sent after our
+      // reset of a stream that was opened (which must be ignored, §5.1): the skipped ids tell.
+      if (self.was_skipped(header->stream_id)) {
+        self.goaway_submitted_ = true;
+        nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR);
+      }
       return 0;
+    }
+    if (header->stream_id > self.highest_stream_seen_ + 2)
+      self.remember_skipped(self.highest_stream_seen_ + 2, header->stream_id - 2);
     self.highest_stream_seen_ = header->stream_id;
     if (self.final_goaway_on_wire_ && header->stream_id > self.last_stream_served_ &&
         nghttp2_session_find_stream(session, header->stream_id) == nullptr)
@@ -169,15 +186,20 @@ struct h2_callbacks {
     auto* ex = self.find(stream_id);
     if (ex != nullptr && ex->handler_running()) {
       ex->body_arrived({reinterpret_cast<const char*>(data), length});
+    } else if (ex != nullptr && ex->leaves_body_unread()) {
+      // Dropped, and its window kept: the client may end the body within the window it has
+      // (end_unread_body), no further; once that is used up, it is stopped now.
+      if (nghttp2_session_get_stream_local_window_size(session, stream_id) <= 0)
+        ex->stop_unread_body();
     } else {
       // Nobody will read it (answered without a handler, or the handler has returned): dropped,
-      // and its window given back until the stream's reset stops the client.
+      // and its window given back until the response has ended.
       nghttp2_session_consume_stream(session, stream_id, length);
     }
     return 0;
   }
 
-  static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+  static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     auto& self = of(user_data);
     if (frame->hd.type == NGHTTP2_GOAWAY) {
       self.count_goaway(frame->goaway.error_code);
@@ -198,10 +220,7 @@ struct h2_callbacks {
     auto* ex = self.find(frame->hd.stream_id);
     if (ex == nullptr) return 0;
     ex->response_sent();
-    // RFC 9113 §8.1: with the response complete, a request body nobody will read is stopped
-    // with RST_STREAM(NO_ERROR); Go's server does the same.
-    if (!ex->handler_running() && ex->leaves_body_unread())
-      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, ex->stream_id(), NGHTTP2_NO_ERROR);
+    if (!ex->handler_running() && ex->leaves_body_unread()) self.end_unread_body(*ex);
     return 0;
   }
 
@@ -504,6 +523,19 @@ void h2_session::release_stream_window(std::uint32_t window) {
       std::min<std::uint64_t>(window_growth_, window - std::min(window, stream_window));
 }
 
+void h2_session::remember_skipped(std::int32_t first, std::int32_t last) {
+  // A client skips no id unless it means to: the oldest ranges are forgotten (their HEADERS
+  // then ignored, as nghttp2 would) rather than kept without bound.
+  if (skipped_ids_.size() == max_skipped_ranges) skipped_ids_.erase(skipped_ids_.begin());
+  skipped_ids_.emplace_back(first, last);
+}
+
+bool h2_session::was_skipped(std::int32_t stream_id) const {
+  return std::any_of(skipped_ids_.begin(), skipped_ids_.end(), [stream_id](const auto& range) {
+    return stream_id >= range.first && stream_id <= range.second;
+  });
+}
+
 void h2_session::wake_writer() {
   writer_wake_.cancel();
 }
@@ -628,6 +660,9 @@ void h2_session::enforce_deadline(transport::clock::time_point now) {
         return cut(NGHTTP2_NO_ERROR, "header timeout: a header section was left incomplete");
       case h2_exchange::overdue::body:
         if (ex->cut_body_wait(now)) server_.traffic().count_too_slow(transfer_direction::receive);
+        break;
+      case h2_exchange::overdue::unread_body:
+        ex->stop_unread_body();
         break;
       case h2_exchange::overdue::window:
         // While our write waits, the socket is the client's to drain first (above); the stream
@@ -790,13 +825,22 @@ asio::awaitable<void> h2_session::serve_stream(h2_exchange& ex) {
 
 void h2_session::handler_returned(h2_exchange& ex) {
   ex.set_handler_running(false);
-  if (ex.leaves_body_unread()) {
-    nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, ex.stream_id(), NGHTTP2_NO_ERROR);
-    wake_writer();
-  }
+  if (ex.leaves_body_unread()) end_unread_body(ex);
   --handlers_running_;
   forget_if_done(ex);
   if (handlers_running_ == 0) handlers_done_.cancel();
+}
+
+void h2_session::end_unread_body(h2_exchange& ex) {
+  // RFC 9113 §8.1: with the response complete, a request body nobody will read may be stopped
+  // with RST_STREAM(NO_ERROR), as Go's server does. Not at once, unless the client has no window
+  // left or failed the body already: a body about to end (a short one, trailers) ends as it
+  // should, and its frames are judged as the protocol wants (a malformed one is an error, not a
+  // frame on a stream we reset, which must be ignored, §5.1).
+  if (ex.failed() ||
+      nghttp2_session_get_stream_local_window_size(session_.get(), ex.stream_id()) <= 0)
+    return ex.stop_unread_body();
+  ex.await_unread_body(now() + unread_body_grace);
 }
 
 void h2_session::forget_if_done(h2_exchange& ex) {

@@ -110,6 +110,10 @@ class h2_exchange final : private h2_request_storage, public exchange {
   /// After the handler returned: whether a response that has ended leaves a request body the
   /// client is still sending; RFC 9113 §8.1 lets the server stop it with RST_STREAM(NO_ERROR).
   bool leaves_body_unread() const { return response_sent_ && !body_ended_ && !closed_; }
+  /// Lets a request body the response leaves unread go on coming until `due`.
+  void await_unread_body(clock::time_point due);
+  /// Stops a request body the response leaves unread with RST_STREAM(NO_ERROR), once.
+  void stop_unread_body();
 
   /// Marks the handler as running or returned; the session keeps the exchange while it runs.
   void set_handler_running(bool running) { handler_running_ = running; }
@@ -124,9 +128,10 @@ class h2_exchange final : private h2_request_storage, public exchange {
   /// What the client has kept the stream waiting for past its limit.
   enum class overdue : std::uint8_t {
     nothing,
-    head,   ///< the header section, past the header timeout: its connection is blocked (§6.10)
-    body,   ///< request body, past the body timeout or below the minimum receive rate
-    window  ///< window for the response, past the write timeout or below the minimum send rate
+    head,    ///< the header section, past the header timeout: its connection is blocked (§6.10)
+    body,    ///< request body, past the body timeout or below the minimum receive rate
+    window,  ///< window for the response, past the write timeout or below the minimum send rate
+    unread_body  ///< a request body the complete response leaves unread, past its grace
   };
   /// What is overdue at `now`, the earliest first.
   overdue overdue_at(clock::time_point now) const;
@@ -163,6 +168,10 @@ class h2_exchange final : private h2_request_storage, public exchange {
   std::uint32_t window_;     ///< the stream's receive window (h2_session::widen_stream_window)
   client_wait body_wait_;    ///< the handler waits for request body
   client_wait window_wait_;  ///< the response waits for the client to open a window
+  /// Until when a request body the complete response leaves unread may still come;
+  /// time_point::max() when none is awaited.
+  clock::time_point unread_body_due_ = clock::time_point::max();
+  bool unread_body_stopped_ = false;  ///< its RST_STREAM(NO_ERROR) has been submitted
   /// Sum of the header section's field sizes as SETTINGS_MAX_HEADER_LIST_SIZE counts them
   /// (RFC 9113 §6.5.2: name, value and 32 bytes each).
   std::size_t header_list_size_ = 0;

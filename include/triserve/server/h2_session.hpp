@@ -131,6 +131,13 @@ class h2_session {
   void handler_returned(h2_exchange& ex);
   /// Forgets `ex` once both its stream has closed and its handler has returned.
   void forget_if_done(h2_exchange& ex);
+  /// The response of `ex` has ended, its handler returned, and the client is still sending a
+  /// request body nobody will read: it is stopped (RST_STREAM NO_ERROR), at once or after a grace.
+  void end_unread_body(h2_exchange& ex);
+  /// Remembers that the client skipped the odd stream ids `first` to `last`.
+  void remember_skipped(std::int32_t first, std::int32_t last);
+  /// Whether `stream_id` is one the client skipped (and so closed without opening it).
+  bool was_skipped(std::int32_t stream_id) const;
   /// Feeds `bytes` to nghttp2; false when the connection must end (nghttp2 queued a GOAWAY
   /// for a connection error, if it could).
   bool feed(std::string_view bytes);
@@ -197,6 +204,8 @@ class h2_session {
   bool final_goaway_on_wire_ = false;
   /// The highest stream id a HEADERS frame has carried: only a higher one opens a stream.
   std::int32_t highest_stream_seen_ = 0;
+  /// Ranges of odd stream ids (first, last) the client skipped: closed without being opened.
+  std::vector<std::pair<std::int32_t, std::int32_t>> skipped_ids_;
   /// New streams above it seen in the bytes being fed, to be refused once they are taken.
   std::vector<std::int32_t> to_refuse_;
   /// A write of output_ is in progress: nothing else may be written before it ends.
