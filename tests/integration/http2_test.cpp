@@ -1112,8 +1112,10 @@ TEST_CASE(
   check_clean_exit(*daemon);
 }
 
-TEST_CASE("http2: every case of h2spec's http2, hpack and generic groups passes, over h2c and h2",
-          "[http2][conformance]") {
+TEST_CASE(
+    "http2: every case of h2spec's http2, hpack and generic groups and our own passes, over h2c "
+    "and h2",
+    "[http2][conformance]") {
   test_certificates certificates;
   auto daemon = daemon_process::start(with_tls(certificates));
   // The runner against hello and echo, each over h2c and over TLS, all at once, four cases at a

@@ -202,8 +202,9 @@ class h2_session {
   std::int32_t last_stream_served_ = 0;
   /// The final GOAWAY has been sent (not only submitted): nghttp2 now ignores new streams.
   bool final_goaway_on_wire_ = false;
-  /// The highest stream id a HEADERS frame has carried: only a higher one opens a stream.
-  std::int32_t highest_stream_seen_ = 0;
+  /// The highest stream id a HEADERS frame has carried: only a higher one opens a stream. -1
+  /// before the first, so that the next id a client may open is always this plus 2.
+  std::int32_t highest_stream_seen_ = -1;
   /// Ranges of odd stream ids (first, last) the client skipped: closed without being opened.
   std::vector<std::pair<std::int32_t, std::int32_t>> skipped_ids_;
   /// New streams above it seen in the bytes being fed, to be refused once they are taken.

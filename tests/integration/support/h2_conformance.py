@@ -27,6 +27,7 @@ Where RFC 9113 changed RFC 7540 the RFC 9113 reading is taken:
     a connection error, or close.
   - h2spec's "strict" cases run too (marked so): a GOAWAY before the close (§5.4.1 "SHOULD first
     send a GOAWAY"), a PRIORITY for an idle stream not opening it (§5.1.1, §6.3).
+Cases of our own beside h2spec's are named "triserve/" and the section they check.
 --no-strict leaves the strict cases out. The cases' frames are written one per write, with
 TCP_NODELAY, as h2spec's Go client writes them: a server must cope with a request arriving
 frame by frame.
@@ -647,6 +648,14 @@ def _(conn):
     conn.handshake()
     conn.send(headers_frame(5, conn.encode(conn.common_headers())),
               headers_frame(3, conn.encode(conn.common_headers())))
+    return connection_error(conn, PROTOCOL_ERROR)
+
+
+@case("triserve/5.1.1/1", "Sends HEADERS on stream 1 after stream 3 (the first id skipped)")
+def _(conn):
+    conn.handshake()
+    conn.send(headers_frame(3, conn.encode(conn.common_headers())),
+              headers_frame(1, conn.encode(conn.common_headers())))
     return connection_error(conn, PROTOCOL_ERROR)
 
 
