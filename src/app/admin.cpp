@@ -49,6 +49,8 @@ std::string_view h2_flood_name(server::h2_flood flood) {
       return "continuation";
     case server::h2_flood::control:
       return "control";
+    case server::h2_flood::header_bomb:
+      return "header_bomb";
   }
   return "unknown";
 }
@@ -184,10 +186,11 @@ std::string render_metrics(const server::group_report& report) {
   family(out, "triserve_http2_floods_stopped_total", "counter",
          "HTTP/2 connections ended with GOAWAY for a flood: rapid_reset (CVE-2023-44487), "
          "continuation (CVE-2024-28182), control (SETTINGS, PING and other frames whose answers "
-         "pile up).");
+         "pile up), header_bomb (a header block decoding to far more than the header limit, "
+         "CVE-2016-6581).");
   for (const auto& s : report.servers)
-    for (const auto flood :
-         {server::h2_flood::rapid_reset, server::h2_flood::continuation, server::h2_flood::control})
+    for (const auto flood : {server::h2_flood::rapid_reset, server::h2_flood::continuation,
+                             server::h2_flood::control, server::h2_flood::header_bomb})
       fmt::format_to(to, "triserve_http2_floods_stopped_total{{server=\"{}\",kind=\"{}\"}} {}\n",
                      s.name, h2_flood_name(flood),
                      s.traffic.h2_floods_stopped[static_cast<std::size_t>(flood)]);

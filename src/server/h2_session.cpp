@@ -56,6 +56,18 @@ constexpr std::uint64_t reset_rate = 33;
 /// the default 16 KiB frame size; nghttp2's fix allows 8.
 constexpr std::size_t default_frame_size = 16384;
 constexpr std::size_t min_continuations = 8;
+/// CVE-2016-6581 (HPACK bomb): one large field put in the dynamic table, then named by a one-byte
+/// index thousands of times, makes a 16 KiB block decode to 64 MB, every byte of it checked by
+/// nghttp2 before we see it, even past the header limit (we keep decoding, for HPACK's state, to
+/// answer 431). A block decoding to this many times the limit we announce (and at least
+/// min_header_bomb) ends the connection with ENHANCE_YOUR_CALM (RFC 9113 §10.5), and so no more
+/// is decoded. An honest block over the limit gets its 431: one within nghttp2's CONTINUATION
+/// limit decodes to at most 8/5 of its size (Huffman), unless it names the same entry many times.
+constexpr std::size_t header_bomb_factor = 4;
+constexpr std::size_t min_header_bomb = 256 * 1024;
+/// What SETTINGS_MAX_HEADER_LIST_SIZE counts for each field beside its name and value (RFC 9113
+/// §6.5.2).
+constexpr std::size_t header_field_overhead = 32;
 /// How long the drain's first GOAWAY waits for the answer to the PING sent with it (a round trip:
 /// streams the client opened meanwhile are still served) before the final GOAWAY goes anyway.
 /// Go waits one second too before closing a connection it has sent GOAWAY on.
@@ -95,6 +107,9 @@ struct h2_callbacks {
     // once. Sent once the frame has been taken (feed()): nghttp2 refuses to reset a stream it
     // has not seen yet.
     auto& self = of(user_data);
+    // A header block is a HEADERS frame and the CONTINUATION frames that follow it, with nothing
+    // between them (RFC 9113 §6.10): what it decodes to is counted from its first frame.
+    if (header->type == NGHTTP2_HEADERS) self.block_decoded_ = 0;
     if (header->type != NGHTTP2_HEADERS || (header->stream_id & 1) == 0) return 0;
     if (header->stream_id <= self.highest_stream_seen_) {
       // RFC 9113 §5.1.1: an id the client skipped was closed unused by the higher one that
@@ -137,9 +152,17 @@ struct h2_callbacks {
   static int on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name,
                        std::size_t name_length, const std::uint8_t* value, std::size_t value_length,
                        std::uint8_t, void* user_data) {
+    auto& self = of(user_data);
+    // Every block counts, trailers' and those of streams we refused too.
+    self.block_decoded_ += name_length + value_length + header_field_overhead;
+    if (self.block_decoded_ > self.header_bomb_limit_) {
+      // Stops nghttp2 at once (feed() then ends the connection): not another field decoded.
+      self.header_bomb_ = true;
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
     // Trailer fields (a second HEADERS) are not kept: the request's views are final by then.
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-    auto* ex = of(user_data).find(frame->hd.stream_id);
+    auto* ex = self.find(frame->hd.stream_id);
     if (ex == nullptr) return 0;
     // Past the header limits the rest of the section is decoded (HPACK's state must follow it)
     // but not kept; the request is answered 431 once the section is complete.
@@ -261,6 +284,8 @@ h2_session::h2_session(server& owner, transport& stream, std::string_view receiv
       protocol_(stream.security().version.empty() ? wire_protocol::h2c : wire_protocol::h2),
       write_wait_(owner.options().write_timeout, owner.options().min_send_rate,
                   owner.options().min_rate_grace) {
+  header_bomb_limit_ =
+      std::max(header_bomb_factor * owner.options().max_header_bytes, min_header_bomb);
   nghttp2_session_callbacks* made_callbacks = nullptr;
   if (nghttp2_session_callbacks_new(&made_callbacks) != 0) throw std::bad_alloc();
   const std::unique_ptr<nghttp2_session_callbacks, callbacks_free> callbacks{made_callbacks};
@@ -400,12 +425,13 @@ bool h2_session::feed(std::string_view bytes) {
   spdlog::debug("{} server: HTTP/2 connection from {} ended: {}", server_.name(),
                 to_string(transport_.peer()), nghttp2_strerror(static_cast<int>(taken)));
   std::uint32_t code = NGHTTP2_PROTOCOL_ERROR;
-  if (taken == NGHTTP2_ERR_FLOODED || taken == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
+  if (taken == NGHTTP2_ERR_FLOODED || taken == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS || header_bomb_) {
     // RFC 9113 §11.1 names ENHANCE_YOUR_CALM for a peer "exhibiting a behavior that might be
     // generating excessive load".
     code = NGHTTP2_ENHANCE_YOUR_CALM;
-    server_.traffic().count_h2_flood(taken == NGHTTP2_ERR_FLOODED ? h2_flood::control
-                                                                  : h2_flood::continuation);
+    note_flood(header_bomb_                                  ? h2_flood::header_bomb
+               : taken == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS ? h2_flood::continuation
+                                                             : h2_flood::control);
   } else if (taken == NGHTTP2_ERR_NOMEM) {
     code = NGHTTP2_INTERNAL_ERROR;
   }
@@ -560,8 +586,19 @@ void h2_session::count_goaway(std::uint32_t error_code) {
   server_.traffic().count_h2_goaway(error_code);
   // nghttp2 ends a connection over its reset rate limit (CVE-2023-44487) with a GOAWAY of
   // INTERNAL_ERROR of its own; every GOAWAY of ours is submitted with goaway_submitted_ set.
-  if (error_code == NGHTTP2_INTERNAL_ERROR && !goaway_submitted_)
-    server_.traffic().count_h2_flood(h2_flood::rapid_reset);
+  if (error_code == NGHTTP2_INTERNAL_ERROR && !goaway_submitted_) note_flood(h2_flood::rapid_reset);
+}
+
+void h2_session::note_flood(h2_flood flood) {
+  server_.traffic().count_h2_flood(flood);
+  // An operator sees an attack in the log too, once per connection it ends.
+  constexpr std::array<std::string_view, h2_flood_count> what{
+      "streams opened and reset too fast (Rapid Reset)", "too many CONTINUATION frames",
+      "a flood of frames whose answers pile up",
+      "a header block decoding to far more than the "
+      "header limit (HPACK bomb)"};
+  spdlog::info("{} server: HTTP/2 connection from {} ended for a flood: {}", server_.name(),
+               to_string(transport_.peer()), what[static_cast<std::size_t>(flood)]);
 }
 
 void h2_session::send_final_goaway() {

@@ -1093,6 +1093,34 @@ TEST_CASE("http2: Rapid Reset and a CONTINUATION flood end the connection with G
   check_clean_exit(*daemon);
 }
 
+TEST_CASE("http2: an HPACK bomb ends its connection at once, in a request or in trailers",
+          "[http2][hostile]") {
+  auto daemon = daemon_process::start({"--admin", "127.0.0.1:0"});
+  const auto port = std::to_string(daemon->port("hello"));
+  // CVE-2016-6581: 20,000 one-byte references to a 3,000-byte field would decode to 60 MB; the
+  // connection ends once the block passes 256 KiB, four times the 64 KiB we announce.
+  for (const std::string trailers : {"", " --trailers"}) {
+    const auto run =
+        run_frames("header-bomb --port " + port + " --size 3000 --count 20000" + trailers);
+    INFO(run.output);
+    CHECK(run.result.at("goaway_code") == "ENHANCE_YOUR_CALM");
+    CHECK(run.result.at("closed") == "true");
+    CHECK(run.result.at("responses") == "1");  // the request that filled the table
+  }
+  CHECK(daemon
+            ->log_lines_with("ended for a flood: a header block decoding to far more than the "
+                             "header limit (HPACK bomb)")
+            .size() == 2);
+  const auto metrics = run_command(
+      "curl -sS http://127.0.0.1:" + std::to_string(daemon->port("admin")) + "/metrics");
+  CHECK_THAT(metrics.output,
+             Catch::Contains(
+                 "triserve_http2_floods_stopped_total{server=\"hello\",kind=\"header_bomb\"} 2"));
+  CHECK(run_command("curl -sS --http2-prior-knowledge http://127.0.0.1:" + port + "/").output ==
+        "Hello, world!");
+  check_clean_exit(*daemon);
+}
+
 TEST_CASE(
     "http2: a header section past --max-header-bytes is answered 431, the connection "
     "serves on",

@@ -143,6 +143,8 @@ class h2_session {
   bool feed(std::string_view bytes);
   /// Counts a GOAWAY sent, and the flood it stopped when nghttp2 sent it for one.
   void count_goaway(std::uint32_t error_code);
+  /// Counts and logs a flood the connection is ended for.
+  void note_flood(h2_flood flood);
   /// Sends the final GOAWAY (of a drain, or of a connection idle too long), with the last stream
   /// that will be served, once.
   void send_final_goaway();
@@ -205,6 +207,11 @@ class h2_session {
   /// The highest stream id a HEADERS frame has carried: only a higher one opens a stream. -1
   /// before the first, so that the next id a client may open is always this plus 2.
   std::int32_t highest_stream_seen_ = -1;
+  /// What the header block being received has decoded to so far, as SETTINGS_MAX_HEADER_LIST_SIZE
+  /// counts it, and the most it may decode to before the connection ends (an HPACK bomb).
+  std::size_t block_decoded_ = 0;
+  std::size_t header_bomb_limit_ = 0;
+  bool header_bomb_ = false;  ///< a block went past header_bomb_limit_: the connection ends
   /// Ranges of odd stream ids (first, last) the client skipped: closed without being opened.
   std::vector<std::pair<std::int32_t, std::int32_t>> skipped_ids_;
   /// New streams above it seen in the bytes being fed, to be refused once they are taken.

@@ -40,9 +40,10 @@ constexpr std::string_view protocol_name(wire_protocol protocol) {
 enum class h2_flood : std::uint8_t {
   rapid_reset,   ///< streams opened and reset past nghttp2's rate limit (CVE-2023-44487)
   continuation,  ///< a header section in too many CONTINUATION frames (CVE-2024-28182)
-  control        ///< SETTINGS, PING or other frames whose answers pile up (nghttp2's FLOODED)
+  control,       ///< SETTINGS, PING or other frames whose answers pile up (nghttp2's FLOODED)
+  header_bomb    ///< a header block decoding to far more than the header limit (CVE-2016-6581)
 };
-inline constexpr std::size_t h2_flood_count = 3;
+inline constexpr std::size_t h2_flood_count = 4;
 /// GOAWAY error codes counted one by one (RFC 9113 §7: NO_ERROR to HTTP_1_1_REQUIRED); any
 /// other is counted in the last slot.
 inline constexpr std::size_t h2_error_code_count = 14;

@@ -21,6 +21,8 @@ Scenarios:
   continuation-flood  one HEADERS without END_HEADERS, then --count CONTINUATION frames
                  (CVE-2024-28182).
   large-headers  one GET with a header field of --size bytes.
+  header-bomb    a field of --size bytes in the HPACK table, then one request naming it --count
+                 times (with --trailers, as the trailers of a POST) (CVE-2016-6581).
   incomplete-headers  one HEADERS without END_HEADERS, then silence: the header timeout's.
   stalled-body   a POST of --size bytes that sends --sent of them, then silence: the body
                  timeout's.
@@ -83,6 +85,7 @@ class Peer:
         self.ended = set()
         self.reset = {}
         self.goaways = []
+        self.goaway_code = None  # the last GOAWAY's
         self.send_window = INITIAL_WINDOW  # the connection's, for our DATA
         self.stream_send_window = {}
         self.initial_send_window = INITIAL_WINDOW
@@ -172,6 +175,7 @@ class Peer:
                     self.send(ack.serialize())
         elif isinstance(frame, frames.GoAwayFrame):
             self.goaways.append(frame.last_stream_id)
+            self.goaway_code = error_name(frame.error_code)
             self.record("goaway", frame.last_stream_id, error_name(frame.error_code))
         elif isinstance(frame, frames.RstStreamFrame):
             self.reset[frame.stream_id] = frame.error_code
@@ -359,8 +363,8 @@ def until_goaway(peer):
         peer.pump(0.1)
     if peer.goaways:
         peer.settle(2.0)  # then the server must close
-    return {"goaways": len(peer.goaways), "closed": peer.closed, "resets": len(peer.reset),
-            "responses": len(peer.status)}
+    return {"goaways": len(peer.goaways), "goaway_code": peer.goaway_code, "closed": peer.closed,
+            "resets": len(peer.reset), "responses": len(peer.status)}
 
 
 def rapid_reset(peer, args):
@@ -397,6 +401,41 @@ def continuation_flood(peer, args):
     result = until_goaway(peer)
     result["sent"] = args.count
     return result
+
+
+def header_bomb(peer, args):
+    # One field of --size bytes enters the dynamic table with the first request (answered), then
+    # a request names it --count times by its one-byte index (CVE-2016-6581). With --trailers
+    # the bomb comes as the trailers of a POST instead.
+    peer.request(extra=[("x-big", "b" * args.size)])
+    while peer.left() > 0 and not peer.closed and not peer.status:
+        peer.pump(0.1)
+    index = bytes([0x80 | 62])  # the newest dynamic entry (RFC 7541 §2.3.3, §6.1)
+    stream = peer.next_stream
+    peer.next_stream += 2
+    if args.trailers:
+        peer.stream_send_window[stream] = peer.initial_send_window
+        opening = frames.HeadersFrame(stream)
+        opening.data = peer.header_block("POST", args.path)
+        opening.flags.add("END_HEADERS")
+        peer.send(opening.serialize())
+        block = index * args.count
+    else:
+        block = peer.header_block("GET", args.path) + index * args.count
+    burst = bytearray()
+    first = True
+    while first or block:
+        piece, block = block[:MAX_FRAME], block[MAX_FRAME:]
+        frame = frames.HeadersFrame(stream) if first else frames.ContinuationFrame(stream)
+        frame.data = piece
+        if first:
+            frame.flags.add("END_STREAM")
+        if not block:
+            frame.flags.add("END_HEADERS")
+        burst += frame.serialize()
+        first = False
+    peer.send(bytes(burst))
+    return until_goaway(peer)
 
 
 def large_headers(peer, args):
@@ -540,6 +579,7 @@ SCENARIOS = {
     "rapid-reset": rapid_reset,
     "continuation-flood": continuation_flood,
     "large-headers": large_headers,
+    "header-bomb": header_bomb,
 }
 
 
@@ -557,6 +597,7 @@ def main():
     parser.add_argument("--pid", type=int)
     parser.add_argument("--hold", action="store_true")
     parser.add_argument("--hold-connection", action="store_true")
+    parser.add_argument("--trailers", action="store_true")
     parser.add_argument("--sent", type=int, default=0)
     parser.add_argument("--hold-seconds", type=float, default=3.0)
     parser.add_argument("--initial-window", type=int)

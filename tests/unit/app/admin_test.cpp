@@ -52,7 +52,7 @@ TEST_CASE("metrics: counts, histogram and drain state in Prometheus text format"
   hello.traffic.h2_streams_refused = 9;
   hello.traffic.h2_goaways_sent[11] = 2;  // ENHANCE_YOUR_CALM
   hello.traffic.h2_goaways_sent.back() = 1;
-  hello.traffic.h2_floods_stopped = {1, 0, 4};
+  hello.traffic.h2_floods_stopped = {1, 0, 4, 2};
   report.servers.push_back(hello);
 
   const auto text = render_metrics(report);
@@ -93,6 +93,7 @@ TEST_CASE("metrics: counts, histogram and drain state in Prometheus text format"
   CHECK(s.at("triserve_http2_floods_stopped_total{server=\"hello\",kind=\"rapid_reset\"}") == "1");
   CHECK(s.at("triserve_http2_floods_stopped_total{server=\"hello\",kind=\"continuation\"}") == "0");
   CHECK(s.at("triserve_http2_floods_stopped_total{server=\"hello\",kind=\"control\"}") == "4");
+  CHECK(s.at("triserve_http2_floods_stopped_total{server=\"hello\",kind=\"header_bomb\"}") == "2");
   CHECK(s.at("triserve_ready") == "0");
   CHECK(s.at("triserve_draining") == "1");
   CHECK(s.at("triserve_phase{phase=\"draining\"}") == "1");
