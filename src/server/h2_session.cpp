@@ -191,6 +191,10 @@ struct h2_callbacks {
         if (ends_stream)
           if (auto* ex = self.find(id)) ex->body_ended();
         break;
+      case NGHTTP2_SETTINGS:
+        // The client's preface is complete (RFC 9113 §3.4): the header timeout no longer runs.
+        self.preface_due_ = transport::clock::time_point::max();
+        break;
       case NGHTTP2_PING:
         // The answer to the PING sent with the drain's first GOAWAY: a round trip has passed.
         if ((frame->hd.flags & NGHTTP2_FLAG_ACK) != 0 && self.draining_) self.send_final_goaway();
@@ -286,6 +290,8 @@ h2_session::h2_session(server& owner, transport& stream, std::string_view receiv
                   owner.options().min_rate_grace) {
   header_bomb_limit_ =
       std::max(header_bomb_factor * owner.options().max_header_bytes, min_header_bomb);
+  preface_due_ = stream.now() + owner.options().header_timeout;
+  arm_deadline(preface_due_);
   nghttp2_session_callbacks* made_callbacks = nullptr;
   if (nghttp2_session_callbacks_new(&made_callbacks) != 0) throw std::bad_alloc();
   const std::unique_ptr<nghttp2_session_callbacks, callbacks_free> callbacks{made_callbacks};
@@ -672,7 +678,10 @@ void h2_session::close_now() {
 
 void h2_session::enforce_deadline(transport::clock::time_point now) {
   if (closed_) return;
-  auto next = transport::clock::time_point::max();
+  // Go waits 2 s for it (firstSettingsTimeout); a partial preface has HTTP/1.1's header timeout.
+  if (now >= preface_due_)
+    return cut(NGHTTP2_NO_ERROR, "header timeout: the client's preface did not end with SETTINGS");
+  auto next = preface_due_;
   if (writing_) {
     // Linux reports a socket writable only once much of its send buffer has drained: bytes the
     // client acknowledges while the write waits are progress too (as for HTTP/1.1).
@@ -686,7 +695,7 @@ void h2_session::enforce_deadline(transport::clock::time_point now) {
       // Nothing more can be written: the socket is full.
       return cut(NGHTTP2_NO_ERROR, "the client stopped reading (write timeout)");
     }
-    next = write_wait_.deadline();
+    next = std::min(next, write_wait_.deadline());
   }
   for (const auto& [id, ex] : streams_) {
     switch (ex->overdue_at(now)) {

@@ -868,6 +868,27 @@ TEST_CASE("http2: a client that stops reading one stream stalls only that stream
   check_clean_exit(*daemon);
 }
 
+TEST_CASE("http2: a preface whose SETTINGS never comes ends at the header timeout",
+          "[http2][timeout]") {
+  auto daemon = daemon_process::start({"--header-timeout", "1s"});
+  // RFC 9113 §3.4: the client's preface is the magic and then a SETTINGS frame. With the magic
+  // alone the connection is neither idle nor served: the header timeout ends it, not the idle
+  // timeout a minute later.
+  const auto started = std::chrono::steady_clock::now();
+  raw_client client(daemon->port("hello"));
+  client.send_all(std::string{preface});
+  const auto answer = client.read_until_eof(5s);
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  CHECK(answer.closed);
+  std::size_t goaways = 0;
+  for (const auto& frame : frames_in(answer.data))
+    if (frame.type == goaway_frame) ++goaways;
+  CHECK(goaways == 1);
+  CHECK(elapsed >= 900ms);
+  CHECK(elapsed < 3s);
+  check_clean_exit(*daemon);
+}
+
 TEST_CASE("http2: a header section left incomplete past the header timeout ends its connection",
           "[http2][timeout]") {
   auto daemon = daemon_process::start({"--header-timeout", "1s"});

@@ -210,6 +210,9 @@ class h2_session {
   /// What the header block being received has decoded to so far, as SETTINGS_MAX_HEADER_LIST_SIZE
   /// counts it, and the most it may decode to before the connection ends (an HPACK bomb).
   std::size_t block_decoded_ = 0;
+  /// When the header timeout ends a connection whose client has not yet sent the SETTINGS frame
+  /// that ends its preface (RFC 9113 §3.4); time_point::max() once it has.
+  transport::clock::time_point preface_due_;
   std::size_t header_bomb_limit_ = 0;
   bool header_bomb_ = false;  ///< a block went past header_bomb_limit_: the connection ends
   /// Ranges of odd stream ids (first, last) the client skipped: closed without being opened.
