@@ -195,6 +195,17 @@ void check_tls_settings(const config& settings, const option_origins& origins) {
                                             origin_of(origins, "--tls-key"), missing));
 }
 
+/// CLI11's message, but for an option given more than once, which it words as "--x: At Most 1
+/// required but received 2".
+std::string describe_parse_error(const CLI::ParseError& error) {
+  const std::string_view text = error.what();
+  constexpr std::string_view repeated = ": At Most 1 required but received ";
+  const auto at = text.find(repeated);
+  if (at == std::string_view::npos) return std::string{text};
+  return fmt::format("{}: given {} times; give it once", text.substr(0, at),
+                     text.substr(at + repeated.size()));
+}
+
 }  // namespace
 
 command_line parse_command_line(int argc, const char* const* argv) {
@@ -395,7 +406,7 @@ command_line parse_command_line(int argc, const char* const* argv,
     return outcome;
   } catch (const CLI::ParseError& e) {
     outcome.exit_code = 2;
-    outcome.message = fmt::format("triserve: {} (see --help)\n", e.what());
+    outcome.message = fmt::format("triserve: {} (see --help)\n", describe_parse_error(e));
     return outcome;
   } catch (const option_error& e) {
     outcome.exit_code = 2;

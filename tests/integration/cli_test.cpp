@@ -94,6 +94,8 @@ TEST_CASE("a bad value is one line on stderr, exit 2, and nothing listens", "[cl
       {"--tls-cert", "server.pem", "--tls-key is missing"},
       {"--tls-min-version", "1.1", "1.1"},
       {"--hello", "https://127.0.0.1:0", "tls://127.0.0.1:0"},
+      // An option given twice: this row's flag and value are both --drain-timeout.
+      {"--drain-timeout=1s", "--drain-timeout=2s", "--drain-timeout: given 2 times; give it once"},
   };
   for (const auto& r : rows) {
     INFO(r.flag << " " << r.value);
