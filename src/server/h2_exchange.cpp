@@ -242,9 +242,6 @@ void h2_exchange::end_stream(bool completed) {
   body_wait_.end(now);
   window_wait_.end(now);
   unread_body_due_ = clock::time_point::max();
-  // What the window had beyond the initial one goes back to the connection's budget.
-  session_.release_stream_window(window_);
-  window_ = h2_session::initial_stream_window();
   // A failed handler takes nothing more: what waits for it is dropped. Its last piece stays
   // until it returns (the piece is valid until the next call).
   if (!completed) drop_arrived();

@@ -30,11 +30,9 @@ constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::uint32_t stream_window = 65535;
 /// A stream whose handler takes a whole window at once is held back by the window, not by its
 /// handler: its window doubles, up to Go's 1 MiB per stream (MaxUploadBufferPerStream), so that
-/// one upload is not one round trip per 64 KiB. What the streams of a connection hold beyond
-/// their first window is bounded by max_window_growth. A stream that stops reading keeps the
-/// window it had.
+/// one upload is not one round trip per 64 KiB. What all the streams hold together is bounded by
+/// the connection's window, not by their sum. A stream that stops reading keeps the window it had.
 constexpr std::uint32_t max_stream_window = 1024 * 1024;
-constexpr std::uint64_t max_window_growth = 4 * 1024 * 1024;
 /// The connection's receive window: the most request body one connection holds, whatever its
 /// streams' windows add up to (128 streams of 64 KiB would be 8 MiB), since it comes back only
 /// as bytes leave our hands (a handler is done with them, or they are dropped: h2_exchange). Go
@@ -511,22 +509,14 @@ std::uint32_t h2_session::initial_stream_window() {
 }
 
 std::uint32_t h2_session::widen_stream_window(std::int32_t stream_id, std::uint32_t window) {
-  const auto wider = static_cast<std::uint32_t>(
-      std::min<std::uint64_t>(std::uint64_t{window} * 2, max_stream_window));
-  const std::uint64_t extra = wider - window;
-  if (extra == 0 || window_growth_ + extra > max_window_growth) return window;
+  const auto wider = std::min(window * 2, max_stream_window);
   // nghttp2 sends the WINDOW_UPDATE for the difference.
-  if (nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, stream_id,
+  if (wider <= window ||
+      nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, stream_id,
                                             static_cast<std::int32_t>(wider)) != 0)
     return window;
-  window_growth_ += extra;
   wake_writer();
   return wider;
-}
-
-void h2_session::release_stream_window(std::uint32_t window) {
-  window_growth_ -=
-      std::min<std::uint64_t>(window_growth_, window - std::min(window, stream_window));
 }
 
 void h2_session::remember_skipped(std::int32_t first, std::int32_t last) {
