@@ -29,6 +29,10 @@ Scenarios:
                  bytes): the write timeout's.
   no-read        --count POSTs of 65,535 bytes with every window of ours open, whose echoes are
                  not read for --hold-seconds; then reads until the close.
+  held-bodies    --count POSTs of --size bytes, sent as fast as the server's windows allow while
+                 its answers cannot leave (run it with --initial-window 0), until it grants no
+                 more for a second: "held" is what it took. Then every stream is reset, and one
+                 more POST of --size bytes, its answer let out, must complete.
 """
 
 import argparse
@@ -517,6 +521,38 @@ def no_read(peer, args):
             "goaways": len(peer.goaways)}
 
 
+def held_bodies(peer, args):
+    bodies = {peer.request("POST", body_length=args.size): pattern(args.size, n)
+              for n in range(args.count)}
+    offsets = dict.fromkeys(bodies, 0)
+    quiet_since = time.monotonic()
+    while peer.left() > 1 and not peer.closed and time.monotonic() - quiet_since < 1.0:
+        for stream, body in bodies.items():
+            sent = peer.send_body(stream, body[offsets[stream]:], True)
+            offsets[stream] += sent
+            if sent:
+                quiet_since = time.monotonic()
+        peer.pump(0.05)
+    held = sum(offsets.values())
+    peer.record("held", held)
+    # Nobody will read what the server holds for streams that are gone: their bytes must give
+    # the connection's window back, or the next stream would wait for it forever.
+    for stream in bodies:
+        reset = frames.RstStreamFrame(stream)
+        reset.error_code = 8  # CANCEL
+        peer.send(reset.serialize())
+    body = pattern(args.size, args.count)
+    last = peer.request("POST", body_length=len(body))
+    peer.window_update(last, (1 << 31) - 1)
+    offset = 0
+    while peer.left() > 0 and not peer.closed and last not in peer.ended and last not in peer.reset:
+        offset += peer.send_body(last, body[offset:], True)
+        peer.pump(0.05)
+    return {"streams": len(bodies), "held": held, "sent_all": held == args.count * args.size,
+            "last_status": peer.status.get(last), "last_ended": last in peer.ended,
+            "last_exact": bytes(peer.body.get(last, b"")) == body, "closed": peer.closed}
+
+
 def data_frames(stream, body, max_frame):
     """`body` as serialized DATA frames of `stream`, the last with END_STREAM."""
     serialized = []
@@ -534,6 +570,7 @@ SCENARIOS = {
     "stalled-body": stalled_body,
     "shut-window": shut_window,
     "no-read": no_read,
+    "held-bodies": held_bodies,
     "echo-streams": echo_streams,
     "stalled-reader": stalled_reader,
     "drain": drain,
