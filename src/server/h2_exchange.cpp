@@ -242,15 +242,35 @@ void h2_exchange::end_stream(bool completed) {
   body_wait_.end(now);
   window_wait_.end(now);
   unread_body_due_ = clock::time_point::max();
-  // What the window had beyond the initial one goes back to the connection's budget.
-  session_.release_stream_window(window_);
-  window_ = h2_session::initial_stream_window();
+  // A failed handler takes nothing more: what waits for it is dropped. Its last piece stays
+  // until it returns (the piece is valid until the next call).
+  if (!completed) drop_arrived();
   wake();
 }
 
 void h2_exchange::response_sent() {
   response_sent_ = true;
   track_window_wait();
+}
+
+void h2_exchange::drop_body() {
+  give_back_piece();
+  drop_arrived();
+  std::string{}.swap(handed_);
+}
+
+void h2_exchange::give_back_piece() {
+  if (handed_.empty()) return;
+  nghttp2_session_consume(session_.native(), stream_id_, handed_.size());
+  handed_.clear();
+  session_.wake_writer();
+}
+
+void h2_exchange::drop_arrived() {
+  if (arrived_.empty()) return;
+  nghttp2_session_consume_connection(session_.native(), arrived_.size());
+  std::string{}.swap(arrived_);
+  session_.wake_writer();
 }
 
 void h2_exchange::respond(int status, std::initializer_list<std::string_view> body_parts) {
@@ -359,6 +379,11 @@ void h2_exchange::send_continue_if_expected() {
 }
 
 asio::awaitable<std::string_view> h2_exchange::read_body_some() {
+  // The previous piece is the handler's no longer: only now may the client send as much again,
+  // on this stream and on the connection, so that what a connection holds for its handlers is
+  // bounded by its window. A handler that stops reading stalls its own stream, and holds at
+  // most its stream's window of the connection's.
+  give_back_piece();
   if (body_done_ || failed()) co_return std::string_view{};
   // A response queued before reading leaves now rather than after the body.
   submit_head();
@@ -375,14 +400,7 @@ asio::awaitable<std::string_view> h2_exchange::read_body_some() {
   handed_.swap(arrived_);
   arrived_.clear();
   body_done_ = body_ended_ && arrived_.empty();
-  if (!handed_.empty()) {
-    // Taken by the handler: only now may the client send as much again on this stream. A
-    // handler that stops reading stalls its own stream, never the connection, whose window is
-    // given back as bytes arrive (h2_session).
-    nghttp2_session_consume_stream(session_.native(), stream_id_, handed_.size());
-    if (handed_.size() >= window_) window_ = session_.widen_stream_window(stream_id_, window_);
-    session_.wake_writer();
-  }
+  if (handed_.size() >= window_) window_ = session_.widen_stream_window(stream_id_, window_);
   co_return std::string_view{handed_};
 }
 

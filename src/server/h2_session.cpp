@@ -25,21 +25,24 @@ namespace {
 constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
 
 /// Each stream's receive window to begin with (SETTINGS_INITIAL_WINDOW_SIZE): the most of one
-/// request body the server holds before its handler takes some. HTTP/2's own default, 64 KiB - 1
-/// (RFC 9113 §6.9.2), and nginx's http2_body_preread_size: a connection at h2_max_streams (128)
-/// stalled streams holds at most 8 MiB.
+/// request body the server holds before its handler is done with some. HTTP/2's own default,
+/// 64 KiB - 1 (RFC 9113 §6.9.2), and nginx's http2_body_preread_size.
 constexpr std::uint32_t stream_window = 65535;
 /// A stream whose handler takes a whole window at once is held back by the window, not by its
 /// handler: its window doubles, up to Go's 1 MiB per stream (MaxUploadBufferPerStream), so that
-/// one upload is not one round trip per 64 KiB. What the streams of a connection hold beyond
-/// their first window is bounded by max_window_growth, which keeps the worst case of a connection
-/// at 8 + 4 MiB. A stream that stops reading keeps the window it had.
+/// one upload is not one round trip per 64 KiB. What all the streams hold together is bounded by
+/// the connection's window, not by their sum. A stream that stops reading keeps the window it had.
 constexpr std::uint32_t max_stream_window = 1024 * 1024;
-constexpr std::uint64_t max_window_growth = 4 * 1024 * 1024;
-/// The connection's receive window, given back as bytes arrive: the stream windows already bound
-/// what is held, and one stalled stream must not stall the others (RFC 9113 §5.2.2). Large, so
-/// that its WINDOW_UPDATEs are rare.
-constexpr std::int32_t connection_window = 16 * 1024 * 1024;
+/// The connection's receive window: the most request body one connection holds, whatever its
+/// streams' windows add up to (128 streams of 64 KiB would be 8 MiB), since it comes back only
+/// as bytes leave our hands (a handler is done with them, or they are dropped: h2_exchange). Go
+/// bounds it too, with 1 MiB (MaxUploadBufferPerConnection), but there one stream at its 1 MiB
+/// window can take all of it; twice that, a stream that stops reading at its widest leaves
+/// room for the others (RFC 9113 §5.2.2). nginx gives its window back as bytes arrive, relying
+/// on per-stream buffers spilled to disk, which we do not have.
+constexpr std::int32_t connection_window = 2 * 1024 * 1024;
+static_assert(connection_window >= std::int64_t{max_stream_window} + stream_window,
+              "a stalled stream at its widest must leave a whole window to the others");
 /// Reads into one borrowed receive buffer before the reader waits for readability again: a
 /// client sending fast is read without a wait per read, and a quiet one holds no buffer.
 constexpr std::size_t reads_per_wake = 16;
@@ -208,20 +211,21 @@ struct h2_callbacks {
   static int on_data_chunk_recv(nghttp2_session* session, std::uint8_t, std::int32_t stream_id,
                                 const std::uint8_t* data, std::size_t length, void* user_data) {
     auto& self = of(user_data);
-    // The connection's window comes back at once; the stream's only as its handler reads.
-    nghttp2_session_consume_connection(session, length);
     auto* ex = self.find(stream_id);
     if (ex != nullptr && ex->handler_running()) {
+      // Held for the handler: both windows come back as it is done with them (h2_exchange).
       ex->body_arrived({reinterpret_cast<const char*>(data), length});
     } else if (ex != nullptr && ex->leaves_body_unread()) {
-      // Dropped, and its window kept: the client may end the body within the window it has
-      // (end_unread_body), no further; once that is used up, it is stopped now.
+      // Dropped, and only the connection's window given back: the client may end the body
+      // within the stream window it has (end_unread_body), no further; once that is used up, it
+      // is stopped now.
+      nghttp2_session_consume_connection(session, length);
       if (nghttp2_session_get_stream_local_window_size(session, stream_id) <= 0)
         ex->stop_unread_body();
     } else {
       // Nobody will read it (answered without a handler, or the handler has returned): dropped,
-      // and its window given back until the response has ended.
-      nghttp2_session_consume_stream(session, stream_id, length);
+      // and both windows given back until the response has ended.
+      nghttp2_session_consume(session, stream_id, length);
     }
     return 0;
   }
@@ -537,22 +541,14 @@ std::uint32_t h2_session::initial_stream_window() {
 }
 
 std::uint32_t h2_session::widen_stream_window(std::int32_t stream_id, std::uint32_t window) {
-  const auto wider = static_cast<std::uint32_t>(
-      std::min<std::uint64_t>(std::uint64_t{window} * 2, max_stream_window));
-  const std::uint64_t extra = wider - window;
-  if (extra == 0 || window_growth_ + extra > max_window_growth) return window;
+  const auto wider = std::min(window * 2, max_stream_window);
   // nghttp2 sends the WINDOW_UPDATE for the difference.
-  if (nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, stream_id,
+  if (wider <= window ||
+      nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, stream_id,
                                             static_cast<std::int32_t>(wider)) != 0)
     return window;
-  window_growth_ += extra;
   wake_writer();
   return wider;
-}
-
-void h2_session::release_stream_window(std::uint32_t window) {
-  window_growth_ -=
-      std::min<std::uint64_t>(window_growth_, window - std::min(window, stream_window));
 }
 
 void h2_session::remember_skipped(std::int32_t first, std::int32_t last) {
@@ -871,6 +867,7 @@ asio::awaitable<void> h2_session::serve_stream(h2_exchange& ex) {
 
 void h2_session::handler_returned(h2_exchange& ex) {
   ex.set_handler_running(false);
+  ex.drop_body();
   if (ex.leaves_body_unread()) end_unread_body(ex);
   --handlers_running_;
   forget_if_done(ex);

@@ -78,7 +78,8 @@ class h2_exchange final : private h2_request_storage, public exchange {
   /// The header section is complete; `ends_stream` when HEADERS carried END_STREAM. Builds the
   /// request and says whether it can be served.
   head_verdict complete_head(bool ends_stream);
-  /// Request body bytes arrived (DATA); the stream window bounds how many wait here.
+  /// Request body bytes arrived (DATA) for the running handler; the stream's and the
+  /// connection's windows bound how many wait here, and reopen as the handler is done with them.
   void body_arrived(std::string_view data);
   /// The client ended the stream: the body is complete.
   void body_ended();
@@ -89,6 +90,9 @@ class h2_exchange final : private h2_request_storage, public exchange {
   void abandon();
   /// nghttp2 sent the frame that ended our side of the stream.
   void response_sent();
+  /// The handler has returned: the body bytes it left (its last piece, what arrived after) are
+  /// dropped, and the connection's window given back for them.
+  void drop_body();
 
   /// Fills nghttp2's DATA frame buffer from what the handler wrote (nghttp2's data provider).
   std::ptrdiff_t supply(std::uint8_t* buffer, std::size_t length, std::uint32_t* data_flags);
@@ -154,6 +158,12 @@ class h2_exchange final : private h2_request_storage, public exchange {
   void end_stream(bool completed);
   /// Starts or ends the wait for window as the response has bytes nghttp2 has not sent.
   void track_window_wait();
+  /// The handler is done with the piece read_body_some returned last: both windows reopen by its
+  /// size.
+  void give_back_piece();
+  /// Body bytes that arrived are dropped unread: the connection's window reopens by their size,
+  /// the stream's does not (the client may send no more than the window it has).
+  void drop_arrived();
   /// Suspends until the session or nghttp2 changes something of this stream.
   asio::awaitable<void> wait();
   /// Ends the wait in progress, if any.
@@ -178,7 +188,7 @@ class h2_exchange final : private h2_request_storage, public exchange {
   std::size_t regular_fields_ = 0;  ///< fields other than pseudo-header fields
   bool head_too_large_ = false;
   std::string arrived_;      ///< body bytes received and not yet handed to the handler
-  std::string handed_;       ///< the piece read_body_some returned last
+  std::string handed_;       ///< the piece read_body_some returned last, still ours
   bool body_ended_ = false;  ///< END_STREAM received
   bool continue_sent_ = false;
   std::optional<std::uint64_t> declared_length_;

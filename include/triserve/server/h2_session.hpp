@@ -87,12 +87,8 @@ class h2_session {
   /// The receive window every stream starts with.
   static std::uint32_t initial_stream_window();
   /// The handler of `stream_id` took its whole `window` at once: the window, not the handler,
-  /// holds the body back. Returns the stream's new window: larger while the connection's budget
-  /// for larger windows lasts.
+  /// holds the body back. Returns the stream's new window, larger up to a limit.
   std::uint32_t widen_stream_window(std::int32_t stream_id, std::uint32_t window);
-  /// A stream whose window was `window` has closed: what it had beyond the initial window goes
-  /// back to the connection's budget.
-  void release_stream_window(std::uint32_t window);
   /// The server the session serves for: its options, counters and logs.
   server& owner() { return server_; }
   /// The transport's clock.
@@ -227,7 +223,6 @@ class h2_session {
   /// The socket taking our frames: a pause of the write timeout, or a client reading below the
   /// minimum send rate, cuts the connection (CVE-2019-9517).
   client_wait write_wait_;
-  std::uint64_t window_growth_ = 0;     ///< stream windows beyond the initial one, together
   std::uint64_t handed_to_kernel_ = 0;  ///< bytes the transport accepted from our writes
   std::uint64_t delivered_seen_ = 0;    ///< delivered_bytes() when last accounted
   bool closed_ = false;  ///< no more reading or writing: close_now() or force_close()

@@ -29,8 +29,14 @@ Scenarios:
   shut-window    a GET of --path with every window of ours shut (SETTINGS_INITIAL_WINDOW_SIZE 0;
                  with --hold-connection the connection's window as well, by a POST of --size
                  bytes): the write timeout's.
-  no-read        --count POSTs of 65,535 bytes with every window of ours open, whose echoes are
-                 not read for --hold-seconds; then reads until the close.
+  no-read        --count GETs of --path (CONTINUATION frames past one frame) with every window
+                 of ours open, whose answers are not read for --hold-seconds; then reads until
+                 the close. With a long name, hello-name's answers outgrow the socket buffers:
+                 header blocks need no window of the server's, as bodies would.
+  held-bodies    --count POSTs of --size bytes, sent as fast as the server's windows allow while
+                 its answers cannot leave (run it with --initial-window 0), until it grants no
+                 more for a second: "held" is what it took. Then every stream is reset, and one
+                 more POST of --size bytes, its answer let out, must complete.
 """
 
 import argparse
@@ -520,52 +526,78 @@ def shut_window(peer, args):
 
 
 def no_read(peer, args):
-    # Every window of ours open, so that only the socket can hold the echoes back; then the
+    # Every window of ours open, so that only the socket can hold the answers back; then the
     # server's SETTINGS and connection window are read, and nothing more.
     peer.window_update(0, (1 << 31) - 1 - INITIAL_WINDOW)
     peer.settle(0.3)
-    streams = [peer.request("POST", body_length=INITIAL_WINDOW) for _ in range(args.count)]
-    body = pattern(INITIAL_WINDOW, 6)
-    pending = [frame for stream in streams for frame in data_frames(stream, body, peer.max_frame)]
+    pending = []
+    # Encoded once: a path larger than the HPACK table empties it, so every request leaves the
+    # table as the first did, and the same block decodes the same each time.
+    block = peer.header_block("GET", args.path)
+    for _ in range(args.count):
+        headers = frames.HeadersFrame(peer.next_stream)
+        headers.data = block[:peer.max_frame]
+        headers.flags.add("END_STREAM")
+        fragments = [headers]
+        for at in range(peer.max_frame, len(block), peer.max_frame):
+            fragments.append(frames.ContinuationFrame(peer.next_stream))
+            fragments[-1].data = block[at:at + peer.max_frame]
+        fragments[-1].flags.add("END_HEADERS")
+        pending.extend(fragment.serialize() for fragment in fragments)
+        peer.next_stream += 2
+    out = b"".join(pending)
     sent = 0
     held_until = time.monotonic() + args.hold_seconds
     peer.sock.setblocking(False)
-    out = b""
     while time.monotonic() < held_until:
-        if not out and not pending:
+        if sent == len(out):
             time.sleep(0.05)
             continue
-        if not out:
-            out = pending.pop(0)
         try:
-            went = peer.sock.send(out)
+            sent += peer.sock.send(out[sent:])
         except BlockingIOError:
             time.sleep(0.05)
-            continue
         except OSError:
             break
-        out = out[went:]
-        sent += went
     peer.sock.setblocking(True)
     peer.record("reading", sent)
-    while peer.left() > 0 and not peer.closed and not all(s in peer.ended for s in streams):
+    while peer.left() > 0 and not peer.closed and len(peer.ended) < args.count:
         peer.pump(0.2)
-    return {"streams": len(streams), "sent": sent,
-            "received": sum(len(peer.body.get(s, b"")) for s in streams),
-            "ended": sum(1 for s in streams if s in peer.ended), "closed": peer.closed,
+    return {"streams": args.count, "sent": sent, "ended": len(peer.ended),
+            "received": sum(len(body) for body in peer.body.values()), "closed": peer.closed,
             "goaways": len(peer.goaways)}
 
 
-def data_frames(stream, body, max_frame):
-    """`body` as serialized DATA frames of `stream`, the last with END_STREAM."""
-    serialized = []
-    for at in range(0, len(body), max_frame):
-        frame = frames.DataFrame(stream)
-        frame.data = body[at:at + max_frame]
-        if at + max_frame >= len(body):
-            frame.flags.add("END_STREAM")
-        serialized.append(frame.serialize())
-    return serialized
+def held_bodies(peer, args):
+    bodies = {peer.request("POST", body_length=args.size): pattern(args.size, n)
+              for n in range(args.count)}
+    offsets = dict.fromkeys(bodies, 0)
+    quiet_since = time.monotonic()
+    while peer.left() > 1 and not peer.closed and time.monotonic() - quiet_since < 1.0:
+        for stream, body in bodies.items():
+            sent = peer.send_body(stream, body[offsets[stream]:], True)
+            offsets[stream] += sent
+            if sent:
+                quiet_since = time.monotonic()
+        peer.pump(0.05)
+    held = sum(offsets.values())
+    peer.record("held", held)
+    # Nobody will read what the server holds for streams that are gone: their bytes must give
+    # the connection's window back, or the next stream would wait for it forever.
+    for stream in bodies:
+        reset = frames.RstStreamFrame(stream)
+        reset.error_code = 8  # CANCEL
+        peer.send(reset.serialize())
+    body = pattern(args.size, args.count)
+    last = peer.request("POST", body_length=len(body))
+    peer.window_update(last, (1 << 31) - 1)
+    offset = 0
+    while peer.left() > 0 and not peer.closed and last not in peer.ended and last not in peer.reset:
+        offset += peer.send_body(last, body[offset:], True)
+        peer.pump(0.05)
+    return {"streams": len(bodies), "held": held, "sent_all": held == args.count * args.size,
+            "last_status": peer.status.get(last), "last_ended": last in peer.ended,
+            "last_exact": bytes(peer.body.get(last, b"")) == body, "closed": peer.closed}
 
 
 SCENARIOS = {
@@ -573,6 +605,7 @@ SCENARIOS = {
     "stalled-body": stalled_body,
     "shut-window": shut_window,
     "no-read": no_read,
+    "held-bodies": held_bodies,
     "echo-streams": echo_streams,
     "stalled-reader": stalled_reader,
     "drain": drain,
