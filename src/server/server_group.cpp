@@ -464,7 +464,11 @@ void server_group::connection_closed() {
 void server_group::finish_if_drained() {
   if (phase_ != group_phase::draining) return;
   drain_last_servers_if_due();
-  if (connection_count() != 0) return;
+  // Counted twice, and a connection may end on another thread in between: one that counted in
+  // the first wave and not in the total would end the drain with the last servers (admin) still
+  // listening, and io_context::run() would never return. The connection's own connection_closed
+  // brings us back here.
+  if (!last_servers_draining_ || connection_count() != 0) return;
   phase_ = group_phase::stopped;
   stop_watching();
   log_outcome();
