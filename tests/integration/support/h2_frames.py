@@ -237,6 +237,21 @@ class Peer:
         return self.encoder.encode([(":method", method), (":scheme", scheme),
                                     (":authority", "localhost"), (":path", path), *extra])
 
+    def header_frames(self, stream, block, end_stream=True):
+        """`block` as a HEADERS frame and the CONTINUATION frames its size needs, serialized."""
+        pieces = [block[at:at + self.max_frame]
+                  for at in range(0, max(len(block), 1), self.max_frame)]
+        out = bytearray()
+        for n, piece in enumerate(pieces):
+            frame = frames.HeadersFrame(stream) if n == 0 else frames.ContinuationFrame(stream)
+            frame.data = piece
+            if n == 0 and end_stream:
+                frame.flags.add("END_STREAM")
+            if n == len(pieces) - 1:
+                frame.flags.add("END_HEADERS")
+            out += frame.serialize()
+        return bytes(out)
+
     def request(self, method="GET", path=None, body_length=None, extra=()):
         """Opens a stream with HEADERS (END_STREAM when there is no body); returns its id."""
         stream = self.next_stream
@@ -428,19 +443,7 @@ def header_bomb(peer, args):
         block = index * args.count
     else:
         block = peer.header_block("GET", args.path) + index * args.count
-    burst = bytearray()
-    first = True
-    while first or block:
-        piece, block = block[:MAX_FRAME], block[MAX_FRAME:]
-        frame = frames.HeadersFrame(stream) if first else frames.ContinuationFrame(stream)
-        frame.data = piece
-        if first:
-            frame.flags.add("END_STREAM")
-        if not block:
-            frame.flags.add("END_HEADERS")
-        burst += frame.serialize()
-        first = False
-    peer.send(bytes(burst))
+    peer.send(peer.header_frames(stream, block))
     return until_goaway(peer)
 
 
@@ -448,19 +451,7 @@ def large_headers(peer, args):
     stream = peer.next_stream
     peer.next_stream += 2
     block = peer.header_block("GET", args.path, [("x-large", "a" * args.size)])
-    burst = bytearray()
-    first = True
-    while first or block:
-        piece, block = block[:MAX_FRAME], block[MAX_FRAME:]
-        frame = frames.HeadersFrame(stream) if first else frames.ContinuationFrame(stream)
-        frame.data = piece
-        if first:
-            frame.flags.add("END_STREAM")
-        if not block:
-            frame.flags.add("END_HEADERS")
-        burst += frame.serialize()
-        first = False
-    peer.send(bytes(burst))
+    peer.send(peer.header_frames(stream, block))
     while peer.left() > 0 and not peer.closed and stream not in peer.ended \
             and stream not in peer.reset and not peer.goaways:
         peer.pump(0.1)
@@ -535,15 +526,7 @@ def no_read(peer, args):
     # table as the first did, and the same block decodes the same each time.
     block = peer.header_block("GET", args.path)
     for _ in range(args.count):
-        headers = frames.HeadersFrame(peer.next_stream)
-        headers.data = block[:peer.max_frame]
-        headers.flags.add("END_STREAM")
-        fragments = [headers]
-        for at in range(peer.max_frame, len(block), peer.max_frame):
-            fragments.append(frames.ContinuationFrame(peer.next_stream))
-            fragments[-1].data = block[at:at + peer.max_frame]
-        fragments[-1].flags.add("END_HEADERS")
-        pending.extend(fragment.serialize() for fragment in fragments)
+        pending.append(peer.header_frames(peer.next_stream, block))
         peer.next_stream += 2
     out = b"".join(pending)
     sent = 0
